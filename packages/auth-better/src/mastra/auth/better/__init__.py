@@ -1,0 +1,3 @@
+"""mastra-auth-better (skeleton; see its issue)."""
+
+__all__: list[str] = []

@@ -1,0 +1,3 @@
+"""mastra-auth-cloud (skeleton; see its issue)."""
+
+__all__: list[str] = []

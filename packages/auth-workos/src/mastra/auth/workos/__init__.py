@@ -1,0 +1,3 @@
+"""mastra-auth-workos (skeleton; see its issue)."""
+
+__all__: list[str] = []

@@ -1,0 +1,19 @@
+"""Sealing (AES-256-GCM with rotation), cookie building and secret helpers."""
+
+from ._cookies import CookieSpec, clear_cookie, cookie_name, parse_cookie_header, set_cookie
+from ._sealing import SealError, Sealer
+from ._tokens import constant_time_equals, new_handle, new_secret, sha256_hex
+
+__all__ = [
+    "CookieSpec",
+    "SealError",
+    "Sealer",
+    "clear_cookie",
+    "constant_time_equals",
+    "cookie_name",
+    "new_handle",
+    "new_secret",
+    "parse_cookie_header",
+    "set_cookie",
+    "sha256_hex",
+]

@@ -1,0 +1,111 @@
+"""The one exception tree of the EE core.
+
+``AuthError`` carries what the HTTP layer needs (``code``, ``message``, ``status``).
+Startup problems are ``ConfigurationError`` (never shown to end users).
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "MastraEEError",
+    "AuthError",
+    "ConfigurationError",
+    "InvalidCredentials",
+    "InvalidResetToken",
+    "PasswordPolicyError",
+    "PluginError",
+    "ProviderUnavailable",
+    "RoleNotFound",
+    "SSOError",
+    "SignUpDisabled",
+    "SignUpFailed",
+]
+
+
+class MastraEEError(Exception):
+    """Base of every exception raised on purpose by ``mastra.core.ee``."""
+
+
+class ConfigurationError(MastraEEError):
+    """Invalid settings or provider selection, found at startup."""
+
+
+class PluginError(ConfigurationError):
+    """A plugin could not be loaded or two plugins claim one provider name."""
+
+
+class AuthError(MastraEEError):
+    """An error meant for the user, with the HTTP status it maps to."""
+
+    code: str = "auth_error"
+    status: int = 400
+    default_message: str = "Authentication error"
+
+    def __init__(self, message: str | None = None, *, code: str | None = None, status: int | None = None):
+        self.message = message or self.default_message
+        if code is not None:
+            self.code = code
+        if status is not None:
+            self.status = status
+        super().__init__(self.message)
+
+
+class InvalidCredentials(AuthError):
+    code = "invalid_credentials"
+    status = 401
+    default_message = "Invalid email or password"
+
+    def __init__(self, message: str | None = None, *, reason: str = "invalid_credentials"):
+        # ``reason`` goes to the audit log only; callers always see the same message.
+        super().__init__(message)
+        self.reason = reason
+
+
+class SignUpDisabled(AuthError):
+    code = "sign_up_disabled"
+    status = 403
+    default_message = "Sign up is disabled"
+
+
+class SignUpFailed(AuthError):
+    code = "sign_up_failed"
+    status = 400
+    default_message = "Failed to create account"
+
+    def __init__(self, message: str | None = None, *, reason: str = "sign_up_failed"):
+        super().__init__(message)
+        self.reason = reason
+
+
+class PasswordPolicyError(AuthError):
+    code = "password_policy"
+    status = 400
+    default_message = "Password does not meet the policy"
+
+
+class InvalidResetToken(AuthError):
+    code = "invalid_reset_token"
+    status = 400
+    default_message = "Invalid or expired reset token"
+
+
+class ProviderUnavailable(AuthError):
+    code = "provider_unavailable"
+    status = 503
+    default_message = "Auth provider unavailable"
+
+
+class RoleNotFound(AuthError):
+    code = "role_not_found"
+    status = 404
+    default_message = "Role not found"
+
+
+class SSOError(AuthError):
+    """Raised by ``handle_callback``; ``code`` ends up in ``login?error=<code>``."""
+
+    status = 400
+    default_message = "Single sign-on failed"
+
+    def __init__(self, code: str = "sso_failed", message: str | None = None):
+        super().__init__(message, code=code)

@@ -1,0 +1,26 @@
+"""The ``Route`` that plugins contribute through ``mastra_ee_routes`` (SPEC 6.5)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = ["Route"]
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    method: str
+    path: str  # prefix-relative, e.g. "/auth/workos/webhook"
+    endpoint: Callable[..., Awaitable[Any]]  # Starlette endpoint: async (request) -> Response
+    requires_auth: bool = True
+    # str or list (any-of); ``False`` = authentication only; ``None`` = derive from method + path
+    permission: str | list[str] | bool | None = None
+    csrf: bool | None = None  # None = true for unsafe methods
+
+    @property
+    def csrf_protected(self) -> bool:
+        if self.csrf is not None:
+            return self.csrf
+        return self.method.upper() in {"POST", "PUT", "PATCH", "DELETE"}

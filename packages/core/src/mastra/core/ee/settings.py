@@ -1,0 +1,188 @@
+"""Configuration (SPEC 1.3): pydantic-settings, env prefix ``MASTRA_``, ``__`` nesting.
+
+Precedence: explicit arguments > environment > TOML file (``./mastra.toml`` or
+``--config PATH``) > defaults.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+__all__ = ["AuthSettings", "RateLimitSettings", "Settings", "load_settings", "CAPABILITIES"]
+
+CAPABILITIES = ("user", "session", "sso", "credentials", "rbac", "acl", "audit", "audit_storage")
+DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./.mastra/mastra.db"
+
+
+def _split_list(value: Any) -> Any:
+    """Lists in env accept JSON (``'["a","b"]'``) or a comma list (``a,b``)."""
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith("["):
+            return json.loads(text)
+        return [item.strip() for item in text.split(",") if item.strip()]
+    return value
+
+
+def _normalise_key(key: str) -> str:
+    return key.strip().replace("-", "_").lower()
+
+
+StrList = Annotated[list[str], NoDecode]
+
+
+class RateLimitSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    ip: str = "10/60"
+    account: str = "5/300"
+    storage: str = "memory"
+
+
+class AuthSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    user: str | None = None
+    session: str | None = None
+    sso: str | None = None
+    credentials: str | None = None
+    rbac: str | None = None
+    acl: str | None = None
+    audit: str | None = None
+    audit_storage: str | None = None
+    options: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    rate_limit: RateLimitSettings = Field(default_factory=RateLimitSettings)
+    public: StrList = Field(default_factory=list)
+    protected: StrList = Field(default_factory=list)
+    query_token: bool | None = None
+    login_description: str | None = None
+
+    _split = field_validator("public", "protected", mode="before")(_split_list)
+
+    @field_validator("options", mode="before")
+    @classmethod
+    def _normalise_options(cls, value: Any) -> Any:
+        if not isinstance(value, dict):
+            return value
+        return {
+            _normalise_key(provider): (
+                {_normalise_key(k): v for k, v in opts.items()} if isinstance(opts, dict) else opts
+            )
+            for provider, opts in value.items()
+        }
+
+    def selection(self) -> dict[str, str]:
+        """Capabilities with a configured provider name."""
+        return {cap: name for cap in CAPABILITIES if (name := getattr(self, cap))}
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="MASTRA_",
+        env_nested_delimiter="__",
+        case_sensitive=False,
+        extra="ignore",
+        toml_file="mastra.toml",
+    )
+
+    auth: AuthSettings = Field(default_factory=AuthSettings)
+    database_url: str = DEFAULT_DATABASE_URL
+    auth_secret: SecretStr | None = None
+    ee_license: SecretStr | None = None
+    dev: bool | None = None
+    env: str | None = None
+    api_prefix: str = "/api"
+    studio_base_path: str = "/"
+    public_url: str | None = None
+    trusted_origins: StrList = Field(default_factory=list)
+    trusted_proxy_count: int = Field(default=0, ge=0)
+    disabled_plugins: StrList = Field(
+        default_factory=list,
+        validation_alias=AliasChoices("MASTRA_EE_DISABLED_PLUGINS", "disabled_plugins"),
+    )
+
+    _split = field_validator("trusted_origins", "disabled_plugins", mode="before")(_split_list)
+
+    @field_validator("public_url")
+    @classmethod
+    def _strip_public_url(cls, value: str | None) -> str | None:
+        return value.rstrip("/") if value else value
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls))
+
+    # -- derived values -------------------------------------------------------------
+
+    @property
+    def is_dev(self) -> bool:
+        """SPEC 5: ``MASTRA_DEV`` true wins; else anything but production counts as dev."""
+        if self.dev:
+            return True
+        return (self.env or "").strip().lower() not in {"production", "prod"}
+
+    @property
+    def is_production(self) -> bool:
+        return (self.env or "").strip().lower() in {"production", "prod"}
+
+    @property
+    def query_token_enabled(self) -> bool:
+        if self.auth.query_token is not None:
+            return self.auth.query_token
+        return not self.is_production
+
+    @property
+    def secret(self) -> str | None:
+        return self.auth_secret.get_secret_value() if self.auth_secret else None
+
+    @property
+    def normalised_api_prefix(self) -> str:
+        """Trimmed, leading ``/``, no trailing ``/``; an empty prefix stays empty."""
+        text = self.api_prefix.strip().strip("/")
+        return f"/{text}" if text else ""
+
+    @property
+    def normalised_studio_base(self) -> str:
+        """Always ends with ``/`` (``/`` or ``/studio/``)."""
+        text = self.studio_base_path.strip().strip("/")
+        return f"/{text}/" if text else "/"
+
+    def provider_options(self, name: str) -> dict[str, Any]:
+        """``[auth.options.<name>]`` merged with env, plus read-only ``_settings``."""
+        options = dict(self.auth.options.get(_normalise_key(name), {}))
+        options["_settings"] = self
+        return options
+
+
+def load_settings(config_path: str | os.PathLike[str] | None = None, **overrides: Any) -> Settings:
+    """Build settings from a specific TOML file (``--config``) or ``./mastra.toml``."""
+    if config_path is None:
+        return Settings(**overrides)
+    path = Path(config_path)
+    if not path.is_file():
+        from .errors import ConfigurationError
+
+        raise ConfigurationError(f"Configuration file not found: {path}")
+
+    class _FileSettings(Settings):
+        model_config = SettingsConfigDict(toml_file=path)
+
+    return _FileSettings(**overrides)
