@@ -1,0 +1,1 @@
+pytest_plugins = ["mastra.core.ee.testing.fixtures"]
