@@ -1,0 +1,170 @@
+"""SQL session registry: table ``mastra_sessions`` on the project database (SPEC 8.1).
+
+Every validation reads the row, so a revocation written by one process is seen by
+every other process on the next request (no cache to go stale). Timestamps are
+stored as UTC; SQLite hands them back naive, so they are re-tagged on read.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Column, DateTime, Index, MetaData, String, Table, and_, delete, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from ..db import create_tables, get_engine
+from ._registry import MAX_IP_LENGTH, MAX_USER_AGENT_LENGTH, SessionRecord, SessionRegistry, clip
+
+__all__ = ["SESSIONS_TABLE", "SQLSessionRegistry"]
+
+_metadata = MetaData()
+
+SESSIONS_TABLE = Table(
+    "mastra_sessions",
+    _metadata,
+    Column("handle", String(32), primary_key=True),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("user_id", String(255), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("last_seen_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Column("ip", String(MAX_IP_LENGTH), nullable=True),
+    Column("user_agent", String(MAX_USER_AGENT_LENGTH), nullable=True),
+    Column("revoked_at", DateTime(timezone=True), nullable=True),
+    Index("ix_mastra_sessions_user_id", "user_id"),
+)
+
+_t = SESSIONS_TABLE.c
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    if value is None:
+        return None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _record(row: Any) -> SessionRecord:
+    return SessionRecord(
+        handle=row.handle,
+        token_hash=row.token_hash,
+        user_id=row.user_id,
+        created_at=_utc(row.created_at),  # type: ignore[arg-type]
+        last_seen_at=_utc(row.last_seen_at),  # type: ignore[arg-type]
+        expires_at=_utc(row.expires_at),  # type: ignore[arg-type]
+        ip=row.ip,
+        user_agent=row.user_agent,
+        revoked_at=_utc(row.revoked_at),
+        metadata={},
+    )
+
+
+def _live(user_id: str, now: datetime, idle_cutoff: datetime) -> Any:
+    return and_(
+        _t.user_id == user_id,
+        _t.revoked_at.is_(None),
+        _t.expires_at >= now,
+        _t.last_seen_at >= idle_cutoff,
+    )
+
+
+class SQLSessionRegistry(SessionRegistry):
+    """Registry rows in ``mastra_sessions``; the table is created on first use."""
+
+    def __init__(self, database_url: str) -> None:
+        self.database_url = database_url
+
+    def __repr__(self) -> str:
+        # The URL may carry a password: show only the backend.
+        return f"SQLSessionRegistry({self.database_url.split(':', 1)[0]})"
+
+    async def _engine(self) -> AsyncEngine:
+        engine = get_engine(self.database_url)
+        await create_tables(engine, _metadata)
+        return engine
+
+    async def insert(self, record: SessionRecord) -> None:
+        engine = await self._engine()
+        async with engine.begin() as conn:
+            await conn.execute(
+                SESSIONS_TABLE.insert().values(
+                    handle=record.handle,
+                    token_hash=record.token_hash,
+                    user_id=record.user_id,
+                    created_at=record.created_at,
+                    last_seen_at=record.last_seen_at,
+                    expires_at=record.expires_at,
+                    ip=clip(record.ip, MAX_IP_LENGTH),
+                    user_agent=clip(record.user_agent, MAX_USER_AGENT_LENGTH),
+                    revoked_at=None,
+                )
+            )
+
+    async def find_by_token_hash(self, token_hash: str) -> SessionRecord | None:
+        engine = await self._engine()
+        async with engine.connect() as conn:
+            row = (await conn.execute(select(SESSIONS_TABLE).where(_t.token_hash == token_hash))).first()
+        return _record(row) if row is not None else None
+
+    async def touch(self, handle: str, when: datetime) -> None:
+        engine = await self._engine()
+        async with engine.begin() as conn:
+            await conn.execute(
+                update(SESSIONS_TABLE)
+                .where(_t.handle == handle, _t.revoked_at.is_(None))
+                .values(last_seen_at=when)
+            )
+
+    async def revoke_by_token_hash(self, token_hash: str, when: datetime) -> None:
+        engine = await self._engine()
+        async with engine.begin() as conn:
+            await conn.execute(
+                update(SESSIONS_TABLE)
+                .where(_t.token_hash == token_hash, _t.revoked_at.is_(None))
+                .values(revoked_at=when)
+            )
+
+    async def revoke_handle(self, user_id: str, handle: str, now: datetime, idle_cutoff: datetime) -> bool:
+        engine = await self._engine()
+        async with engine.begin() as conn:
+            result = await conn.execute(
+                update(SESSIONS_TABLE)
+                .where(_t.handle == handle, _live(user_id, now, idle_cutoff))
+                .values(revoked_at=now)
+            )
+        return bool(result.rowcount)
+
+    async def revoke_user(
+        self, user_id: str, now: datetime, idle_cutoff: datetime, except_handle: str | None = None
+    ) -> int:
+        condition = _live(user_id, now, idle_cutoff)
+        if except_handle is not None:
+            condition = and_(condition, _t.handle != except_handle)
+        engine = await self._engine()
+        async with engine.begin() as conn:
+            result = await conn.execute(update(SESSIONS_TABLE).where(condition).values(revoked_at=now))
+        return int(result.rowcount or 0)
+
+    async def list_live(self, user_id: str, now: datetime, idle_cutoff: datetime) -> list[SessionRecord]:
+        engine = await self._engine()
+        async with engine.connect() as conn:
+            rows = await conn.execute(
+                select(SESSIONS_TABLE)
+                .where(_live(user_id, now, idle_cutoff))
+                .order_by(_t.last_seen_at.desc(), _t.created_at.desc(), _t.handle)
+            )
+            return [_record(row) for row in rows]
+
+    async def purge(self, now: datetime, idle_cutoff: datetime, revoked_before: datetime) -> int:
+        engine = await self._engine()
+        async with engine.begin() as conn:
+            result = await conn.execute(
+                delete(SESSIONS_TABLE).where(
+                    or_(
+                        _t.revoked_at <= revoked_before,
+                        _t.expires_at < now,
+                        _t.last_seen_at < idle_cutoff,
+                    )
+                )
+            )
+        return int(result.rowcount or 0)
