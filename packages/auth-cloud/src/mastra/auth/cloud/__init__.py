@@ -1,3 +1,6 @@
-"""mastra-auth-cloud (skeleton; see its issue)."""
+"""mastra-auth-cloud: Mastra Cloud login + RBAC (``cloud``) and generic OpenID
+Connect (``oidc``). See SPEC 10.3."""
 
-__all__: list[str] = []
+from .cloud import MastraCloudAuth, MastraRBACCloud
+
+__all__ = ["MastraCloudAuth", "MastraRBACCloud"]
