@@ -1,0 +1,153 @@
+"""Password hashing compatible with Better Auth (SPEC 10.2, S18).
+
+``better_scrypt`` is a ``passlib`` handler (from ``libpass``) for Better Auth's own
+format ``<saltHex>:<keyHex>``: the salt is 16 random bytes written as 32 lowercase
+hex characters, and -- a Better Auth quirk we must copy to stay interoperable --
+the *hex string's bytes* (not the decoded bytes) are the scrypt salt. The key is
+``scrypt(NFKC(password), N=16384, r=16, p=1, dkLen=64)``.
+
+Hashing is CPU- and memory-heavy (16 MiB per call), so the async helpers run it on
+a worker thread; the event loop never hashes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import re
+import secrets
+import unicodedata
+from typing import Any
+
+from passlib.context import CryptContext
+from passlib.exc import PasswordSizeError
+from passlib.utils import handlers as uh
+
+from mastra.core.ee.errors import PasswordPolicyError
+
+__all__ = [
+    "MAX_PASSWORD_LENGTH",
+    "MIN_PASSWORD_LENGTH",
+    "PasswordHasher",
+    "better_scrypt",
+    "check_password_policy",
+    "normalise_password",
+]
+
+MIN_PASSWORD_LENGTH = 8
+MAX_PASSWORD_LENGTH = 128
+
+_N, _R, _P, _DKLEN = 16384, 16, 1, 64
+_MAXMEM = 128 * 1024 * 1024
+_HASH_RE = re.compile(r"^[0-9a-f]{32}:[0-9a-f]{128}$")
+
+
+def normalise_password(password: str | bytes) -> str:
+    """NFKC, never trimmed or truncated (Better Auth normalises the same way)."""
+    if isinstance(password, bytes):
+        password = password.decode("utf-8")
+    return unicodedata.normalize("NFKC", password)
+
+
+def check_password_policy(password: str) -> str:
+    """The normalised password, or ``PasswordPolicyError`` with the SPEC 9.4 texts."""
+    normalised = normalise_password(password)
+    if len(normalised) < MIN_PASSWORD_LENGTH:
+        raise PasswordPolicyError(f"Password must be at least {MIN_PASSWORD_LENGTH} characters")
+    if len(normalised) > MAX_PASSWORD_LENGTH:
+        raise PasswordPolicyError(f"Password must be at most {MAX_PASSWORD_LENGTH} characters")
+    return normalised
+
+
+class better_scrypt(uh.HasSalt, uh.GenericHandler):  # noqa: N801 - passlib names handlers in lower case
+    """``passlib`` handler for Better Auth's ``saltHex:keyHex`` scrypt hashes."""
+
+    name = "better_scrypt"
+    setting_kwds = ("salt",)
+    checksum_chars = uh.LOWER_HEX_CHARS
+    checksum_size = 2 * _DKLEN
+    salt_chars = uh.LOWER_HEX_CHARS
+    min_salt_size = max_salt_size = default_salt_size = 32
+
+    @classmethod
+    def identify(cls, hash: str | bytes) -> bool:  # noqa: A002 - passlib's signature
+        if isinstance(hash, bytes):
+            try:
+                hash = hash.decode("ascii")
+            except UnicodeDecodeError:
+                return False
+        return bool(_HASH_RE.match(hash))
+
+    @classmethod
+    def from_string(cls, hash: str | bytes, **kwds: Any) -> better_scrypt:  # noqa: A002
+        if isinstance(hash, bytes):
+            hash = hash.decode("ascii")
+        if not _HASH_RE.match(hash):
+            raise uh.exc.InvalidHashError(cls)
+        salt, checksum = hash.split(":")
+        return cls(salt=salt, checksum=checksum, **kwds)
+
+    def to_string(self) -> str:
+        return f"{self.salt}:{self.checksum}"
+
+    @classmethod
+    def _generate_salt(cls) -> str:
+        return secrets.token_hex(16)
+
+    def _calc_checksum(self, secret: str | bytes) -> str:
+        password = normalise_password(secret).encode("utf-8")
+        key = hashlib.scrypt(password, salt=self.salt.encode("ascii"), n=_N, r=_R, p=_P, dklen=_DKLEN, maxmem=_MAXMEM)
+        return key.hex()
+
+
+class PasswordHasher:
+    """A ``CryptContext`` over ``better_scrypt`` and argon2id plus a dummy hash.
+
+    ``deprecated="auto"`` marks every non-default scheme as deprecated, so a
+    successful verify against an old scheme yields a replacement hash.
+    """
+
+    def __init__(self, scheme: str = "better_scrypt") -> None:
+        if scheme not in {"better_scrypt", "argon2"}:
+            raise ValueError(f"Unknown password_scheme {scheme!r}; use 'better_scrypt' or 'argon2'")
+        self.scheme = scheme
+        self.context = CryptContext(
+            schemes=[better_scrypt, "argon2"],
+            default=scheme,
+            deprecated="auto",
+            argon2__type="ID",
+        )
+        self._dummy: str | None = None
+
+    # -- blocking primitives (worker thread only) ---------------------------------------
+
+    def hash_sync(self, password: str) -> str:
+        return str(self.context.hash(normalise_password(password)))
+
+    def verify_and_update_sync(self, password: str, stored: str | None) -> tuple[bool, str | None]:
+        """``(ok, new_hash_or_None)``; an unusable or missing hash burns a dummy verify."""
+        password = normalise_password(password)
+        if self._dummy is None:
+            self._dummy = str(self.context.hash(secrets.token_urlsafe(24)))
+        try:
+            if not stored or self.context.identify(stored) is None:
+                self.context.verify(password, self._dummy)
+                return False, None
+            ok, new_hash = self.context.verify_and_update(password, stored)
+            return bool(ok), new_hash
+        except (PasswordSizeError, ValueError):
+            # Oversized or otherwise unusable input: same work, same answer.
+            self.context.verify("x" * MIN_PASSWORD_LENGTH, self._dummy)
+            return False, None
+
+    # -- async wrappers ------------------------------------------------------------------
+
+    async def hash(self, password: str) -> str:
+        return await asyncio.to_thread(self.hash_sync, password)
+
+    async def verify_and_update(self, password: str, stored: str | None) -> tuple[bool, str | None]:
+        return await asyncio.to_thread(self.verify_and_update_sync, password, stored)
+
+    async def warm_up(self) -> None:
+        """Compute the dummy hash ahead of the first sign-in (keeps the first timing fair)."""
+        await self.verify_and_update(secrets.token_urlsafe(12), None)
