@@ -1,0 +1,293 @@
+"""An in-memory reference user + credentials provider for the core's own tests.
+
+Not registered as a plugin by default. Register it explicitly::
+
+    registry.register(reference_plugin(), "reference")   # or the module itself
+
+then select ``MASTRA_AUTH__USER=reference`` and ``MASTRA_AUTH__CREDENTIALS=reference``.
+The module itself is also a plugin (``mastra_ee_*`` hooks below), so ``mastra-ee
+serve`` can load it through ``MASTRA_EE_EXTRA_PLUGINS=mastra.core.ee.testing.reference``.
+
+Behaviour mirrors the embedded Better Auth provider where tests care: scrypt hashing
+on a worker thread, a dummy hash for unknown emails (same timing), the first user
+becomes ``owner``, users resolve through the bound session slot, password reset
+revokes every session.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import os
+import secrets
+import unicodedata
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from ..errors import InvalidCredentials, InvalidResetToken, PasswordPolicyError, SignUpDisabled, SignUpFailed
+from ..hookspecs import hookimpl
+from ..models import CredentialsResult, EEUser, utcnow
+
+__all__ = ["ReferenceProvider", "ReferenceUser", "reference_plugin"]
+
+_N, _R, _P = 16384, 16, 1
+
+
+def _normalise_email(email: str) -> str:
+    return unicodedata.normalize("NFKC", email.strip()).lower()
+
+
+def _scrypt(password: str, salt: bytes) -> bytes:
+    return hashlib.scrypt(
+        unicodedata.normalize("NFKC", password).encode(), salt=salt, n=_N, r=_R, p=_P, dklen=64, maxmem=128 << 20
+    )
+
+
+async def _hash(password: str) -> str:
+    salt = os.urandom(16)
+    key = await asyncio.to_thread(_scrypt, password, salt)
+    return f"{salt.hex()}:{key.hex()}"
+
+
+async def _verify(password: str, stored: str) -> bool:
+    salt_hex, _, key_hex = stored.partition(":")
+    key = await asyncio.to_thread(_scrypt, password, bytes.fromhex(salt_hex))
+    return hmac.compare_digest(key.hex(), key_hex)
+
+
+# Verified against for unknown emails so both paths cost one scrypt (S6).
+_DUMMY_HASH = f"{'00' * 16}:{_scrypt('dummy-password', bytes(16)).hex()}"
+
+
+@dataclass
+class ReferenceUser:
+    id: str
+    email: str
+    name: str
+    password_hash: str
+    role: str
+    disabled: bool = False
+    created_at: Any = field(default_factory=utcnow)
+
+    def to_user(self) -> EEUser:
+        return EEUser(id=self.id, email=self.email, name=self.name, metadata={"role": self.role})
+
+
+class ReferenceProvider:
+    """User + credentials provider over a dict. ``outbox`` collects reset links."""
+
+    name = "reference"
+
+    def __init__(self, *, sign_up_enabled: bool = True, default_role: str = "viewer") -> None:
+        self.users: dict[str, ReferenceUser] = {}
+        self.api_keys: dict[str, str] = {}
+        self.sign_up_enabled = sign_up_enabled
+        self.default_role = default_role
+        self.outbox: list[tuple[str, str]] = []
+        self._resets: dict[str, tuple[str, Any]] = {}
+        self._lock = asyncio.Lock()
+        self.auth: Any = None
+
+    @classmethod
+    def from_options(cls, options: Mapping[str, Any]) -> ReferenceProvider:
+        enabled = options.get("sign_up_enabled", True)
+        if isinstance(enabled, str):
+            enabled = enabled.strip().lower() not in {"false", "0", "no"}
+        return cls(sign_up_enabled=bool(enabled), default_role=str(options.get("default_role", "viewer")))
+
+    def bind(self, auth: Any) -> None:
+        self.auth = auth
+
+    # -- helpers ------------------------------------------------------------------
+
+    def _by_email(self, email: str) -> ReferenceUser | None:
+        wanted = _normalise_email(email)
+        return next((u for u in self.users.values() if u.email == wanted), None)
+
+    async def count_users(self) -> int:
+        return len(self.users)
+
+    async def set_user_role(self, user_id: str, role: str) -> None:
+        self.users[user_id].role = role
+
+    def disable_user(self, user_id: str) -> None:
+        self.users[user_id].disabled = True
+
+    def add_api_key(self, token: str, user_id: str) -> None:
+        self.api_keys[hashlib.sha256(token.encode()).hexdigest()] = user_id
+
+    async def _session_result(self, user: ReferenceUser) -> CredentialsResult:
+        return CredentialsResult(user=user.to_user())
+
+    # -- IUserProvider --------------------------------------------------------------
+
+    async def get_current_user(self, request: Any) -> EEUser | None:
+        session = getattr(self.auth, "session", None)
+        if session is None:
+            return None
+        sid = session.get_session_id_from_request(request)
+        if not sid:
+            return None
+        found = await session.validate_session(sid)
+        if found is None:
+            return None
+        user = self.users.get(found.user_id)
+        return user.to_user() if user else None
+
+    async def authenticate_token(self, token: str, request: Any) -> EEUser | None:
+        user_id = self.api_keys.get(hashlib.sha256(token.encode()).hexdigest())
+        user = self.users.get(user_id) if user_id else None
+        if user is None:
+            return None
+        found = user.to_user()
+        found.metadata["tokenType"] = "apikey"
+        return found
+
+    async def get_user(self, user_id: str) -> EEUser | None:
+        user = self.users.get(user_id)
+        return user.to_user() if user else None
+
+    async def is_user_disabled(self, user_id: str) -> bool:
+        user = self.users.get(user_id)
+        return user is None or user.disabled
+
+    # -- ICredentialsProvider ----------------------------------------------------------
+
+    def is_sign_up_enabled(self) -> bool:
+        return self.sign_up_enabled
+
+    async def sign_in(self, email: str, password: str, request: Any) -> CredentialsResult:
+        user = self._by_email(email)
+        ok = await _verify(password, user.password_hash if user else _DUMMY_HASH)
+        if user is None or not ok:
+            raise InvalidCredentials()
+        if user.disabled:
+            raise InvalidCredentials(reason="disabled")
+        return await self._session_result(user)
+
+    @staticmethod
+    def _check_policy(password: str) -> None:
+        length = len(unicodedata.normalize("NFKC", password))
+        if length < 8:
+            raise PasswordPolicyError("Password must be at least 8 characters")
+        if length > 128:
+            raise PasswordPolicyError("Password must be at most 128 characters")
+
+    async def sign_up(self, email: str, password: str, name: str | None, request: Any) -> CredentialsResult:
+        if not self.sign_up_enabled:
+            raise SignUpDisabled()
+        self._check_policy(password)
+        wanted = _normalise_email(email)
+        password_hash = await _hash(password)
+        async with self._lock:
+            if self._by_email(wanted) is not None:
+                raise SignUpFailed(reason="duplicate_email")
+            role = "owner" if not self.users else self.default_role
+            user = ReferenceUser(str(uuid.uuid4()), wanted, name or wanted.split("@")[0], password_hash, role)
+            self.users[user.id] = user
+        return await self._session_result(user)
+
+    async def request_password_reset(self, email: str, reset_url: str) -> None:
+        user = self._by_email(email)
+        if user is None:
+            return
+        token = secrets.token_urlsafe(32)
+        self._resets[hashlib.sha256(token.encode()).hexdigest()] = (user.id, utcnow() + timedelta(minutes=10))
+        self.outbox.append((user.email, f"{reset_url}?token={token}"))
+
+    async def reset_password(self, token: str, new_password: str) -> str:
+        entry = self._resets.pop(hashlib.sha256(token.encode()).hexdigest(), None)
+        if entry is None or entry[1] < utcnow():
+            raise InvalidResetToken()
+        self._check_policy(new_password)
+        user = self.users[entry[0]]
+        user.password_hash = await _hash(new_password)
+        session = getattr(self.auth, "session", None)
+        if session is not None and hasattr(session, "revoke_user_sessions"):
+            await session.revoke_user_sessions(user.id)
+        return user.id
+
+
+class _ReferencePlugin:
+    """Plugin object: one provider instance per options identity."""
+
+    def __init__(self) -> None:
+        self._cache: dict[int, tuple[Mapping[str, Any], ReferenceProvider]] = {}
+
+    def _provider(self, options: Mapping[str, Any]) -> ReferenceProvider:
+        # Options mappings are rebuilt per capability; key on the settings object instead.
+        key = id(options.get("_settings"))
+        cached = self._cache.get(key)
+        if cached is None:
+            cached = (options, ReferenceProvider.from_options(options))
+            self._cache[key] = cached
+        return cached[1]
+
+    @hookimpl
+    def mastra_ee_provider_names(self) -> dict[str, list[str]]:
+        return {"user": ["reference"], "credentials": ["reference"]}
+
+    @hookimpl
+    def mastra_ee_user_provider(self, name: str, options: Mapping[str, Any]) -> Any:
+        return self._provider(options) if name == "reference" else None
+
+    @hookimpl
+    def mastra_ee_credentials_provider(self, name: str, options: Mapping[str, Any]) -> Any:
+        return self._provider(options) if name == "reference" else None
+
+
+def reference_plugin() -> Any:
+    """A fresh plugin object (its own provider cache) for ``registry.register``."""
+    return _ReferencePlugin()
+
+
+_module_plugin = _ReferencePlugin()
+mastra_ee_provider_names = _module_plugin.mastra_ee_provider_names
+mastra_ee_user_provider = _module_plugin.mastra_ee_user_provider
+mastra_ee_credentials_provider = _module_plugin.mastra_ee_credentials_provider
+
+
+# -- test helpers ---------------------------------------------------------------------
+
+TEST_SECRET = "reference-test-secret-0123456789abcdefghijklmnop"
+
+
+def reference_settings(database_url: str, **overrides: Any) -> Any:
+    """Settings selecting the reference provider with core defaults (cookie sessions on
+    the SQL registry, static RBAC, memory audit storage), dev environment."""
+    from ..settings import Settings
+
+    auth: dict[str, Any] = {
+        "user": "reference",
+        "credentials": "reference",
+        "session": "cookie",
+        "rbac": "static",
+        "audit_storage": "memory",
+    }
+    auth.update(overrides.pop("auth", {}))
+    values: dict[str, Any] = {"database_url": database_url, "auth_secret": TEST_SECRET}
+    values.update(overrides)
+    return Settings(auth=auth, **values)
+
+
+def reference_app(settings: Any, *, plugins: Mapping[str, Any] | None = None, **app_options: Any) -> Any:
+    """``create_app`` over a fresh registry holding the core and reference plugins.
+
+    Returns the app; the reference provider is ``app.state.mastra_ee.auth.user``.
+    """
+    from ...server import create_app
+    from ..plugins import PluginRegistry, build_auth
+
+    registry = PluginRegistry(disabled=settings.disabled_plugins)
+    registry.register_builtin()
+    registry.register(reference_plugin(), "reference")
+    for name, plugin in (plugins or {}).items():
+        registry.register(plugin, name)
+    auth = build_auth(settings, registry)
+    app_options.setdefault("sso_state_store", "memory")
+    app_options.setdefault("reset_delay", 0.01)
+    return create_app(settings, auth=auth, registry=registry, **app_options)

@@ -1,0 +1,177 @@
+"""``create_app`` (standalone server) and ``mount_ee`` (add the EE API to a host app)."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import re
+from collections.abc import AsyncIterator
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Mount, Route
+
+from ..ee.db import dispose_engines
+from ..ee.errors import AuthError, ConfigurationError
+from ..ee.plugins import PluginRegistry, build_auth
+from ..ee.provider import MastraAuthProvider
+from ..ee.routes import Route as PluginRoute
+from ..ee.settings import Settings, load_settings
+from ._context import EEContext
+from ._deps import PermissionDenied
+from ._middleware import AuthMiddleware
+from ._openapi import build_openapi
+from ._responses import error_response, json_response
+from ._spec import ApiRoute, RouteCollision, RouteTable
+from .routes.audit import audit_routes
+from .routes.auth import auth_routes
+
+__all__ = ["create_app", "mount_ee", "redact_query_tokens"]
+
+logger = logging.getLogger("mastra.server")
+
+_API_KEY = re.compile(r"([?&]apiKey=)[^&#\s]*", re.IGNORECASE)
+
+
+def redact_query_tokens(text: str) -> str:
+    """``?apiKey=secret`` → ``?apiKey=[REDACTED]`` (S16: tokens never reach logs)."""
+    return _API_KEY.sub(r"\1[REDACTED]", text)
+
+
+class _RedactApiKey(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(redact_query_tokens(a) if isinstance(a, str) else a for a in record.args)
+        elif isinstance(record.msg, str):
+            record.msg = redact_query_tokens(record.msg)
+        return True
+
+
+def install_log_redaction() -> None:
+    access = logging.getLogger("uvicorn.access")
+    if not any(isinstance(f, _RedactApiKey) for f in access.filters):
+        access.addFilter(_RedactApiKey())
+
+
+def _openapi_route(table: RouteTable, prefix: str) -> ApiRoute:
+    cache: dict[str, Any] = {}
+
+    async def openapi(request: Request) -> Response:
+        if "doc" not in cache:
+            cache["doc"] = build_openapi(table, prefix)
+        return JSONResponse(cache["doc"])
+
+    return ApiRoute("GET", "/openapi.json", openapi, requires_auth=False, tag="meta",
+                    summary="This OpenAPI document", responses={200: "OpenAPI 3.1 document"})
+
+
+def _plugin_route(route: PluginRoute) -> ApiRoute:
+    return ApiRoute(
+        route.method,
+        route.path,
+        route.endpoint,
+        requires_auth=route.requires_auth,
+        permission=route.permission,
+        csrf=route.csrf if route.csrf is not None else None,
+        tag="plugin",
+        source="plugin",
+        responses={200: "OK"},
+    )
+
+
+def build_route_table(registry: PluginRegistry | None) -> RouteTable:
+    table = RouteTable([*auth_routes(), *audit_routes()])
+    if registry is not None:
+        for route in registry.routes():
+            try:
+                table.add(_plugin_route(route))
+            except RouteCollision as exc:
+                raise ConfigurationError(str(exc)) from None
+    return table
+
+
+async def _auth_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, AuthError)
+    return error_response(exc.message, exc.status)
+
+
+async def _permission_denied(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, PermissionDenied)
+    return exc.response()
+
+
+def mount_ee(
+    app: Starlette,
+    *,
+    settings: Settings | None = None,
+    auth: MastraAuthProvider | None = None,
+    registry: PluginRegistry | None = None,
+    sso_state_store: Any = None,
+    auth_cache_ttl: float = 0.0,
+    reset_delay: float = 0.5,
+) -> EEContext:
+    """Add the EE routes under the prefix, the auth middleware and the error handlers.
+
+    Works for Starlette and FastAPI apps (call before the app starts). Returns the
+    :class:`EEContext`, also kept at ``app.state.mastra_ee``.
+    """
+    settings = settings or load_settings()
+    if registry is None:
+        registry = getattr(auth, "plugin_registry", None) if auth is not None else None
+    if registry is None:
+        registry = PluginRegistry.default(settings)
+    if auth is None:
+        auth = build_auth(settings, registry)
+    if settings.is_production and not settings.public_url:
+        logger.warning("MASTRA_PUBLIC_URL is not set in production; the public origin comes from request headers")
+    table = build_route_table(registry)
+    prefix = settings.normalised_api_prefix
+    table.add(_openapi_route(table, prefix))
+    ctx = EEContext.create(
+        auth, settings, registry, table,
+        sso_state_store=sso_state_store, auth_cache_ttl=auth_cache_ttl, reset_delay=reset_delay,
+    )
+    app.state.mastra_ee = ctx
+    routes: list[BaseRoute] = [Route(prefix + r.path, r.endpoint, methods=[r.method]) for r in table.routes]
+    app.router.routes[0:0] = routes  # before any catch-all of the host
+    app.add_middleware(AuthMiddleware, ctx=ctx)
+    app.add_exception_handler(AuthError, _auth_error)
+    app.add_exception_handler(PermissionDenied, _permission_denied)
+    install_log_redaction()
+    return ctx
+
+
+def _studio_routes(settings: Settings, auth: MastraAuthProvider) -> list[BaseRoute]:
+    try:
+        from ..studio import studio_routes
+    except ImportError:
+        return []
+    routes = list(studio_routes(settings, auth))
+    base = settings.normalised_studio_base.rstrip("/")
+    return [Mount(base, routes=routes)] if base else routes
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    auth: MastraAuthProvider | None = None,
+    registry: PluginRegistry | None = None,
+    **options: Any,
+) -> Starlette:
+    """The standalone ASGI app: the EE API under the prefix, then the studio."""
+    settings = settings or load_settings()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        yield
+        await dispose_engines()
+
+    async def internal_error(request: Request, exc: Exception) -> Response:
+        return json_response({"error": "Internal server error"}, 500)
+
+    app = Starlette(lifespan=lifespan, exception_handlers={500: internal_error})
+    ctx = mount_ee(app, settings=settings, auth=auth, registry=registry, **options)
+    app.router.routes.extend(_studio_routes(settings, ctx.auth))
+    return app

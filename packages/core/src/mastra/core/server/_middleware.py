@@ -1,0 +1,336 @@
+"""The auth middleware (SPEC 9.2): a pure ASGI middleware, no per-request task hops.
+
+Order: CORS preflight → route match → CSRF → authentication (protected paths) →
+request validation → permission → ACL → handler. Everything it learns about the
+caller lands in ``request.state`` (``user``, ``token``, ``roles``, ``permissions``,
+``session``) for handlers and ``require_permission``.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+from starlette.requests import Request
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from ..ee.crypto import parse_cookie_header
+from ..ee.interfaces import maybe_await
+from ..ee.license import is_feature_licensed
+from ..ee.models import AuditResource, ResourceIdentifier
+from ..ee.permissions import compile_permissions, derive_permission, effective_permission
+from ._audit import record
+from ._authn import AuthOutcome, authenticate_request, extract_token, rbac_access
+from ._origin import is_allowed_origin, origin_of
+from ._paths import compile_patterns, matches_any
+from ._responses import BodyError, error_response, parse_body, parse_query, validation_response
+from ._spec import UNSAFE_METHODS, ApiRoute
+
+if TYPE_CHECKING:
+    from ._context import EEContext
+
+__all__ = ["AuthMiddleware", "MAX_BODY_BYTES"]
+
+logger = logging.getLogger("mastra.server")
+
+MAX_BODY_BYTES = 1 << 20
+_ACL_TYPES = {"agents": "agent", "workflows": "workflow", "tools": "tool"}
+_CORS_METHODS = "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS"
+_CORS_HEADERS = "Authorization, Content-Type, X-Requested-With"
+_NO_STORE = (b"cache-control", b"no-store")
+
+
+class _Reject(Exception):
+    def __init__(self, response: Any) -> None:
+        self.response = response
+
+
+class AuthMiddleware:
+    """Add with ``app.add_middleware(AuthMiddleware, ctx=ctx)`` (``mount_ee`` does it)."""
+
+    def __init__(self, app: ASGIApp, ctx: EEContext | None = None) -> None:
+        self.app = app
+        self._ctx = ctx
+        self._patterns: tuple[Any, Any] | None = None
+
+    def _context(self, scope: Scope) -> EEContext:
+        if self._ctx is None:
+            self._ctx = scope["app"].state.mastra_ee
+        return self._ctx
+
+    def _compiled(self, ctx: EEContext) -> tuple[Any, Any]:
+        if self._patterns is None:
+            auth = ctx.settings.auth
+            self._patterns = (compile_patterns(auth.public), compile_patterns(auth.protected))
+        return self._patterns
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        ctx = self._context(scope)
+        request = Request(scope, receive)
+        extra: list[tuple[bytes, bytes]] = []
+        origin = request.headers.get("origin")
+        if origin:
+            trusted = _is_trusted(origin, ctx)
+            if request.method == "OPTIONS" and "access-control-request-method" in request.headers:
+                await _preflight(trusted, origin, scope, receive, send)
+                return
+            if trusted:
+                extra += [
+                    (b"access-control-allow-origin", origin.encode("latin-1")),
+                    (b"access-control-allow-credentials", b"true"),
+                    (b"vary", b"Origin"),
+                ]
+        try:
+            scope, receive = await self._guard(ctx, request, scope, receive, extra)
+        except _Reject as rejected:
+            rejected.response.raw_headers.extend(extra)
+            await rejected.response(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start" and extra:
+                message = dict(message)
+                message["headers"] = [*message.get("headers", []), *extra]
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+    # -- the pipeline ----------------------------------------------------------------
+
+    async def _guard(
+        self, ctx: EEContext, request: Request, scope: Scope, receive: Receive, extra: list[tuple[bytes, bytes]]
+    ) -> tuple[Scope, Receive]:
+        path: str = scope["path"]
+        method: str = scope["method"]
+        prefix = ctx.prefix
+        public_patterns, protected_patterns = self._compiled(ctx)
+        rel: str | None
+        if not prefix:
+            rel = path
+        elif path == prefix or path.startswith(prefix + "/"):
+            rel = path[len(prefix) :] or "/"
+        else:
+            rel = None
+
+        route: ApiRoute | None = None
+        if rel is not None:
+            route, _ = ctx.table.match(method, rel)
+            if rel.startswith(("/auth", "/audit")):
+                extra.append(_NO_STORE)
+        elif not matches_any(protected_patterns, method, path):
+            return scope, receive  # outside the prefix: public unless configured otherwise
+
+        # CSRF (S15): cookie-carrying unsafe requests, and the credential routes always.
+        if method in UNSAFE_METHODS and (route is None or route.csrf_checked):
+            needs = "cookie" in request.headers or (route is not None and route.csrf_without_cookie)
+            if needs and not _origin_ok(request, ctx):
+                raise _Reject(error_response("Forbidden", 403, message="Cross-origin request rejected"))
+
+        check_path = rel if rel is not None else path
+        public = ctx.auth.user is None or self._is_public(
+            route, method, check_path, path, public_patterns, protected_patterns
+        )
+        outcome: AuthOutcome | None = None
+        if not public:
+            outcome = await self._authenticate(ctx, request)
+            state = scope.setdefault("state", {})
+            state.update(
+                user=outcome.user,
+                token=outcome.token,
+                roles=outcome.roles,
+                permissions=outcome.permissions,
+                session=outcome.session,
+            )
+            state["mastra_auth"] = outcome
+            extra += [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in outcome.headers]
+            if outcome.request is not None and outcome.request is not request:
+                scope = {**scope, "headers": outcome.request.scope["headers"]}
+                request = Request(scope, receive)
+
+        if route is not None and (route.body is not None or route.query is not None):
+            receive = await _validate(route, request, scope, receive)
+
+        if outcome is not None and outcome.user is not None:
+            await self._authorize(ctx, request, route, method, check_path, outcome)
+        return scope, receive
+
+    def _is_public(
+        self,
+        route: ApiRoute | None,
+        method: str,
+        rel: str,
+        full: str,
+        public_patterns: Any,
+        protected_patterns: Any,
+    ) -> bool:
+        if matches_any(protected_patterns, method, rel, full):
+            return False
+        if route is not None and not route.requires_auth:
+            return True
+        if rel in {"", "/"} or rel == "/system" or rel.startswith("/system/"):
+            return True
+        return matches_any(public_patterns, method, rel, full)
+
+    async def _authenticate(self, ctx: EEContext, request: Request) -> AuthOutcome:
+        cache = ctx.auth_cache
+        key = cache.key(request, extract_token(request, ctx)) if cache.ttl > 0 else ""
+        cached = cache.get(key) if key else None
+        if cached is not None:
+            return cached
+        try:
+            outcome = await authenticate_request(ctx, request, sliding=True)
+        except Exception:  # noqa: BLE001 - any failure is a 401, never a 500
+            logger.warning("authentication failed with an error", exc_info=True)
+            outcome = AuthOutcome()
+        if outcome.user is None:
+            headers: list[tuple[str, str]] = []
+            if outcome.session_id and ctx.auth.session is not None:
+                try:
+                    headers = list(await maybe_await(ctx.auth.session.get_clear_session_headers()))
+                except Exception:  # noqa: BLE001
+                    headers = []
+            raise _Reject(error_response("Invalid or expired token", 401, headers=headers))
+        access = await rbac_access(ctx, outcome.user)
+        if access is not None:
+            outcome.roles, outcome.permissions = access
+        if key:
+            cache.put(key, outcome)
+        return outcome
+
+    async def _authorize(
+        self, ctx: EEContext, request: Request, route: ApiRoute | None, method: str, rel: str, outcome: AuthOutcome
+    ) -> None:
+        auth = ctx.auth
+        user = outcome.user
+        assert user is not None
+        segments = rel.strip("/").split("/")
+        if auth.rbac is not None and is_feature_licensed(auth, "rbac"):
+            required = effective_permission(
+                route.permission if route is not None else None,
+                method,
+                rel,
+                requires_auth=route.requires_auth if route is not None else True,
+            )
+            if required:
+                wanted = [required] if isinstance(required, str) else list(required)
+                if not compile_permissions(outcome.permissions).allows_any(wanted):
+                    text = " or ".join(wanted)
+                    await record(
+                        request,
+                        "authz.denied",
+                        "denied",
+                        user=user,
+                        resource=AuditResource(
+                            type=segments[0] or "route", id=segments[1] if len(segments) > 1 else rel
+                        ),
+                        metadata={"permission": text, "method": method, "path": request.url.path},
+                    )
+                    raise _Reject(
+                        error_response("Forbidden", 403, message=f"Missing required permission: {text}")
+                    )
+        if auth.acl is not None and len(segments) >= 2 and segments[0] in _ACL_TYPES and segments[1]:
+            if not is_feature_licensed(auth, "acl"):
+                return
+            kind = _ACL_TYPES[segments[0]]
+            derived = derive_permission(method, rel) or "x:read"
+            action = derived.split(":", 2)[1]
+            resource = ResourceIdentifier(type=kind, id=segments[1])
+            try:
+                allowed = bool(await auth.acl.can_access(user, resource, action))
+            except Exception:  # noqa: BLE001 - fail closed
+                logger.warning("ACL provider failed", exc_info=True)
+                allowed = False
+            if not allowed:
+                await record(
+                    request,
+                    "authz.denied",
+                    "denied",
+                    user=user,
+                    resource=AuditResource(type=kind, id=segments[1]),
+                    metadata={"resource": f"{kind}:{segments[1]}", "method": method, "path": request.url.path},
+                )
+                raise _Reject(
+                    error_response("Forbidden", 403, message=f"Access denied to {kind} '{segments[1]}'")
+                )
+
+
+def _is_trusted(origin: str, ctx: EEContext) -> bool:
+    from ._origin import normalise_origin
+
+    candidate = normalise_origin(origin)
+    return candidate is not None and any(normalise_origin(t) == candidate for t in ctx.settings.trusted_origins)
+
+
+def _origin_ok(request: Request, ctx: EEContext) -> bool:
+    origin = request.headers.get("origin")
+    if origin is None:
+        origin = origin_of(request.headers.get("referer"))
+    return is_allowed_origin(origin, request, ctx.settings)
+
+
+async def _preflight(trusted: bool, origin: str, scope: Scope, receive: Receive, send: Send) -> None:
+    from starlette.responses import Response
+
+    if not trusted:
+        response: Any = error_response("Forbidden", 403, message="Origin not allowed")
+    else:
+        response = Response(status_code=204)
+        response.raw_headers.extend(
+            [
+                (b"access-control-allow-origin", origin.encode("latin-1")),
+                (b"access-control-allow-credentials", b"true"),
+                (b"access-control-allow-methods", _CORS_METHODS.encode()),
+                (b"access-control-allow-headers", _CORS_HEADERS.encode()),
+                (b"access-control-max-age", b"600"),
+                (b"vary", b"Origin"),
+            ]
+        )
+    await response(scope, receive, send)
+
+
+async def _read_body(receive: Receive) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            break
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            raise _Reject(error_response("Request body too large", 413))
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            break
+    return b"".join(chunks)
+
+
+async def _validate(route: ApiRoute, request: Request, scope: Scope, receive: Receive) -> Receive:
+    """Parse the body/query model into ``request.state``; replay the body downstream."""
+    state = scope.setdefault("state", {})
+    try:
+        if route.query is not None:
+            state["mastra_query"] = parse_query(request, route.query)
+        if route.body is None:
+            return receive
+        body = await _read_body(receive)
+        state["mastra_body"] = parse_body(body, route.body)
+    except BodyError as exc:
+        raise _Reject(validation_response(exc.issues)) from None
+    sent = False
+
+    async def replay() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replay
+
+
+def cookie_names(request: Request) -> set[str]:
+    return set(parse_cookie_header(request.headers.get("cookie")))

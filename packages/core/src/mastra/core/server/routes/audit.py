@@ -1,0 +1,164 @@
+"""``/audit*`` routes (SPEC 9.6): list, export (streamed), stats, get by id.
+
+Read-only by design (S14): there is no update or delete route. The middleware
+requires ``audit:read`` (derived from ``GET /audit``); these handlers add the
+license gate and the storage check.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Annotated, Any, ClassVar, Literal
+
+from pydantic import Field, model_validator
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+
+from ...ee.license import is_feature_licensed
+from ...ee.models import AuditFilter, Pagination, UTCDateTime, utcnow
+from .._responses import error_response, json_response
+from .._spec import ApiRoute
+from ._common import Body, SafeStr, context
+
+__all__ = ["audit_routes"]
+
+MAX_STATS_RANGE = timedelta(days=31)
+Text = Annotated[SafeStr, Field(max_length=500)]
+
+
+class AuditQuery(Body):
+    multi_value_fields: ClassVar[tuple[str, ...]] = ("action",)
+
+    actor_id: Text | None = Field(default=None, alias="actorId")
+    actor_type: Literal["user", "system", "apikey"] | None = Field(default=None, alias="actorType")
+    action: list[Annotated[SafeStr, Field(max_length=200)]] | None = Field(default=None, max_length=50)
+    action_prefix: Text | None = Field(default=None, alias="actionPrefix")
+    resource_type: Text | None = Field(default=None, alias="resourceType")
+    resource_id: Text | None = Field(default=None, alias="resourceId")
+    outcome: Literal["success", "failure", "denied"] | None = None
+    start_date: UTCDateTime | None = Field(default=None, alias="startDate")
+    end_date: UTCDateTime | None = Field(default=None, alias="endDate")
+
+    @model_validator(mode="after")
+    def _wildcards(self) -> AuditQuery:
+        # SPEC 8.6: patterns ≤ 200 characters and ≤ 8 ``*`` (no pathological matching).
+        for pattern in self.action or []:
+            if pattern.count("*") > 8:
+                raise ValueError("action patterns may contain at most 8 '*'")
+        return self
+
+    def to_filter(self) -> AuditFilter:
+        action: str | list[str] | None = None
+        if self.action:
+            action = self.action[0] if len(self.action) == 1 else list(self.action)
+        return AuditFilter(
+            actor_id=self.actor_id,
+            actor_type=self.actor_type,
+            action=action,
+            action_prefix=self.action_prefix,
+            resource_type=self.resource_type,
+            resource_id=self.resource_id,
+            outcome=self.outcome,
+            start_date=self.start_date,
+            end_date=self.end_date,
+        )
+
+
+class ListQuery(AuditQuery):
+    page: int = Field(default=0, ge=0, le=1_000_000)
+    per_page: int = Field(default=50, ge=1, le=500, alias="perPage")
+
+
+class ExportQuery(AuditQuery):
+    format: str = "json"
+
+
+class StatsQuery(AuditQuery):
+    bucket: Literal["hour"] = "hour"
+
+
+def _gate(request: Request) -> Response | None:
+    ctx = context(request)
+    if not is_feature_licensed(ctx.auth, "audit"):
+        return error_response("Forbidden", 403, message="The audit log API requires a valid EE license")
+    if ctx.auth.audit_storage is None:
+        return error_response("Audit storage not configured", 503)
+    return None
+
+
+async def list_events(request: Request) -> Response:
+    if (denied := _gate(request)) is not None:
+        return denied
+    query: ListQuery = request.state.mastra_query
+    page = await context(request).auth.audit_storage.list(
+        query.to_filter(), Pagination(page=query.page, per_page=query.per_page)
+    )
+    return json_response(page.to_json())
+
+
+async def export_events(request: Request) -> Response:
+    from ...ee.audit import EXPORT_FORMATS, export_stream
+
+    if (denied := _gate(request)) is not None:
+        return denied
+    query: ExportQuery = request.state.mastra_query
+    if query.format not in EXPORT_FORMATS:
+        return error_response("Invalid format", 400)
+    media_type, ext = EXPORT_FORMATS[query.format]
+    stamp = utcnow().strftime("%Y%m%dT%H%M%SZ")
+    storage = context(request).auth.audit_storage
+    return StreamingResponse(
+        export_stream(storage, query.to_filter(), query.format),
+        media_type=media_type,
+        headers={"content-disposition": f'attachment; filename="audit-export-{stamp}.{ext}"'},
+    )
+
+
+async def event_stats(request: Request) -> Response:
+    if (denied := _gate(request)) is not None:
+        return denied
+    query: StatsQuery = request.state.mastra_query
+    audit_filter = query.to_filter()
+    end: datetime = audit_filter.end_date or utcnow()
+    start: datetime = audit_filter.start_date or end - timedelta(hours=24)
+    if end - start > MAX_STATS_RANGE:
+        start = end - MAX_STATS_RANGE
+    audit_filter = audit_filter.model_copy(update={"start_date": start, "end_date": end})
+    buckets = await context(request).auth.audit_storage.stats(audit_filter, query.bucket)
+    return json_response({"buckets": [_bucket_json(b) for b in buckets]})
+
+
+def _bucket_json(bucket: dict[str, Any]) -> dict[str, Any]:
+    start = bucket.get("start")
+    if isinstance(start, datetime):
+        from ...ee.models import format_timestamp
+
+        start = format_timestamp(start)
+    return {**bucket, "start": start}
+
+
+async def get_event(request: Request) -> Response:
+    if (denied := _gate(request)) is not None:
+        return denied
+    event_id = request.path_params["eventId"]
+    event = None
+    if len(event_id) <= 100 and "\x00" not in event_id:
+        event = await context(request).auth.audit_storage.get(event_id)
+    if event is None:
+        return error_response("Audit event not found", 404)
+    return json_response(event.to_json())
+
+
+def audit_routes() -> list[ApiRoute]:
+    common = {401: "Unauthenticated", 403: "Forbidden", 503: "Audit storage not configured"}
+    return [
+        ApiRoute("GET", "/audit", list_events, query=ListQuery, tag="audit", summary="List audit events",
+                 responses={200: "AuditPage", 400: "Invalid request", **common}),
+        ApiRoute("GET", "/audit/export", export_events, query=ExportQuery, tag="audit",
+                 summary="Export audit events (json, jsonl, csv), streamed",
+                 responses={200: "Export stream", 400: "Invalid format", **common}),
+        ApiRoute("GET", "/audit/stats", event_stats, query=StatsQuery, tag="audit",
+                 summary="Events per hour by outcome", responses={200: "Buckets", 400: "Invalid request", **common}),
+        ApiRoute("GET", "/audit/{eventId}", get_event, tag="audit", summary="One audit event",
+                 responses={200: "AuditEvent", 404: "Not found", **common}),
+    ]
