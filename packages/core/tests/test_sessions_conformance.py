@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import pytest
-
 from mastra.core.ee.sessions import (
     CookieSessionProvider,
     MemorySessionProvider,

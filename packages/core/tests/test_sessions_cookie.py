@@ -14,8 +14,7 @@ import pytest
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-
-from mastra.core.ee.crypto import Sealer, sha256_hex
+from mastra.core.ee.crypto import sha256_hex
 from mastra.core.ee.errors import ConfigurationError
 from mastra.core.ee.sessions import CookieSessionProvider, MemorySessionRegistry, SQLSessionRegistry
 from mastra.core.ee.settings import Settings
@@ -69,14 +68,20 @@ async def test_production_uses_host_prefix_and_secure() -> None:
     p = CookieSessionProvider.from_options(options(secret=SECRET, settings={"env": "production"}))
     session = await p.create_session("u1")
     assert p.get_session_headers(session) == [
-        ("set-cookie", f"__Host-mastra_session={session.id}; Path=/; HttpOnly; SameSite=Lax; Max-Age=43200; Secure")
+        (
+            "set-cookie",
+            f"__Host-mastra_session={session.id}; Path=/; HttpOnly; SameSite=Lax; Max-Age=43200; Secure",
+        )
     ]
     assert p.get_clear_session_headers() == [
         ("set-cookie", "__Host-mastra_session=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0; Secure")
     ]
     # The unprefixed name is not read in production (a subdomain could plant it).
     assert p.get_session_id_from_request(request_with_cookies({"mastra_session": session.id})) is None
-    assert p.get_session_id_from_request(request_with_cookies({"__Host-mastra_session": session.id})) == session.id
+    assert (
+        p.get_session_id_from_request(request_with_cookies({"__Host-mastra_session": session.id}))
+        == session.id
+    )
 
 
 async def test_production_with_domain_uses_secure_prefix() -> None:
@@ -92,14 +97,19 @@ async def test_production_with_domain_uses_secure_prefix() -> None:
         )
     ]
     assert p.get_clear_session_headers() == [
-        ("set-cookie", "__Secure-app_sess=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0; Domain=example.com; Secure")
+        (
+            "set-cookie",
+            "__Secure-app_sess=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0; Domain=example.com; Secure",
+        )
     ]
 
 
 async def test_https_public_url_makes_dev_cookie_secure() -> None:
-    p = CookieSessionProvider.from_options(options(secret=SECRET, settings={"public_url": "https://app.test"}))
+    p = CookieSessionProvider.from_options(
+        options(secret=SECRET, settings={"public_url": "https://app.test"})
+    )
     session = await p.create_session("u1")
-    (_, header), = p.get_session_headers(session)
+    ((_, header),) = p.get_session_headers(session)
     assert header.startswith("mastra_session=") and header.endswith("; Max-Age=43200; Secure")
 
 
@@ -110,7 +120,7 @@ async def test_max_age_counts_down_to_absolute_expiry() -> None:
     clock.advance(1000)
     refreshed = await p.refresh_session(session.id)
     assert refreshed is not None
-    (_, header), = p.get_session_headers(refreshed)
+    ((_, header),) = p.get_session_headers(refreshed)
     assert header.endswith("; Max-Age=42200")
 
 
@@ -118,7 +128,10 @@ async def test_max_age_counts_down_to_absolute_expiry() -> None:
 def test_invalid_cookie_name_is_a_configuration_error(bad: str) -> None:
     if bad == "":
         # Empty falls back to the default name.
-        assert CookieSessionProvider.from_options(options(secret=SECRET, cookie_name="")).cookie.name == "mastra_session"
+        assert (
+            CookieSessionProvider.from_options(options(secret=SECRET, cookie_name="")).cookie.name
+            == "mastra_session"
+        )
         return
     with pytest.raises(ConfigurationError):
         CookieSessionProvider.from_options(options(secret=SECRET, cookie_name=bad))
@@ -331,7 +344,9 @@ def test_bad_timeouts_are_configuration_errors(value: Any) -> None:
 
 
 def test_timeouts_from_env_strings() -> None:
-    p = CookieSessionProvider.from_options(options(secret=SECRET, idle_timeout="600", absolute_timeout="7200"))
+    p = CookieSessionProvider.from_options(
+        options(secret=SECRET, idle_timeout="600", absolute_timeout="7200")
+    )
     assert (p.idle_timeout, p.absolute_timeout) == (600, 7200)
 
 

@@ -10,7 +10,6 @@ import os
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
 from mastra.core.ee.crypto import Sealer
 from mastra.core.ee.sessions import CookieSessionProvider, MemorySessionProvider, MemorySessionRegistry
 from mastra.core.ee.testing.sessions import request_with_cookies
@@ -54,14 +53,17 @@ BAD_VALUES = {
     "tampered tag": _flip_last(VALID),
     "extra part": VALID + ".x",
     "too long": f"v1.{KID}." + "A" * 5000,
-    "other key": Sealer("another-secret-of-sufficient-length-0000").seal_json({"sid": "x"}, aad="mastra_session"),
+    "other key": Sealer("another-secret-of-sufficient-length-0000").seal_json(
+        {"sid": "x"}, aad="mastra_session"
+    ),
     "right key wrong aad": PROVIDER.sealer.seal_json({"sid": "x", "uid": "u"}, aad="other_cookie"),
     "sealed non-object": PROVIDER.sealer.seal_json([1, 2, 3], aad="mastra_session"),
     "sealed wrong types": PROVIDER.sealer.seal_json(
         {"sid": "x", "uid": "u", "iat": "1", "exp": True, "last": 1, "meta": {}}, aad="mastra_session"
     ),
     "sealed huge time": PROVIDER.sealer.seal_json(
-        {"sid": "x", "uid": "u", "iat": 10**30, "exp": 10**30, "last": 10**30, "meta": {}}, aad="mastra_session"
+        {"sid": "x", "uid": "u", "iat": 10**30, "exp": 10**30, "last": 10**30, "meta": {}},
+        aad="mastra_session",
     ),
     "sealed non-json": PROVIDER.sealer.seal(b"\xff\xfe not json", aad="mastra_session"),
     "empty": "",

@@ -10,14 +10,15 @@ import logging
 from typing import Any
 
 import pytest
-
 from mastra.core.ee.crypto import sha256_hex
 from mastra.core.ee.errors import ConfigurationError
 from mastra.core.ee.sessions import PRODUCTION_WARNING, MemorySessionProvider, MemorySessionRegistry
 from mastra.core.ee.settings import Settings
 from mastra.core.ee.testing.sessions import FakeClock
 
-WARNING_TEXT = "[MemorySessionProvider] In-memory sessions are lost on restart and are not shared between workers."
+WARNING_TEXT = (
+    "[MemorySessionProvider] In-memory sessions are lost on restart and are not shared between workers."
+)
 
 
 def options(**overrides: Any) -> dict[str, Any]:
@@ -56,7 +57,12 @@ def test_options_are_applied() -> None:
     p = MemorySessionProvider.from_options(
         options(idle_timeout="60", absolute_timeout=120, cookie_name="sid", cookie_domain="example.com")
     )
-    assert (p.idle_timeout, p.absolute_timeout, p.cookie.name, p.cookie.spec.domain) == (60, 120, "sid", "example.com")
+    assert (p.idle_timeout, p.absolute_timeout, p.cookie.name, p.cookie.spec.domain) == (
+        60,
+        120,
+        "sid",
+        "example.com",
+    )
 
 
 async def test_secret_is_256_bits_and_only_its_hash_is_stored() -> None:
@@ -68,7 +74,7 @@ async def test_secret_is_256_bits_and_only_its_hash_is_stored() -> None:
         assert isinstance(registry, MemorySessionRegistry)
         assert list(registry._by_hash) == [sha256_hex(session.id)]
         assert session.id not in repr(registry._by_hash) and session.id not in repr(session)
-        (_, header), = p.get_session_headers(session)
+        ((_, header),) = p.get_session_headers(session)
         assert header == f"mastra_session={session.id}; Path=/; HttpOnly; SameSite=Lax; Max-Age=43200"
     finally:
         await p.aclose()

@@ -8,12 +8,16 @@ import json
 import sys
 import textwrap
 
-from sqlalchemy import inspect, select, text
-
 from mastra.core.ee.crypto import sha256_hex
 from mastra.core.ee.db import get_engine
-from mastra.core.ee.sessions import SESSIONS_TABLE, CookieSessionProvider, MemorySessionProvider, SQLSessionRegistry
+from mastra.core.ee.sessions import (
+    SESSIONS_TABLE,
+    CookieSessionProvider,
+    MemorySessionProvider,
+    SQLSessionRegistry,
+)
 from mastra.core.ee.testing.sessions import FakeClock
+from sqlalchemy import inspect, select, text
 
 SECRET = "registry-test-secret-0123456789-abcdefghi"
 
@@ -43,7 +47,15 @@ async def test_schema(database_url: str) -> None:
     async with get_engine(database_url).connect() as conn:
         columns, pk, uniques, indexes = await conn.run_sync(describe)
     assert columns == [
-        "handle", "token_hash", "user_id", "created_at", "last_seen_at", "expires_at", "ip", "user_agent", "revoked_at",
+        "handle",
+        "token_hash",
+        "user_id",
+        "created_at",
+        "last_seen_at",
+        "expires_at",
+        "ip",
+        "user_agent",
+        "revoked_at",
     ]
     assert pk == ["handle"]
     assert ["token_hash"] in uniques
@@ -138,8 +150,14 @@ async def test_revocation_across_processes(database_url: str) -> None:
     mine = await parent.create_session("u1")
     other = await parent.create_session("u1")
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-c", _CHILD, database_url, SECRET, mine.id,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        sys.executable,
+        "-c",
+        _CHILD,
+        database_url,
+        SECRET,
+        mine.id,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
     )
     out, err = await asyncio.wait_for(proc.communicate(), timeout=120)
     assert proc.returncode == 0, err.decode()

@@ -65,12 +65,16 @@ class RegistrySessionProvider:
     def absolute_expiry(self, created_at: datetime) -> datetime:
         return created_at + timedelta(seconds=self.absolute_timeout)
 
-    def expires_at(self, created_at: datetime, last_seen_at: datetime, absolute: datetime | None = None) -> datetime:
+    def expires_at(
+        self, created_at: datetime, last_seen_at: datetime, absolute: datetime | None = None
+    ) -> datetime:
         absolute = min(absolute or self.absolute_expiry(created_at), self.absolute_expiry(created_at))
         return min(last_seen_at + timedelta(seconds=self.idle_timeout), absolute)
 
     def is_expired(self, now: datetime, created_at: datetime, last_seen_at: datetime) -> bool:
-        return now > self.absolute_expiry(created_at) or now > last_seen_at + timedelta(seconds=self.idle_timeout)
+        return now > self.absolute_expiry(created_at) or now > last_seen_at + timedelta(
+            seconds=self.idle_timeout
+        )
 
     # -- registry helpers ---------------------------------------------------------
 
@@ -95,7 +99,9 @@ class RegistrySessionProvider:
             await self.registry.insert(record)
         return secret, record
 
-    def record_is_valid(self, record: SessionRecord | None, now: datetime, user_id: str | None = None) -> bool:
+    def record_is_valid(
+        self, record: SessionRecord | None, now: datetime, user_id: str | None = None
+    ) -> bool:
         if record is None or record.revoked_at is not None:
             return False
         if user_id is not None and record.user_id != user_id:

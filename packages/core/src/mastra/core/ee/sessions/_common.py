@@ -8,7 +8,7 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import unquote
 
 from ..crypto import CookieSpec, clear_cookie, cookie_name, parse_cookie_header, set_cookie
@@ -47,12 +47,10 @@ def settings_of(options: Mapping[str, Any]) -> Settings:
 
     Without it (a provider built by hand) the environment/``mastra.toml`` is read.
     """
-    settings = options.get("_settings")
-    if settings is None:
-        from ..settings import Settings
+    from ..settings import Settings
 
-        settings = Settings()
-    return settings  # type: ignore[no-any-return]
+    settings = options.get("_settings")
+    return cast("Settings", settings) if settings is not None else Settings()
 
 
 def int_option(options: Mapping[str, Any], key: str, default: int) -> int:

@@ -90,7 +90,14 @@ class _Payload:
         return cls(sid, uid, times[0], times[1], times[2], meta)  # type: ignore[arg-type]
 
     def as_json(self) -> dict[str, Any]:
-        return {"sid": self.sid, "uid": self.uid, "iat": self.iat, "exp": self.exp, "last": self.last, "meta": self.meta}
+        return {
+            "sid": self.sid,
+            "uid": self.uid,
+            "iat": self.iat,
+            "exp": self.exp,
+            "last": self.last,
+            "meta": self.meta,
+        }
 
 
 class CookieSessionProvider(RegistrySessionProvider):
@@ -113,7 +120,9 @@ class CookieSessionProvider(RegistrySessionProvider):
         # Sealer raises ValueError with the exact SPEC 8.3 text for short/missing secrets.
         self.sealer = Sealer([secret or "", *previous_secrets], info="aes-256-gcm", salt="mastra-session")
         super().__init__(
-            cookie=SessionCookie.create(cookie_name, production=production, secure=secure, domain=cookie_domain),
+            cookie=SessionCookie.create(
+                cookie_name, production=production, secure=secure, domain=cookie_domain
+            ),
             registry=registry,
             idle_timeout=idle_timeout,
             absolute_timeout=absolute_timeout,

@@ -77,7 +77,9 @@ class MemorySessionProvider(RegistrySessionProvider):
         clock: Clock | None = None,
     ) -> None:
         super().__init__(
-            cookie=SessionCookie.create(cookie_name, production=production, secure=secure, domain=cookie_domain),
+            cookie=SessionCookie.create(
+                cookie_name, production=production, secure=secure, domain=cookie_domain
+            ),
             registry=MemorySessionRegistry(),
             idle_timeout=idle_timeout,
             absolute_timeout=absolute_timeout,
@@ -117,7 +119,9 @@ class MemorySessionProvider(RegistrySessionProvider):
         task = self._cleanup_task
         if task is not None and not task.done() and task.get_loop() is loop:
             return
-        self._cleanup_task = loop.create_task(_cleanup_forever(weakref.ref(self)), name="mastra-session-cleanup")
+        self._cleanup_task = loop.create_task(
+            _cleanup_forever(weakref.ref(self)), name="mastra-session-cleanup"
+        )
 
     @property
     def cleanup_running(self) -> bool:

@@ -143,7 +143,11 @@ class MemorySessionRegistry(SessionRegistry):
     ) -> int:
         count = 0
         for record in self._by_hash.values():
-            if record.user_id == user_id and record.handle != except_handle and record.is_live(now, idle_cutoff):
+            if (
+                record.user_id == user_id
+                and record.handle != except_handle
+                and record.is_live(now, idle_cutoff)
+            ):
                 record.revoked_at = now
                 count += 1
         return count

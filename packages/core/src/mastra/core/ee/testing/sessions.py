@@ -70,8 +70,16 @@ def request_with_cookies(cookies: dict[str, str] | str | None = None, **headers:
     if raw:
         items.append((b"cookie", raw.encode("latin-1")))
     items.extend((k.replace("_", "-").lower().encode(), v.encode("latin-1")) for k, v in headers.items())
-    scope = {"type": "http", "method": "GET", "path": "/", "query_string": b"", "headers": items,
-             "scheme": "http", "server": ("testserver", 80), "client": ("127.0.0.1", 1234)}
+    scope = {
+        "type": "http",
+        "method": "GET",
+        "path": "/",
+        "query_string": b"",
+        "headers": items,
+        "scheme": "http",
+        "server": ("testserver", 80),
+        "client": ("127.0.0.1", 1234),
+    }
     return Request(scope)
 
 
@@ -229,7 +237,9 @@ class SessionProviderConformance:
         assert await provider.validate_session(session.id) is None
         assert await provider.refresh_session(session.id) is None
 
-    async def test_refresh_slides_idle_window(self, provider: Any, clock: FakeClock, user_ids: tuple[str, str]) -> None:
+    async def test_refresh_slides_idle_window(
+        self, provider: Any, clock: FakeClock, user_ids: tuple[str, str]
+    ) -> None:
         self._need_clock()
         session = await provider.create_session(user_ids[0], {})
         clock.advance(self.idle_timeout - 120)
@@ -257,7 +267,9 @@ class SessionProviderConformance:
         assert await provider.validate_session(current.id) is None
         assert await provider.refresh_session(current.id) is None
 
-    async def test_expired_session_not_listed(self, provider: Any, clock: FakeClock, user_ids: tuple[str, str]) -> None:
+    async def test_expired_session_not_listed(
+        self, provider: Any, clock: FakeClock, user_ids: tuple[str, str]
+    ) -> None:
         self._need_clock()
         if not self._need_listing(provider):
             return
