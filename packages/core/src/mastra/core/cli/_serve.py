@@ -1,0 +1,130 @@
+"""``mastra-ee serve``: the ASGI app under uvicorn on the embedded default (SPEC 1.4).
+
+* Without ``MASTRA_AUTH_SECRET`` the secret comes from ``./.mastra/secret`` (created
+  with 48 random URL-safe characters, mode 0600, and a warning).
+* ``MASTRA_EE_EXTRA_PLUGINS`` (comma list of importable modules) registers extra
+  plugin modules that are not installed as entry points, e.g. local plugins or the
+  test-only ``mastra.core.ee.testing.reference``.
+* Ctrl-C stops uvicorn gracefully (lifespan shutdown disposes database engines);
+  users, sessions and audit events live in the database and survive a restart.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib
+import logging
+import os
+import secrets
+import sys
+from pathlib import Path
+from typing import Any
+
+__all__ = ["SECRET_WARNING", "ensure_secret", "register", "run"]
+
+logger = logging.getLogger("mastra.cli")
+
+SECRET_PATH = Path(".mastra") / "secret"
+SECRET_WARNING = "MASTRA_AUTH_SECRET is not set; generated a secret in ./.mastra/secret"
+EXTRA_PLUGINS_ENV = "MASTRA_EE_EXTRA_PLUGINS"
+
+
+def register(sub: Any) -> None:
+    parser: argparse.ArgumentParser = sub.add_parser("serve", help="run the API and studio under uvicorn")
+    parser.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=4111, help="port (default 4111)")
+    parser.add_argument("--config", default=None, help="TOML configuration file (default ./mastra.toml)")
+    parser.set_defaults(handler=run)
+
+
+def ensure_secret(path: Path = SECRET_PATH) -> str:
+    """The secret from ``path``, or a new one written there (0600) with a warning."""
+    if path.is_file():
+        text = path.read_text().strip()
+        if len(text) >= 32:
+            return text
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    secret = secrets.token_urlsafe(36)  # 48 characters
+    tmp = path.with_suffix(".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(secret + "\n")
+    os.chmod(tmp, 0o600)
+    os.replace(tmp, path)
+    logger.warning(SECRET_WARNING)
+    return secret
+
+
+def _configure_logging() -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    for name in ("mastra", "mastra.ee", "mastra.cli", "mastra.server", "mastra.audit"):
+        log = logging.getLogger(name)
+        if not log.handlers:
+            log.addHandler(handler)
+        log.setLevel(logging.INFO)
+        log.propagate = False
+    # Child loggers of "mastra" without handlers propagate to it.
+
+
+def _registry(settings: Any) -> Any:
+    from ..ee.plugins import PluginRegistry
+
+    registry = PluginRegistry.default(settings)
+    for module_name in filter(None, (m.strip() for m in os.environ.get(EXTRA_PLUGINS_ENV, "").split(","))):
+        registry.register(importlib.import_module(module_name), module_name.rsplit(".", 1)[-1])
+    return registry
+
+
+async def _user_count(auth: Any) -> int | None:
+    from ..ee.db import dispose_engines
+    from ..ee.interfaces import maybe_await
+
+    try:
+        provider = auth.user
+        if provider is None or not hasattr(provider, "count_users"):
+            return None
+        return int(await maybe_await(provider.count_users()))
+    except Exception:  # noqa: BLE001 - only for a hint at startup
+        logger.debug("could not count users", exc_info=True)
+        return None
+    finally:
+        await dispose_engines()  # the server's event loop opens its own connections
+
+
+def run(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from ..ee.errors import ConfigurationError
+    from ..ee.plugins import build_auth
+    from ..ee.settings import load_settings
+    from ..server import create_app
+
+    _configure_logging()
+    try:
+        settings = load_settings(args.config)
+        if not settings.secret:
+            os.environ["MASTRA_AUTH_SECRET"] = ensure_secret()
+            settings = load_settings(args.config)
+        registry = _registry(settings)
+        auth = build_auth(settings, registry)
+        app = create_app(settings, auth=auth, registry=registry)
+    except (ConfigurationError, ValueError, ImportError) as exc:
+        print(f"mastra-ee serve: {exc}", file=sys.stderr)
+        return 1
+    base = settings.public_url or f"http://{_display_host(args.host)}:{args.port}"
+    studio = base + settings.normalised_studio_base
+    print(f"Mastra EE studio: {studio}", flush=True)
+    if asyncio.run(_user_count(auth)) == 0:
+        print(f"No users yet: the first account created becomes the owner ({studio}signup)", flush=True)
+    config = uvicorn.Config(app, host=args.host, port=args.port, log_level="info", lifespan="on")
+    server = uvicorn.Server(config)
+    server.run()
+    return 0
+
+
+def _display_host(host: str) -> str:
+    if host in {"0.0.0.0", "::", ""}:  # noqa: S104 - display only
+        return "127.0.0.1"
+    return f"[{host}]" if ":" in host else host
