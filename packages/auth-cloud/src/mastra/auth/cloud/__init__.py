@@ -2,5 +2,6 @@
 Connect (``oidc``). See SPEC 10.3."""
 
 from .cloud import MastraCloudAuth, MastraRBACCloud
+from .oidc import OIDCAuth
 
-__all__ = ["MastraCloudAuth", "MastraRBACCloud"]
+__all__ = ["MastraCloudAuth", "MastraRBACCloud", "OIDCAuth"]

@@ -23,6 +23,8 @@ __all__ = [
     "cookie_spec",
     "default_callback_url",
     "get_option",
+    "previous_secrets",
+    "resolve_secret",
     "same_secret",
     "settings_of",
 ]
@@ -67,8 +69,8 @@ def default_callback_url(settings: Settings) -> str | None:
 _dev_secret: str | None = None
 
 
-def build_sealer(options: Mapping[str, Any], settings: Settings, *, info: str, owner: str) -> Sealer:
-    """Sealer for provider cookies: option ``secret``, else ``MASTRA_AUTH_SECRET``.
+def resolve_secret(options: Mapping[str, Any], settings: Settings, *, owner: str) -> str:
+    """Option ``secret``, else ``MASTRA_AUTH_SECRET``.
 
     Without either, development gets one random secret per process (logins do not
     survive a restart) and production refuses to start.
@@ -82,11 +84,21 @@ def build_sealer(options: Mapping[str, Any], settings: Settings, *, info: str, o
             _dev_secret = new_secret(48)
             logger.warning("%s: MASTRA_AUTH_SECRET is not set; using a random per-process secret", owner)
         secret = _dev_secret
+    return str(secret)
+
+
+def previous_secrets(options: Mapping[str, Any]) -> list[str]:
     previous = options.get("previous_secrets") or []
     if isinstance(previous, str):
         previous = [p.strip() for p in previous.split(",") if p.strip()]
+    return [str(p) for p in previous]
+
+
+def build_sealer(options: Mapping[str, Any], settings: Settings, *, info: str, owner: str) -> Sealer:
+    """Sealer for a provider cookie; rotation through option ``previous_secrets``."""
+    secret = resolve_secret(options, settings, owner=owner)
     try:
-        return Sealer([str(secret), *map(str, previous)], info=info)
+        return Sealer([secret, *previous_secrets(options)], info=info)
     except ValueError as exc:
         raise ConfigurationError(f"{owner}: {exc}") from exc
 

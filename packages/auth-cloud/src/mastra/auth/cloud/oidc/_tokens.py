@@ -1,0 +1,106 @@
+"""ID token and access-token JWT validation (SPEC 10.3, S9).
+
+Checks, in order: compact JWS shape, ``alg`` (``none`` always refused; ``HS*`` only
+with a client secret and never for access tokens; otherwise one of the algorithms
+the IdP advertises, default RS256), signature (JWKS key by ``kid``), ``iss``,
+``aud``/``azp``, ``exp``/``iat`` with 60 s leeway, ``sub`` and ``nonce``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+from joserfc import jwt
+from joserfc.errors import JoseError
+from joserfc.jwk import OctKey
+from joserfc.jws import extract_compact
+
+from mastra.core.ee.crypto import constant_time_equals
+
+__all__ = ["TokenError", "validate_jwt"]
+
+LEEWAY = 60
+KeyLookup = Callable[[str | None, str], Awaitable[Any]]
+
+
+class TokenError(Exception):
+    """A token failed validation; the message names the check (never the token)."""
+
+
+def _header(token: str) -> dict[str, Any]:
+    if not isinstance(token, str) or token.count(".") != 2 or len(token) > 16_384:
+        raise TokenError("malformed token")
+    try:
+        header = extract_compact(token.encode("ascii")).protected
+    except (JoseError, ValueError, UnicodeError) as exc:
+        raise TokenError("malformed token") from exc
+    if not isinstance(header, dict) or not isinstance(header.get("alg"), str):
+        raise TokenError("malformed token header")
+    return header
+
+
+def _audiences(claims: dict[str, Any]) -> list[str]:
+    aud = claims.get("aud")
+    if isinstance(aud, str):
+        return [aud]
+    if isinstance(aud, list) and all(isinstance(a, str) for a in aud):
+        return aud
+    raise TokenError("aud missing or malformed")
+
+
+async def validate_jwt(
+    token: str,
+    *,
+    key_lookup: KeyLookup,
+    issuer: str,
+    audience: str,
+    allowed_algs: Sequence[str],
+    client_secret: str | None = None,
+    nonce: str | None = None,
+    expect_nonce: bool = False,
+    check_azp: bool = True,
+    now: float | None = None,
+) -> dict[str, Any]:
+    header = _header(token)
+    alg = header["alg"]
+    if alg.lower() == "none":
+        raise TokenError("unsigned tokens are refused")
+    if alg.startswith("HS"):
+        if not client_secret:
+            raise TokenError("HMAC-signed token without a client secret")
+        key: Any = OctKey.import_key(client_secret)
+    else:
+        if alg not in allowed_algs:
+            raise TokenError(f"algorithm {alg} not allowed")
+        kid = header.get("kid")
+        key = await key_lookup(kid if isinstance(kid, str) else None, alg)
+    try:
+        claims = jwt.decode(token, key, algorithms=[alg]).claims
+    except (JoseError, ValueError) as exc:
+        raise TokenError("bad signature") from exc
+    if not isinstance(claims, dict):
+        raise TokenError("claims are not an object")
+
+    if claims.get("iss") != issuer:
+        raise TokenError("iss mismatch")
+    audiences = _audiences(claims)
+    if audience not in audiences:
+        raise TokenError("aud mismatch")
+    azp = claims.get("azp")
+    if check_azp and (len(audiences) > 1 or azp is not None) and azp != audience:
+        raise TokenError("azp mismatch")
+    current = time.time() if now is None else now
+    exp, iat = claims.get("exp"), claims.get("iat")
+    if not isinstance(exp, int | float) or isinstance(exp, bool) or exp <= current - LEEWAY:
+        raise TokenError("token expired")
+    if not isinstance(iat, int | float) or isinstance(iat, bool) or iat > current + LEEWAY:
+        raise TokenError("iat missing or in the future")
+    if not isinstance(claims.get("sub"), str) or not claims["sub"]:
+        raise TokenError("sub missing")
+    if expect_nonce:
+        got = claims.get("nonce")
+        if not isinstance(got, str) or not nonce or not constant_time_equals(got, nonce):
+            raise TokenError("nonce mismatch")
+    return claims

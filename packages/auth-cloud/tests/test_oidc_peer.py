@@ -1,0 +1,356 @@
+"""Generic OIDC provider against the real npm ``oidc-provider`` (tests/peer)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+from urllib.parse import parse_qs, urlparse
+
+import httpx
+import pytest
+from oidc_peer import OIDCPeer, browser_login
+from starlette.requests import Request
+
+from mastra.auth.cloud import OIDCAuth
+from mastra.core.ee.crypto import new_secret
+from mastra.core.ee.errors import ProviderUnavailable, SSOError
+from mastra.core.ee.settings import Settings
+
+pytestmark = pytest.mark.node
+
+CALLBACK = "http://127.0.0.1:4111/api/auth/sso/callback"
+STUDIO = "http://127.0.0.1:4111/"
+SECRET = "o" * 40
+CLIENT_SECRET = "conf-client-secret-0123456789-abcdefghijkl"
+CLIENTS = [
+    {
+        "client_id": "app",
+        "token_endpoint_auth_method": "none",
+        "redirect_uris": [CALLBACK],
+        "post_logout_redirect_uris": [STUDIO],
+        "grant_types": ["authorization_code", "refresh_token"],
+        "response_types": ["code"],
+    },
+    {
+        "client_id": "conf",
+        "client_secret": CLIENT_SECRET,
+        "token_endpoint_auth_method": "client_secret_basic",
+        "redirect_uris": [CALLBACK],
+        "grant_types": ["authorization_code", "refresh_token"],
+        "response_types": ["code"],
+    },
+    {
+        "client_id": "svc",
+        "client_secret": CLIENT_SECRET,
+        "token_endpoint_auth_method": "client_secret_post",
+        "redirect_uris": [],
+        "grant_types": ["client_credentials"],
+        "response_types": [],
+    },
+]
+
+
+@pytest.fixture(scope="module")
+def peer() -> Iterator[OIDCPeer]:
+    with OIDCPeer(CLIENTS) as running:
+        yield running
+
+
+@pytest.fixture(autouse=True)
+def _reset_mode(peer: OIDCPeer) -> Iterator[None]:
+    peer.set_mode({})
+    yield
+    peer.set_mode({})
+
+
+def make(peer: OIDCPeer, **overrides: Any) -> OIDCAuth:
+    options: dict[str, Any] = {
+        "issuer": peer.issuer,
+        "client_id": "app",
+        "secret": SECRET,
+        "registry": "memory",
+        "roles_claim": "roles",
+        "scopes": "openid profile email offline_access",
+        "_settings": Settings(public_url="http://127.0.0.1:4111"),
+    }
+    options.update(overrides)
+    return OIDCAuth.from_options(options)
+
+
+@pytest.fixture
+async def provider(peer: OIDCPeer) -> AsyncIterator[OIDCAuth]:
+    yield make(peer)
+
+
+def pairs(set_cookies: list[str]) -> str:
+    return "; ".join(c.split(";", 1)[0] for c in set_cookies)
+
+
+def cookie_request(cookie_header: str, query: str = "") -> Request:
+    return Request({
+        "type": "http", "method": "GET", "path": "/", "query_string": query.encode(),
+        "headers": [(b"cookie", cookie_header.encode())], "client": ("127.0.0.9", 5000),
+    })
+
+
+async def login(provider: OIDCAuth, account: str = "alice") -> tuple[dict[str, str], str, str]:
+    """Host-side login start + browser at the IdP → (callback query, state, browser cookies)."""
+    state = new_secret()
+    url = await provider.get_login_url(CALLBACK, state)
+    cookies = pairs(provider.get_login_cookies(CALLBACK, state))
+    callback = await browser_login(url, CALLBACK, account=account)
+    query = {k: v[0] for k, v in parse_qs(urlparse(callback).query).items()}
+    assert query["state"] == state
+    return query, state, cookies
+
+
+async def test_full_login_session_and_logout(provider: OIDCAuth, peer: OIDCPeer) -> None:
+    state = new_secret()
+    url = urlparse(await provider.get_login_url(CALLBACK, state))
+    q = {k: v[0] for k, v in parse_qs(url.query).items()}
+    assert q["code_challenge_method"] == "S256" and len(q["code_challenge"]) == 43
+    assert len(q["nonce"]) >= 43 and q["state"] == state and q["client_id"] == "app"
+    [login_cookie] = provider.get_login_cookies(CALLBACK, state)
+    assert login_cookie.startswith("mastra_oidc_login=v1.")
+    assert "Max-Age=600" in login_cookie and "HttpOnly" in login_cookie and "SameSite=Lax" in login_cookie
+
+    query, state, cookies = await login(provider)
+    assert query["iss"] == peer.issuer  # RFC 9207 parameter from the real IdP
+    result = await provider.handle_callback(
+        query["code"], state, cookie_header=cookies, request=cookie_request(cookies, urlparse_query(query))
+    )
+    user = result.user
+    assert user.id == "alice" and user.email == "alice@example.com" and user.name == "Alice Liddell"
+    assert user.avatar_url == "https://img.example/alice.png"
+    assert user.metadata == {
+        "issuer": peer.issuer, "emailVerified": True, "preferredUsername": "alice", "roles": ["admin"],
+    }
+    assert result.tokens.id_token and result.tokens.refresh_token
+    clear, session_cookie = result.cookies
+    assert clear.startswith("mastra_oidc_login=;") and "Max-Age=0" in clear
+    assert session_cookie.startswith("mastra_oidc_session=v1.")
+
+    browser = pairs([session_cookie])
+    current = await provider.get_current_user(cookie_request(browser))
+    assert current is not None and current.id == "alice" and current.metadata["roles"] == ["admin"]
+    session = await provider.validate_session(provider.get_session_id_from_request(cookie_request(browser)) or "")
+    assert session is not None and session.user is not None and session.handle
+    assert "idToken" not in session.metadata and "refreshToken" not in session.metadata
+    listed = await provider.list_sessions("alice")
+    assert [s.handle for s in listed] == [session.handle]
+
+    logout = await provider.get_logout_url(STUDIO, cookie_request(browser))
+    assert logout is not None and logout.startswith(f"{peer.issuer}/session/end?")
+    lq = {k: v[0] for k, v in parse_qs(urlparse(logout).query).items()}
+    assert lq["id_token_hint"] == result.tokens.id_token
+    assert lq["post_logout_redirect_uri"] == STUDIO and lq["client_id"] == "app"
+    await provider.destroy_session(session.id)
+    assert await provider.get_current_user(cookie_request(browser)) is None
+    assert await provider.get_logout_url(STUDIO, cookie_request("")) is None
+
+
+def urlparse_query(query: dict[str, str]) -> str:
+    from urllib.parse import urlencode
+
+    return urlencode(query)
+
+
+async def test_name_fallback_and_confidential_client(peer: OIDCPeer) -> None:
+    provider = make(peer, client_id="conf", client_secret=CLIENT_SECRET, token_endpoint_auth="client_secret_basic")
+    query, state, cookies = await login(provider, account="bob")
+    result = await provider.handle_callback(query["code"], state, cookie_header=cookies)
+    assert result.user.name == "Bob Builder" and result.user.metadata["emailVerified"] is False
+
+
+@pytest.mark.parametrize(
+    ("mode", "why"),
+    [
+        ({"claims": {"aud": "someone-else"}}, "wrong audience"),
+        ({"claims": {"aud": ["app", "other"]}}, "several audiences without azp"),
+        ({"claims": {"aud": ["app", "other"], "azp": "other"}}, "azp not the client"),
+        ({"claims": {"iss": "http://127.0.0.1:1"}}, "wrong issuer"),
+        ({"claims": {"exp": 1000}}, "expired"),
+        ({"claims": {"iat": 4102444800}}, "issued in the future"),
+        ({"claims": {"nonce": "attacker-nonce"}}, "nonce mismatch"),
+        ({"alg": "none"}, "unsigned"),
+        ({"tamper": True}, "payload changed after signing"),
+        ({"hs256": CLIENT_SECRET}, "HMAC while the IdP advertises only RS256"),
+        ({"kid": "ghost"}, "unknown key id"),
+    ],
+)
+async def test_bad_id_tokens_are_refused(peer: OIDCPeer, mode: dict[str, Any], why: str) -> None:
+    provider = make(peer)
+    query, state, cookies = await login(provider)
+    peer.set_mode(mode)
+    with pytest.raises(SSOError) as err:
+        await provider.handle_callback(query["code"], state, cookie_header=cookies)
+    assert err.value.code == "invalid_id_token", why
+
+
+async def test_multi_audience_with_matching_azp_is_accepted(peer: OIDCPeer) -> None:
+    provider = make(peer)
+    query, state, cookies = await login(provider)
+    peer.set_mode({"claims": {"aud": ["app", "other"], "azp": "app"}})
+    result = await provider.handle_callback(query["code"], state, cookie_header=cookies)
+    assert result.user.id == "alice"
+
+
+async def test_unknown_kid_refetch_is_rate_limited(peer: OIDCPeer) -> None:
+    provider = make(peer)
+    for _ in range(2):
+        query, state, cookies = await login(provider)
+        peer.set_mode({"kid": "ghost"})
+        with pytest.raises(SSOError):
+            await provider.handle_callback(query["code"], state, cookie_header=cookies)
+        peer.set_mode({})
+    # one initial fetch + one forced refetch; the second unknown kid did not refetch
+    assert provider.metadata.jwks_fetches == 2
+
+
+async def test_key_rotation_next_login_still_works(peer: OIDCPeer) -> None:
+    with OIDCPeer(CLIENTS, kid="old-key") as own:
+        provider = make(own)
+        query, state, cookies = await login(provider)
+        assert (await provider.handle_callback(query["code"], state, cookie_header=cookies)).user.id == "alice"
+        own.rotate_key("new-key")
+        query, state, cookies = await login(provider)
+        assert (await provider.handle_callback(query["code"], state, cookie_header=cookies)).user.id == "alice"
+        assert provider.metadata.jwks_fetches == 2
+
+
+async def test_replayed_state_is_refused(provider: OIDCAuth) -> None:
+    query, state, cookies = await login(provider)
+    await provider.handle_callback(query["code"], state, cookie_header=cookies)
+    with pytest.raises(SSOError) as err:
+        await provider.handle_callback(query["code"], state, cookie_header=cookies)
+    assert err.value.code == "invalid_state"
+
+
+async def test_iss_response_parameter(provider: OIDCAuth, peer: OIDCPeer) -> None:
+    query, state, cookies = await login(provider)
+    with pytest.raises(SSOError) as err:
+        await provider.handle_callback(query["code"], state, cookie_header=cookies, iss="http://evil.example")
+    assert err.value.code == "issuer_mismatch"
+    # The IdP advertises the parameter: a callback request without it is a mix-up attempt.
+    query, state, cookies = await login(provider)
+    no_iss = {k: v for k, v in query.items() if k != "iss"}
+    with pytest.raises(SSOError) as err:
+        await provider.handle_callback(
+            query["code"], state, cookie_header=cookies, request=cookie_request(cookies, urlparse_query(no_iss))
+        )
+    assert err.value.code == "issuer_mismatch"
+
+
+# -- state must be bound to the browser (CVE-2025-68481, CVE-2025-68158, CVE-2026-41425) ----
+
+
+async def test_cve_2025_68481_callback_from_another_browser_is_refused(provider: OIDCAuth) -> None:
+    """fastapi-users: the OAuth state was not tied to the browser, so an attacker could
+    send a victim their own callback URL (login CSRF / account linking)."""
+    attacker_query, attacker_state, _attacker_cookies = await login(provider, account="bob")
+    # The victim's browser has its own login in progress (its own login cookie).
+    victim_state = new_secret()
+    await provider.get_login_url(CALLBACK, victim_state)
+    victim_cookies = pairs(provider.get_login_cookies(CALLBACK, victim_state))
+    with pytest.raises(SSOError) as err:
+        await provider.handle_callback(attacker_query["code"], attacker_state, cookie_header=victim_cookies)
+    assert err.value.code == "state_mismatch"
+    # …or none at all.
+    with pytest.raises(SSOError) as err:
+        await provider.handle_callback(attacker_query["code"], attacker_state, cookie_header=None)
+    assert err.value.code == "invalid_state"
+
+
+async def test_cve_2025_68158_server_known_state_alone_is_not_enough(provider: OIDCAuth) -> None:
+    """Authlib cache-backed state: a state the server knows (here: it was issued by
+    get_login_url and sits in the provider's in-process pending map) was accepted from
+    any browser. Here the only proof is the initiating browser's sealed cookie."""
+    query, state, cookies = await login(provider)
+    assert provider._pending.get_or_create(state, lambda: None) is not None  # the server knows it
+    with pytest.raises(SSOError) as err:
+        await provider.handle_callback(query["code"], state, cookie_header="unrelated=1")
+    assert err.value.code == "invalid_state"
+    # The legitimate browser still succeeds afterwards (the refusal did not burn the state).
+    assert (await provider.handle_callback(query["code"], state, cookie_header=cookies)).user.id == "alice"
+
+
+async def test_cve_2026_41425_state_and_nonce_are_bound_together(provider: OIDCAuth, peer: OIDCPeer) -> None:
+    """Authlib ≤ 1.6.10: state fetched without checking the initiating client; also the
+    nonce must come from the same browser-bound login. Swapping one login cookie for
+    another (same browser, two tabs) never validates an ID token against the wrong nonce."""
+    query_a, state_a, cookies_a = await login(provider)
+    query_b, state_b, cookies_b = await login(provider)
+    with pytest.raises(SSOError) as err:
+        await provider.handle_callback(query_a["code"], state_a, cookie_header=cookies_b)
+    assert err.value.code == "state_mismatch"
+    # A forged cookie value (not sealed by us) is unreadable.
+    with pytest.raises(SSOError) as err:
+        await provider.handle_callback(query_a["code"], state_a, cookie_header="mastra_oidc_login=v1.aaaa.bbbb")
+    assert err.value.code == "invalid_state"
+    assert (await provider.handle_callback(query_b["code"], state_b, cookie_header=cookies_b)).user.id == "alice"
+
+
+async def test_expired_login_cookie(provider: OIDCAuth) -> None:
+    query, state, _ = await login(provider)
+    expired = provider._login_sealer.seal_json(
+        {"state": state, "nonce": "n", "verifier": "v", "exp": int(time.time()) - 1}, aad="mastra_oidc_login"
+    )
+    with pytest.raises(SSOError) as err:
+        await provider.handle_callback(query["code"], state, cookie_header=f"mastra_oidc_login={expired}")
+    assert err.value.code == "invalid_state"
+
+
+async def test_discovery_issuer_must_match_exactly(peer: OIDCPeer) -> None:
+    provider = make(peer, issuer=peer.issuer + "/")
+    with pytest.raises(ProviderUnavailable):
+        await provider.get_login_url(CALLBACK, new_secret())
+
+
+async def test_bearer_access_token_jwt(peer: OIDCPeer) -> None:
+    provider = make(peer, audience="urn:mastra:api")
+    async with httpx.AsyncClient() as client:
+        response = await client.post(
+            f"{peer.issuer}/token",
+            data={"grant_type": "client_credentials", "client_id": "svc", "client_secret": CLIENT_SECRET,
+                  "resource": "urn:mastra:api", "scope": "api"},
+        )
+    assert response.status_code == 200, response.text
+    token = response.json()["access_token"]
+    user = await provider.authenticate_token(token, None)
+    assert user is not None and user.id == "svc"
+    wrong_audience = make(peer, audience="urn:other")
+    assert await wrong_audience.authenticate_token(token, None) is None
+    assert await provider.authenticate_token(token[:-4] + "AAAA", None) is None
+    assert await provider.authenticate_token("opaque-token", None) is None
+
+
+async def test_refresh_redeems_refresh_token_and_ends_on_refusal(provider: OIDCAuth) -> None:
+    query, state, cookies = await login(provider)
+    result = await provider.handle_callback(query["code"], state, cookie_header=cookies)
+    session_id = result.cookies[1].split(";", 1)[0].split("=", 1)[1]
+    # Pretend the IdP access token has expired: the refresh must go to the IdP.
+    payload = provider.sessions.unseal(session_id)
+    assert payload is not None
+    payload.meta["atExp"] = int(time.time()) - 10
+    old_refresh = payload.meta["refreshToken"]
+    expired = provider.sessions.seal(payload)
+    refreshed = await provider.refresh_session(expired)
+    assert refreshed is not None and refreshed.user is not None and refreshed.user.id == "alice"
+    new_payload = provider.sessions.unseal(refreshed.id)
+    assert new_payload is not None and new_payload.meta["atExp"] > time.time()
+    assert new_payload.meta["refreshToken"] != old_refresh  # oidc-provider rotates public-client refresh tokens
+    # A refresh token the IdP no longer honours ends the session.
+    new_payload.meta["atExp"] = int(time.time()) - 10
+    new_payload.meta["refreshToken"] = "revoked-or-unknown"
+    assert await provider.refresh_session(provider.sessions.seal(new_payload)) is None
+
+
+async def test_production_cookie_names(peer: OIDCPeer) -> None:
+    provider = make(peer, _settings=Settings(env="production", public_url="https://app.example"))
+    [cookie] = provider.get_login_cookies(CALLBACK, new_secret())
+    assert cookie.startswith("__Host-mastra_oidc_login=") and cookie.endswith("; Secure")
+    names = [h.split("=", 1)[0] for _, h in provider.get_clear_session_headers()]
+    assert names == ["__Host-mastra_oidc_session", "__Host-mastra_oidc_login"]
+    assert provider.owns_sessions is True
+    assert provider.get_login_button_config().to_json() == {"provider": "oidc", "text": "Sign in with SSO"}
