@@ -16,7 +16,7 @@ from urllib.parse import quote
 
 from mastra.core.ee.crypto import sha256_hex
 from mastra.core.ee.errors import InvalidCredentials, InvalidResetToken, SignUpDisabled, SignUpFailed
-from mastra.core.ee.models import CredentialsResult, EEUser, utcnow
+from mastra.core.ee.models import CredentialsResult, EEUser
 
 from .._common import is_valid_email, normalise_email
 from .._passwords import MAX_PASSWORD_LENGTH, check_password_policy
@@ -123,7 +123,7 @@ class BetterCredentialsMixin:
         token = secrets.token_urlsafe(32)
         await self.store.purge_expired_verifications()
         await self.store.insert_verification(
-            _RESET_PREFIX + sha256_hex(token), row["id"], utcnow() + RESET_TOKEN_TTL
+            _RESET_PREFIX + sha256_hex(token), row["id"], self.store.now() + RESET_TOKEN_TTL
         )
         separator = "&" if "?" in reset_url else "?"
         await self._deliver(row["email"], f"{reset_url}{separator}token={quote(token, safe='')}")

@@ -11,7 +11,8 @@ through the bound session slot and lets that slot issue sessions.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from mastra.core.ee.interfaces import maybe_await
@@ -39,17 +40,21 @@ class EmbeddedBetterAuth(BetterCredentialsMixin, BetterSessionsMixin):
     owns_sessions = False
     provider_name = "better"
 
-    def __init__(self, options: BetterOptions, settings: Any = None) -> None:
+    def __init__(
+        self, options: BetterOptions, settings: Any = None, *, clock: Callable[[], datetime] | None = None
+    ) -> None:
         self.options = options
         self.settings = settings
-        self.store = BetterStore(options.database_url)
+        self.store = BetterStore(options.database_url, clock)
         self.hasher = PasswordHasher(options.password_scheme)
         self.cookie = BetterCookie(options.cookie_prefix, options.secure_cookies)
         self._auth: MastraAuthProvider | None = None
 
     @classmethod
-    def from_options(cls, options: Mapping[str, Any]) -> EmbeddedBetterAuth:
-        return cls(BetterOptions.from_mapping(options), options.get("_settings"))
+    def from_options(
+        cls, options: Mapping[str, Any], *, clock: Callable[[], datetime] | None = None
+    ) -> EmbeddedBetterAuth:
+        return cls(BetterOptions.from_mapping(options), options.get("_settings"), clock=clock)
 
     def bind(self, auth: MastraAuthProvider) -> None:
         self._auth = auth

@@ -14,7 +14,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from mastra.core.ee.models import Session, utcnow
+from mastra.core.ee.models import Session
 
 from .._common import generate_id
 from .._cookie import BetterCookie, sign_token, unsign_value
@@ -58,7 +58,7 @@ class BetterSessionsMixin:
         row = await self.store.find_session(token)
         if row is None:
             return None
-        now = utcnow()
+        now = self.store.now()
         if row["expiresAt"] <= now or self._absolute_expiry(row["createdAt"]) <= now:
             return None
         return row
@@ -72,7 +72,7 @@ class BetterSessionsMixin:
     async def create_session(self, user_id: str, metadata: dict[str, Any] | None = None) -> Session:
         metadata = metadata or {}
         token = generate_id(32)
-        expires = utcnow() + timedelta(seconds=self.options.session_expires_in)
+        expires = self.store.now() + timedelta(seconds=self.options.session_expires_in)
         row = await self.store.insert_session(
             user_id=user_id, token=token, expires_at=expires,
             ip=metadata.get("ip"), user_agent=metadata.get("userAgent"),
@@ -87,7 +87,7 @@ class BetterSessionsMixin:
         row = await self._live_row(session_id)
         if row is None:
             return None
-        now = utcnow()
+        now = self.store.now()
         row["expiresAt"] = min(
             now + timedelta(seconds=self.options.session_expires_in), self._absolute_expiry(row["createdAt"])
         )
@@ -104,14 +104,14 @@ class BetterSessionsMixin:
         return self.cookie.read(request.headers.get("cookie"))
 
     def get_session_headers(self, session: Session) -> list[tuple[str, str]]:
-        remaining = int((session.expires_at - utcnow()).total_seconds())
+        remaining = int((session.expires_at - self.store.now()).total_seconds())
         return [("set-cookie", self.cookie.set_header(session.id, remaining))]
 
     def get_clear_session_headers(self) -> list[tuple[str, str]]:
         return [("set-cookie", header) for header in self.cookie.clear_headers()]
 
     async def list_sessions(self, user_id: str) -> list[Session]:
-        now = utcnow()
+        now = self.store.now()
         sessions = []
         for row in await self.store.list_sessions(user_id):
             if row["expiresAt"] > now and self._absolute_expiry(row["createdAt"]) > now:

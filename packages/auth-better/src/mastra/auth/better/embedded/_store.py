@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -30,8 +30,10 @@ def _row(result_row: Any) -> dict[str, Any]:
 
 
 class BetterStore:
-    def __init__(self, database_url: str) -> None:
+    def __init__(self, database_url: str, clock: Callable[[], datetime] | None = None) -> None:
         self.database_url = database_url
+        # Injectable for expiry tests (the session conformance suite's FakeClock).
+        self.now: Callable[[], datetime] = clock or utcnow
 
     @property
     def engine(self) -> AsyncEngine:
@@ -109,7 +111,7 @@ class BetterStore:
         section with a transaction-scoped advisory lock.
         """
         engine = await self.ready()
-        now = utcnow()
+        now = self.now()
         user_id = generate_id()
         values = {
             "id": user_id, "name": name, "email": email, "emailVerified": False, "image": None,
@@ -136,7 +138,7 @@ class BetterStore:
     async def set_password(self, user_id: str, password_hash: str) -> None:
         """Replace (or create) the user's credential account password."""
         engine = await self.ready()
-        now = utcnow()
+        now = self.now()
         async with engine.begin() as conn:
             result = await conn.execute(
                 update(ACCOUNT)
@@ -153,7 +155,7 @@ class BetterStore:
         engine = await self.ready()
         async with engine.begin() as conn:
             result = await conn.execute(
-                update(USER).where(USER.c.id == user_id).values(updatedAt=utcnow(), **values)
+                update(USER).where(USER.c.id == user_id).values(updatedAt=self.now(), **values)
             )
         return bool(result.rowcount)
 
@@ -163,7 +165,7 @@ class BetterStore:
         self, *, user_id: str, token: str, expires_at: datetime, ip: str | None, user_agent: str | None
     ) -> dict[str, Any]:
         engine = await self.ready()
-        now = utcnow()
+        now = self.now()
         values = {
             "id": generate_id(), "expiresAt": expires_at, "token": token, "createdAt": now,
             "updatedAt": now, "ipAddress": ip or "", "userAgent": user_agent or "", "userId": user_id,
@@ -182,7 +184,7 @@ class BetterStore:
         engine = await self.ready()
         async with engine.begin() as conn:
             await conn.execute(
-                update(SESSION).where(SESSION.c.id == session_id).values(expiresAt=expires_at, updatedAt=utcnow())
+                update(SESSION).where(SESSION.c.id == session_id).values(expiresAt=expires_at, updatedAt=self.now())
             )
 
     async def delete_session_token(self, token: str) -> int:
@@ -214,7 +216,7 @@ class BetterStore:
 
     async def insert_verification(self, identifier: str, value: str, expires_at: datetime) -> None:
         engine = await self.ready()
-        now = utcnow()
+        now = self.now()
         async with engine.begin() as conn:
             await conn.execute(VERIFICATION.insert().values(
                 id=generate_id(), identifier=identifier, value=value, expiresAt=expires_at,
@@ -233,7 +235,7 @@ class BetterStore:
             if row is None:
                 return None
             removed = await conn.execute(delete(VERIFICATION).where(VERIFICATION.c.id == row.id))
-        if removed.rowcount != 1 or row.expiresAt is None or row.expiresAt <= utcnow():
+        if removed.rowcount != 1 or row.expiresAt is None or row.expiresAt <= self.now():
             return None
         return str(row.value)
 
@@ -242,12 +244,12 @@ class BetterStore:
         engine = await self.ready()
         async with engine.begin() as conn:
             result = await conn.execute(
-                update(VERIFICATION).where(VERIFICATION.c.identifier.startswith(prefix)).values(expiresAt=utcnow())
+                update(VERIFICATION).where(VERIFICATION.c.identifier.startswith(prefix)).values(expiresAt=self.now())
             )
         return int(result.rowcount or 0)
 
     async def purge_expired_verifications(self) -> int:
         engine = await self.ready()
         async with engine.begin() as conn:
-            result = await conn.execute(delete(VERIFICATION).where(VERIFICATION.c.expiresAt < utcnow()))
+            result = await conn.execute(delete(VERIFICATION).where(VERIFICATION.c.expiresAt < self.now()))
         return int(result.rowcount or 0)
