@@ -7,6 +7,7 @@ SQLite gets WAL and a busy timeout so several server processes can share a file.
 from __future__ import annotations
 
 import asyncio
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,17 @@ __all__ = ["create_tables", "dispose_engines", "get_engine", "is_postgres", "is_
 
 _engines: dict[str, AsyncEngine] = {}
 _created: set[tuple[str, int]] = set()
-_create_lock = asyncio.Lock()
+# One lock per event loop: an asyncio.Lock binds to the first loop that waits on it,
+# and tests (and threaded servers) run several loops in one process.
+_create_locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = weakref.WeakKeyDictionary()
+
+
+def _create_lock() -> asyncio.Lock:
+    loop = asyncio.get_running_loop()
+    lock = _create_locks.get(loop)
+    if lock is None:
+        lock = _create_locks[loop] = asyncio.Lock()
+    return lock
 
 
 def is_sqlite(engine: AsyncEngine) -> bool:
@@ -63,7 +74,7 @@ async def create_tables(engine: AsyncEngine, metadata: MetaData) -> None:
     key = (str(engine.url), id(metadata))
     if key in _created:
         return
-    async with _create_lock:
+    async with _create_lock():
         if key in _created:
             return
         async with engine.begin() as conn:
