@@ -1,0 +1,91 @@
+"""Tables of the ``sql`` audit storage (SPEC 8.6).
+
+Every filterable column has an index whose trailing column is ``seq``, so a filtered,
+newest-first page is read straight off one index (no sort) on both SQLite and
+PostgreSQL. ``action`` uses the ``C`` collation on PostgreSQL so ``LIKE 'auth.%'`` can
+use the index; SQLite's default ``BINARY`` collation already orders bytes.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import BigInteger, Column, DateTime, Index, Integer, MetaData, String, Table, Text
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeDecorator
+
+from ._chain import as_utc
+
+__all__ = ["UTCTimestamp", "audit_metadata", "chain_table", "events_table"]
+
+
+class UTCTimestamp(TypeDecorator[datetime]):
+    """Aware UTC in Python; ``timestamptz`` on PostgreSQL, naive-UTC text on SQLite
+    (whose text form sorts chronologically, so range filters use the index)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        value = as_utc(value)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if isinstance(value, str):  # raw SQL edits on SQLite may leave a string
+            value = datetime.fromisoformat(value)
+        return as_utc(value)
+
+
+_ACTION = String().with_variant(String(collation="C"), "postgresql")
+
+audit_metadata = MetaData()
+
+events_table = Table(
+    "mastra_audit_events",
+    audit_metadata,
+    Column("id", String(36), primary_key=True),
+    Column("seq", BigInteger().with_variant(Integer(), "sqlite"), nullable=False, unique=True),
+    Column("timestamp", UTCTimestamp(), nullable=False),
+    Column("actor_type", String(16), nullable=False),
+    Column("actor_id", String, nullable=False),
+    Column("actor_email", String),
+    Column("actor_ip", String),
+    Column("actor_user_agent", String),
+    Column("actor_organization_id", String),
+    Column("action", _ACTION, nullable=False),
+    Column("resource_type", String),
+    Column("resource_id", String),
+    Column("resource_name", String),
+    Column("outcome", String(16), nullable=False),
+    Column("metadata", Text, nullable=False, default="{}"),
+    Column("duration", BigInteger().with_variant(Integer(), "sqlite")),
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False),
+)
+
+Index("ix_mastra_audit_events_actor_id", events_table.c.actor_id, events_table.c.seq)
+Index("ix_mastra_audit_events_actor_type", events_table.c.actor_type, events_table.c.seq)
+Index("ix_mastra_audit_events_action", events_table.c.action, events_table.c.seq)
+Index(
+    "ix_mastra_audit_events_resource",
+    events_table.c.resource_type,
+    events_table.c.resource_id,
+    events_table.c.seq,
+)
+Index("ix_mastra_audit_events_outcome", events_table.c.outcome, events_table.c.seq)
+Index("ix_mastra_audit_events_timestamp", events_table.c.timestamp)
+
+# One row, ``name = 'anchor'``: the last event removed by retention (SPEC 8.6).
+chain_table = Table(
+    "mastra_audit_chain",
+    audit_metadata,
+    Column("name", String(32), primary_key=True),
+    Column("seq", BigInteger().with_variant(Integer(), "sqlite"), nullable=False),
+    Column("hash", String(64), nullable=False),
+    Column("updated_at", UTCTimestamp(), nullable=False),
+)
