@@ -61,6 +61,7 @@ class WorkOSEmulator:
     audit_fail_times: int = 0
     audit_status: int = 500
     login_as: str | None = None
+    next_session_extra: dict[str, Any] = field(default_factory=dict)  # ip_address, user_agent
 
     users: dict[str, dict[str, Any]] = field(default_factory=dict)
     memberships: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -274,7 +275,8 @@ class WorkOSEmulator:
                 entry = emu.codes.pop(body.get("code", ""), None)
                 if entry is None or entry["expires"] < time.time():
                     return JSONResponse({"error": "invalid_grant", "error_description": "Invalid code"}, 400)
-                sid = emu.start_session(entry["user_id"], entry["org_id"])
+                extra, emu.next_session_extra = emu.next_session_extra, {}
+                sid = emu.start_session(entry["user_id"], entry["org_id"], **extra)
                 return JSONResponse(emu._issue_tokens(sid))
             if grant == "refresh_token":
                 entry = emu.refresh_tokens.get(body.get("refresh_token", ""))
@@ -347,8 +349,8 @@ class WorkOSEmulator:
                 {
                     "object": "session",
                     "id": sid,
-                    "ip_address": None,
-                    "user_agent": None,
+                    "ip_address": s.get("ip_address"),
+                    "user_agent": s.get("user_agent"),
                     "user_id": s["user_id"],
                     "organization_id": s["organization_id"],
                     "auth_method": "sso",

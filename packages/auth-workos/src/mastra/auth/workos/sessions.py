@@ -217,14 +217,57 @@ class SealedSessionMixin:
         except (WorkOSError, ValueError) as exc:
             logger.warning("WorkOS revoke_session failed: %s", type(exc).__name__)
 
+    async def _workos_sessions(self, user_id: str) -> list[Any]:
+        page = await self.client.user_management.list_sessions(user_id)
+        return [item async for item in page.auto_paging_iter()]
+
+    async def list_sessions(self, user_id: str) -> list[Session]:
+        """The user's active WorkOS sessions; ``id`` and ``handle`` are the public session id."""
+        try:
+            items = await self._workos_sessions(user_id)
+        except (WorkOSError, ValueError) as exc:
+            logger.warning("WorkOS list_sessions failed: %s", type(exc).__name__)
+            return []
+        now = datetime.now(UTC)
+        sessions = []
+        for item in items:
+            status = getattr(item.status, "value", item.status)
+            if status != "active" or item.expires_at <= now:
+                continue
+            if self.revocations.is_revoked(sid=item.id, user_id=None, auth_time=None):
+                continue
+            meta = {"ip": item.ip_address, "userAgent": item.user_agent}
+            sessions.append(
+                Session(
+                    id=item.id,
+                    handle=item.id,
+                    user_id=item.user_id,
+                    created_at=item.created_at,
+                    expires_at=item.expires_at,
+                    last_seen_at=item.updated_at,
+                    metadata={k: v for k, v in meta.items() if v is not None},
+                )
+            )
+        return sessions
+
+    async def revoke_session(self, user_id: str, handle: str) -> bool:
+        """Revoke one of the user's sessions by its public id; ``False`` if not theirs/active."""
+        if not any(s.handle == handle for s in await self.list_sessions(user_id)):
+            return False
+        self.revocations.revoke_session(handle)
+        try:
+            await self.client.user_management.revoke_session(session_id=handle)
+        except (WorkOSError, ValueError) as exc:
+            logger.warning("WorkOS revoke_session failed: %s", type(exc).__name__)
+        return True
+
     async def revoke_user_sessions(self, user_id: str, except_handle: str | None = None) -> int:
         """Revoke every WorkOS session of the user (directory sync deactivation, disable)."""
         if except_handle is None:
             self.revocations.revoke_user(user_id)
         count = 0
         try:
-            page = await self.client.user_management.list_sessions(user_id)
-            async for item in page.auto_paging_iter():
+            for item in await self._workos_sessions(user_id):
                 status = getattr(item.status, "value", item.status)
                 if item.id == except_handle or status != "active":
                     continue
