@@ -397,3 +397,25 @@ class TestStaticMappingConformance(RBACProviderConformance):
             return EEUser(id="c2", metadata={"roles": list(roles)})
 
         return make
+
+
+async def test_raw_role_fast_path_never_mixes_role_sources() -> None:
+    rbac = StaticRBACProvider(role_mapping={"admin": ["agents:*"], "viewer": ["studio:read"], "_default": []})
+    plain = user("admin")
+    both = user("admin", roles=["viewer"])
+    assert await rbac.get_permissions(plain) == ["agents:*"]
+    assert await rbac.get_permissions(both) == ["agents:*", "studio:read"]
+    assert await rbac.get_permissions(plain) == ["agents:*"]
+    plain.metadata["role"] = "viewer"  # a role change takes effect at once
+    assert await rbac.get_permissions(plain) == ["studio:read"]
+    assert not await rbac.has_permission(plain, "agents:read")
+    with_default = StaticRBACProvider(default_role="viewer")
+    assert await with_default.get_permissions(user("")) == await with_default.get_permissions(user())
+
+
+def test_vocabulary_warnings_are_capped(caplog: pytest.LogCaptureFixture) -> None:
+    mapping = {f"r{i}": [f"widget{i}:read"] for i in range(25)}
+    with caplog.at_level(logging.WARNING, logger="mastra.ee.rbac"):
+        StaticRBACProvider(role_mapping=mapping)
+    assert caplog.text.count("unknown resource") == 10
+    assert "15 more permission warnings not shown" in caplog.text

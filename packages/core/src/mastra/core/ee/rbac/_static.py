@@ -57,14 +57,14 @@ class StaticRBACProvider:
             parsed = parse_roles(roles) if roles is not None else default_roles()
             self._roles = {role.id: role for role in parsed}
             warnings = check_role_permissions(parsed)
-        for warning in warnings:
-            logger.warning("static RBAC: %s", warning)
+        _log_warnings(warnings)
         self.role_field = role_field or "role"
         self.default_role = default_role or None
         if self.default_role is not None and self.default_role not in self._known_role_ids():
             logger.warning("static RBAC: default_role '%s' is not a defined role", self.default_role)
         self._cache_size = max(1, int(cache_size))
         self._cache: OrderedDict[str, tuple[list[str], PermissionSet]] = OrderedDict()
+        self._raw_cache: dict[str, PermissionSet] = {}
         self._lock = threading.Lock()
         self._auth: Any = None
 
@@ -123,7 +123,19 @@ class StaticRBACProvider:
         return resolve_permissions(roles, self._roles)
 
     def permission_set(self, user: EEUser) -> PermissionSet:
-        """The user's compiled permissions, cached per sorted, comma-joined role set."""
+        """The user's compiled permissions, cached per sorted, comma-joined role set.
+
+        Fast path: when the roles come from one plain string (the common ``role`` column),
+        that raw string alone determines the answer, so it is looked up directly before
+        any parsing.
+        """
+        metadata = user.metadata
+        raw = metadata.get(self.role_field)
+        plain = type(raw) is str and (self.role_field == "roles" or "roles" not in metadata)
+        if plain:
+            hit = self._raw_cache.get(raw)
+            if hit is not None:
+                return hit
         roles = self.roles_of(user)
         key = ",".join(sorted(set(roles)))  # ids never contain commas (see _read_roles)
         entry = self._cache.get(key)
@@ -134,6 +146,11 @@ class StaticRBACProvider:
                 self._cache[key] = entry
                 if len(self._cache) > self._cache_size:
                     self._cache.popitem(last=False)
+        if plain:
+            with self._lock:
+                if len(self._raw_cache) >= self._cache_size:
+                    self._raw_cache.clear()
+                self._raw_cache[raw] = entry[1]
         return entry[1]
 
     async def get_permissions(self, user: EEUser) -> list[str]:
@@ -151,6 +168,7 @@ class StaticRBACProvider:
     def clear_cache(self) -> None:
         with self._lock:
             self._cache.clear()
+            self._raw_cache.clear()
 
     # -- definitions -----------------------------------------------------------------
 
@@ -243,6 +261,14 @@ class StaticRBACProvider:
             metadata={"previousRoles": previous, "roles": current},
         )
         await emit(self._auth, event)
+
+
+def _log_warnings(warnings: list[str], limit: int = 10) -> None:
+    """One startup line per problem, capped: a large custom vocabulary must not flood logs."""
+    for warning in warnings[:limit]:
+        logger.warning("static RBAC: %s", warning)
+    if len(warnings) > limit:
+        logger.warning("static RBAC: %d more permission warnings not shown", len(warnings) - limit)
 
 
 def _read_roles(metadata: Mapping[str, Any], role_field: str) -> list[str]:
