@@ -1,8 +1,8 @@
 """ID token and access-token JWT validation (SPEC 10.3, S9).
 
-Checks, in order: compact JWS shape, ``alg`` (``none`` always refused; ``HS*`` only
-with a client secret and never for access tokens; otherwise one of the algorithms
-the IdP advertises, default RS256), signature (JWKS key by ``kid``), ``iss``,
+Checks, in order: compact JWS shape, ``alg`` (one of the algorithms the IdP advertises,
+default RS256; ``none`` always refused; ``HS*`` only with a client secret, keyed by
+it, and never for access tokens), signature (JWKS key by ``kid``), ``iss``,
 ``aud``/``azp``, ``exp``/``iat`` with 60 s leeway, ``sub`` and ``nonce``.
 """
 
@@ -67,13 +67,13 @@ async def validate_jwt(
     alg = header["alg"]
     if alg.lower() == "none":
         raise TokenError("unsigned tokens are refused")
+    if alg not in allowed_algs:
+        raise TokenError(f"algorithm {alg} not allowed")
     if alg.startswith("HS"):
         if not client_secret:
             raise TokenError("HMAC-signed token without a client secret")
         key: Any = OctKey.import_key(client_secret)
     else:
-        if alg not in allowed_algs:
-            raise TokenError(f"algorithm {alg} not allowed")
         kid = header.get("kid")
         key = await key_lookup(kid if isinstance(kid, str) else None, alg)
     try:

@@ -1,0 +1,187 @@
+"""ID-token validator (offline keys), MastraRBACCloud (+ core RBAC conformance), and
+plugin wiring (entry point, one instance per name, owns_sessions, license bypass)."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+from joserfc import jwt
+from joserfc.jwk import OctKey, RSAKey
+
+from mastra.auth.cloud import MastraCloudAuth, MastraRBACCloud, OIDCAuth
+from mastra.auth.cloud.oidc import TokenError, validate_jwt
+from mastra.core.ee.errors import ConfigurationError, RoleNotFound
+from mastra.core.ee.models import EEUser
+from mastra.core.ee.plugins import PluginRegistry, build_auth
+from mastra.core.ee.settings import Settings
+from mastra.core.ee.testing.rbac import RBACProviderConformance
+
+ISS, AUD = "https://idp.example", "client-1"
+KEY = RSAKey.generate_key(2048, parameters={"kid": "k1"})
+
+
+async def lookup(kid: str | None, alg: str) -> Any:
+    if kid != "k1":
+        raise TokenError("unknown kid")
+    return KEY
+
+
+def sign(claims: dict[str, Any], *, alg: str = "RS256", key: Any = KEY, kid: str | None = "k1") -> str:
+    header: dict[str, Any] = {"alg": alg}
+    if kid:
+        header["kid"] = kid
+    return jwt.encode(header, claims, key, algorithms=[alg])
+
+
+def good(**over: Any) -> dict[str, Any]:
+    now = int(time.time())
+    claims = {"iss": ISS, "aud": AUD, "sub": "u1", "exp": now + 300, "iat": now, "nonce": "n1"}
+    claims.update(over)
+    return claims
+
+
+async def check(token: str, **kw: Any) -> dict[str, Any]:
+    params: dict[str, Any] = dict(key_lookup=lookup, issuer=ISS, audience=AUD, allowed_algs=["RS256"],
+                                  nonce="n1", expect_nonce=True)
+    params.update(kw)
+    return await validate_jwt(token, **params)
+
+
+async def test_valid_token_and_leeway() -> None:
+    assert (await check(sign(good())))["sub"] == "u1"
+    now = int(time.time())
+    assert await check(sign(good(exp=now - 30, iat=now + 30)))  # within the 60 s leeway
+
+
+@pytest.mark.parametrize(
+    "claims",
+    [good(iss="https://evil"), good(aud="other"), good(aud=[AUD, "x"]), good(azp="x"), good(exp=int(time.time()) - 120),
+     good(iat=int(time.time()) + 120), good(nonce="n2"), good(sub=""), {k: v for k, v in good().items() if k != "exp"},
+     {k: v for k, v in good().items() if k != "nonce"}],
+)
+async def test_claim_failures(claims: dict[str, Any]) -> None:
+    with pytest.raises(TokenError):
+        await check(sign(claims))
+
+
+async def test_algorithm_rules() -> None:
+    secret = "client-secret-" + "x" * 40
+    hs = sign(good(), alg="HS256", key=OctKey.import_key(secret), kid=None)
+    with pytest.raises(TokenError):  # not advertised
+        await check(hs, client_secret=secret)
+    with pytest.raises(TokenError):  # advertised, but no client secret
+        await check(hs, allowed_algs=["RS256", "HS256"])
+    assert await check(hs, allowed_algs=["RS256", "HS256"], client_secret=secret)
+    with pytest.raises(TokenError):  # wrong secret
+        await check(hs, allowed_algs=["HS256"], client_secret="y" * 50)
+    header, payload, _ = sign(good()).split(".")
+    import base64
+    import json
+
+    none_header = base64.urlsafe_b64encode(json.dumps({"alg": "none"}).encode()).rstrip(b"=").decode()
+    for token in (f"{none_header}.{payload}.", "a.b", "x" * 20000, f"{header}.{payload}.AAAA"):
+        with pytest.raises(TokenError):
+            await check(token, allowed_algs=["RS256", "none"])
+    with pytest.raises(TokenError):
+        await check(sign(good(), kid="unknown"))
+    other = RSAKey.generate_key(2048, parameters={"kid": "k1"})
+    with pytest.raises(TokenError):  # right kid, wrong key
+        await check(sign(good(), key=other))
+
+
+# -- MastraRBACCloud -----------------------------------------------------------------
+
+
+class TestMastraRBACCloudConformance(RBACProviderConformance):
+    @pytest.fixture
+    def provider(self) -> MastraRBACCloud:
+        return MastraRBACCloud()
+
+    @pytest.fixture
+    def user_with_roles(self) -> Any:
+        def factory(roles: list[str]) -> EEUser:
+            assert len(roles) <= 1, "Mastra Cloud users hold a single role"
+            return EEUser(id="u", metadata={"role": roles[0]} if roles else {})
+
+        return factory
+
+    async def test_user_metadata_not_mutated(self, provider: Any, user_with_roles: Any) -> None:
+        # The core test builds a two-role user; Cloud users hold exactly one role.
+        user = user_with_roles(["admin"])
+        snapshot = user.model_dump()
+        await provider.get_permissions(user)
+        await provider.get_roles(user)
+        assert user.model_dump() == snapshot
+
+
+async def test_rbac_mapping_and_default() -> None:
+    rbac = MastraRBACCloud({"admin": ["*"], "member": ["agents:read"], "_default": ["studio:read"]})
+    assert await rbac.get_permissions(EEUser(id="a", metadata={"role": "admin"})) == ["*"]
+    assert await rbac.get_permissions(EEUser(id="b", metadata={"role": "ghost"})) == ["studio:read"]
+    assert await rbac.get_permissions(EEUser(id="c")) == ["studio:read"]
+    assert await rbac.get_roles(EEUser(id="c", metadata={"role": ""})) == []
+    assert await rbac.has_permission(EEUser(id="m", metadata={"role": "member"}), "agents:read:x")
+    assert not await rbac.has_permission(EEUser(id="m", metadata={"role": "member"}), "agents:write")
+    assert [r["id"] for r in await rbac.get_available_roles()] == ["admin", "member"]
+    with pytest.raises(RoleNotFound):
+        await rbac.get_permissions_for_role("_default")
+    caps = rbac.get_capabilities()
+    assert caps.provider_managed_roles and caps.role_source == "provider"
+    default = MastraRBACCloud()
+    assert set(default.role_mapping) == {"owner", "admin", "member", "viewer"}
+    with pytest.raises(ConfigurationError):
+        MastraRBACCloud({"admin": "*"})  # type: ignore[dict-item]
+
+
+# -- plugin wiring -----------------------------------------------------------------------
+
+
+def settings_for(name: str, options: dict[str, Any], **sel: str) -> Settings:
+    auth: dict[str, Any] = {"options": {name: options}, **sel}
+    return Settings(auth=auth, auth_secret="z" * 40, public_url="http://127.0.0.1:4111")
+
+
+def test_cloud_plugin_one_instance_and_license_bypass(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MASTRA_ENV", "production")  # no license: only Cloud auth may configure RBAC
+    options = {"project_id": "p", "cloud_base_url": "http://127.0.0.1:9"}
+    settings = settings_for("cloud", options, user="cloud", session="cloud", sso="cloud", rbac="cloud")
+    settings = settings.model_copy(update={"env": "production"})
+    registry = PluginRegistry.default(settings)
+    assert registry.plugins["cloud"].status == "active"
+    auth = build_auth(settings, registry)
+    assert isinstance(auth.user, MastraCloudAuth)
+    assert auth.user is auth.session is auth.sso is auth.rbac
+    assert auth.is_mastra_cloud_auth is True
+    names = registry.provider_names()
+    assert "cloud" in names["rbac"] and "oidc" in names["sso"]
+
+
+def test_owns_sessions_is_enforced() -> None:
+    options = {"issuer": "http://127.0.0.1:9", "client_id": "c", "registry": "memory"}
+    settings = settings_for("oidc", options, user="oidc", sso="oidc", session="cookie")
+    with pytest.raises(ConfigurationError, match="manages its own sessions; set MASTRA_AUTH__SESSION=oidc"):
+        build_auth(settings, PluginRegistry.default(settings))
+    ok = settings_for("oidc", options, user="oidc", sso="oidc", session="oidc")
+    auth = build_auth(ok, PluginRegistry.default(ok))
+    assert isinstance(auth.sso, OIDCAuth) and auth.sso is auth.session is auth.user
+    assert auth.is_mastra_cloud_auth is False
+
+
+def test_rbac_cloud_alone_uses_the_mapping_only() -> None:
+    settings = settings_for("cloud", {"role_mapping": {"x": ["*"]}}, user="cloud")
+    registry = PluginRegistry.default(settings)
+    rbac = registry.create_provider("rbac", "cloud", settings.provider_options("cloud"))
+    assert type(rbac) is MastraRBACCloud and rbac.role_mapping == {"x": ["*"]}
+
+
+def test_oidc_env_fallbacks_and_required(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OIDC_ISSUER", "http://127.0.0.1:9")
+    monkeypatch.setenv("OIDC_CLIENT_ID", "from-env")
+    provider = OIDCAuth.from_options({"registry": "memory", "secret": "q" * 40, "_settings": Settings()})
+    assert provider.client_id == "from-env" and provider.token_endpoint_auth == "none"
+    assert provider.audience == "from-env" and provider.scopes == "openid profile email"
+    monkeypatch.delenv("OIDC_ISSUER")
+    with pytest.raises(ConfigurationError):
+        OIDCAuth.from_options({"registry": "memory", "_settings": Settings()})
