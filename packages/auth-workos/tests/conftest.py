@@ -147,3 +147,46 @@ def cookie_request(provider: WorkOSAuthProvider, sealed: str | None, *, bearer: 
 @pytest.fixture
 def make_request() -> Any:
     return cookie_request
+
+
+@pytest.fixture
+def app_settings(workos_options: dict[str, Any]) -> Settings:
+    """Every WorkOS capability selected, plus the in-memory audit storage."""
+    options = {k: v for k, v in workos_options.items() if k != "_settings"}
+    return Settings(
+        public_url="http://127.0.0.1:4111",
+        auth={
+            "user": "workos",
+            "session": "workos",
+            "sso": "workos",
+            "rbac": "workos",
+            "audit": "workos",
+            "audit_storage": "memory",
+            "options": {"workos": options},
+        },
+        _env_file=None,
+    )
+
+
+@pytest.fixture
+async def http(app_settings: Settings) -> AsyncIterator[Any]:
+    """An httpx client on the full server app (``create_app``) with the workos plugin."""
+    import httpx
+    from mastra.auth.workos import plugin
+    from mastra.core.ee.plugins import PluginRegistry, build_auth
+    from mastra.core.server import create_app
+
+    registry = PluginRegistry()
+    registry.register_builtin()
+    registry.register(plugin, "workos", distribution="mastra-auth-workos")
+    auth = build_auth(app_settings, registry)
+    tune(auth.user)
+    app = create_app(app_settings, auth=auth, registry=registry)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://127.0.0.1:4111", headers={"origin": "http://127.0.0.1:4111"}
+    ) as client:
+        client.app = app  # type: ignore[attr-defined]
+        client.auth_provider = auth  # type: ignore[attr-defined]
+        yield client
+    await auth.user.aclose()
