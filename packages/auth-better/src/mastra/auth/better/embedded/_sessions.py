@@ -59,7 +59,8 @@ class BetterSessionsMixin:
         if row is None:
             return None
         now = self.store.now()
-        if row["expiresAt"] <= now or self._absolute_expiry(row["createdAt"]) <= now:
+        # SPEC 8.1: rejected when ``now > expiry``; the expiry instant itself is still valid.
+        if now > row["expiresAt"] or now > self._absolute_expiry(row["createdAt"]):
             return None
         return row
 
@@ -114,7 +115,7 @@ class BetterSessionsMixin:
         now = self.store.now()
         sessions = []
         for row in await self.store.list_sessions(user_id):
-            if row["expiresAt"] > now and self._absolute_expiry(row["createdAt"]) > now:
+            if now <= row["expiresAt"] and now <= self._absolute_expiry(row["createdAt"]):
                 # The handle doubles as ``id``: the secret token is never listed.
                 sessions.append(self._session_from_row(row, row["id"]))
         return sessions

@@ -33,7 +33,13 @@ class BetterStore:
     def __init__(self, database_url: str, clock: Callable[[], datetime] | None = None) -> None:
         self.database_url = database_url
         # Injectable for expiry tests (the session conformance suite's FakeClock).
-        self.now: Callable[[], datetime] = clock or utcnow
+        self._clock: Callable[[], datetime] = clock or utcnow
+
+    def now(self) -> datetime:
+        """The clock, truncated to milliseconds: what SQLite's ISO text keeps, so a value
+        returned at creation equals the value read back."""
+        value = self._clock()
+        return value.replace(microsecond=value.microsecond // 1000 * 1000)
 
     @property
     def engine(self) -> AsyncEngine:
