@@ -38,7 +38,9 @@ class CloudUser:
 @dataclass
 class CloudEmulator:
     project_id: str = "proj_test"
-    login_as: CloudUser = field(default_factory=lambda: CloudUser("user_1", "ann@example.com", "Ann", role="admin"))
+    login_as: CloudUser = field(
+        default_factory=lambda: CloudUser("user_1", "ann@example.com", "Ann", role="admin")
+    )
     api_tokens: set[str] = field(default_factory=set)
     codes: dict[str, dict[str, Any]] = field(default_factory=dict)
     tokens: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -82,7 +84,9 @@ class CloudEmulator:
             "expires": time.time() + 60,
         }
         sep = "&" if "?" in q["redirect_uri"] else "?"
-        return RedirectResponse(f"{q['redirect_uri']}{sep}{urlencode({'code': code, 'state': q['state']})}", 302)
+        return RedirectResponse(
+            f"{q['redirect_uri']}{sep}{urlencode({'code': code, 'state': q['state']})}", 302
+        )
 
     async def callback(self, request: Request) -> Response:
         if (fault := self._fault(request)) is not None:
@@ -99,7 +103,9 @@ class CloudEmulator:
         if challenge != record["challenge"]:
             return JSONResponse({"code": "invalid_grant", "message": "PKCE mismatch"}, status_code=400)
         if body.get("redirect_uri") != record["redirect_uri"]:
-            return JSONResponse({"code": "invalid_grant", "message": "redirect_uri mismatch"}, status_code=400)
+            return JSONResponse(
+                {"code": "invalid_grant", "message": "redirect_uri mismatch"}, status_code=400
+            )
         token = self.issue(record["user"])
         return JSONResponse({"access_token": token, "token_type": "Bearer", "expires_in": 86400})
 
@@ -140,7 +146,7 @@ class CloudEmulator:
     async def session_destroy(self, request: Request) -> Response:
         if (fault := self._fault(request)) is not None:
             return fault
-        scheme, _, token = request.headers.get("authorization", "").partition(" ")
+        _scheme, _, token = request.headers.get("authorization", "").partition(" ")
         if token in self.tokens:
             self.tokens[token]["revoked"] = True
         return JSONResponse({"success": True})

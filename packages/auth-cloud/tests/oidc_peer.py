@@ -17,7 +17,6 @@ from urllib.parse import urljoin
 import httpx
 import pytest
 from joserfc.jwk import RSAKey
-
 from mastra.core.ee.testing.node import ensure_node_packages, node_available
 from mastra.core.ee.testing.servers import free_port
 
@@ -61,8 +60,12 @@ class OIDCPeer:
             "NODE_NO_WARNINGS": "1",
         }
         self.proc = subprocess.Popen(
-            ["node", str(self.script)], cwd=self.folder, env=env,
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            ["node", str(self.script)],
+            cwd=self.folder,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
         )
         deadline = time.monotonic() + 30
         assert self.proc.stdout is not None
@@ -107,8 +110,9 @@ class OIDCPeer:
 _FORM_ACTION = re.compile(r'<form[^>]*action="([^"]+)"')
 
 
-async def browser_login(authorize_url: str, callback: str, *, account: str = "alice",
-                        browser: httpx.AsyncClient | None = None) -> str:
+async def browser_login(
+    authorize_url: str, callback: str, *, account: str = "alice", browser: httpx.AsyncClient | None = None
+) -> str:
     """Follow the IdP's redirects, submit its dev login and consent forms, and return the
     callback URL (with ``code``, ``state``, ``iss``) the IdP sends the browser to."""
     own = browser is None

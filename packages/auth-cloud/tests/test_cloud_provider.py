@@ -10,13 +10,12 @@ from urllib.parse import parse_qs, urlparse
 import httpx
 import pytest
 from cloud_emulator import CloudEmulator, CloudUser
-from starlette.requests import Request
-
 from mastra.auth.cloud import MastraCloudAuth
 from mastra.core.ee.crypto import Sealer, new_secret, parse_cookie_header
 from mastra.core.ee.errors import SSOError
 from mastra.core.ee.settings import Settings
 from mastra.core.ee.testing.servers import BackgroundServer, free_port
+from starlette.requests import Request
 
 SECRET = "s" * 40
 CALLBACK = "http://127.0.0.1:4111/api/auth/sso/callback"
@@ -100,7 +99,9 @@ async def test_concurrent_logins_get_distinct_verifiers(provider: MastraCloudAut
     a, b = new_secret(), new_secret()
     url_a = await provider.get_login_url(CALLBACK, a)
     url_b = await provider.get_login_url(CALLBACK, b)
-    assert parse_qs(urlparse(url_a).query)["code_challenge"] != parse_qs(urlparse(url_b).query)["code_challenge"]
+    assert (
+        parse_qs(urlparse(url_a).query)["code_challenge"] != parse_qs(urlparse(url_b).query)["code_challenge"]
+    )
 
 
 async def test_full_login_sets_session_and_verifies(
@@ -120,7 +121,9 @@ async def test_full_login_sets_session_and_verifies(
     assert "Max-Age=86400" in session and "HttpOnly" in session and "SameSite=Lax" in session
     token = session.split(";", 1)[0].split("=", 1)[1]
     # Server calls carry the project header.
-    assert all(h.get("x-project-id") == "proj_test" for p, h in emu.calls if p in {"/auth/callback", "/auth/verify"})
+    assert all(
+        h.get("x-project-id") == "proj_test" for p, h in emu.calls if p in {"/auth/callback", "/auth/verify"}
+    )
 
     user = await provider.get_current_user(request_with({"mastra_cloud_session": token}))
     assert user is not None and user.id == "user_1"
@@ -134,7 +137,9 @@ async def test_full_login_sets_session_and_verifies(
     [(name, header)] = provider.get_session_headers(session_obj)
     assert name == "set-cookie" and header.startswith(f"mastra_cloud_session={token};")
 
-    logout = await provider.get_logout_url("http://127.0.0.1:4111/", request_with({"mastra_cloud_session": token}))
+    logout = await provider.get_logout_url(
+        "http://127.0.0.1:4111/", request_with({"mastra_cloud_session": token})
+    )
     assert logout is not None
     lq = parse_qs(urlparse(logout).query)
     assert lq["post_logout_redirect_uri"] == ["http://127.0.0.1:4111/"] and lq["id_token_hint"] == [token]
@@ -157,7 +162,7 @@ async def test_state_mismatch_is_refused(provider: MastraCloudAuth) -> None:
 
 
 async def test_missing_unreadable_and_expired_pkce_cookie(provider: MastraCloudAuth) -> None:
-    code, pstate, cookie_header = await start_login(provider, new_secret())
+    code, pstate, _cookie_header = await start_login(provider, new_secret())
     with pytest.raises(SSOError) as err:
         await provider.handle_callback(code, pstate, cookie_header=None)
     assert err.value.code == "missing_verifier"
@@ -165,12 +170,18 @@ async def test_missing_unreadable_and_expired_pkce_cookie(provider: MastraCloudA
         await provider.handle_callback(code, pstate, cookie_header="mastra_pkce_verifier=v1.abc.tampered")
     assert err.value.code == "pkce_invalid"
     # A cookie sealed under another secret is unreadable too.
-    foreign = Sealer("x" * 40, info="mastra-cloud-pkce").seal_json({"verifier": "v"}, aad="mastra_pkce_verifier")
+    foreign = Sealer("x" * 40, info="mastra-cloud-pkce").seal_json(
+        {"verifier": "v"}, aad="mastra_pkce_verifier"
+    )
     with pytest.raises(SSOError) as err:
         await provider.handle_callback(code, pstate, cookie_header=f"mastra_pkce_verifier={foreign}")
     assert err.value.code == "pkce_invalid"
     expired = Sealer(SECRET, info="mastra-cloud-pkce").seal_json(
-        {"verifier": "v", "state": provider.host_state_from_callback(pstate), "expiresAt": int(time.time()) - 1},
+        {
+            "verifier": "v",
+            "state": provider.host_state_from_callback(pstate),
+            "expiresAt": int(time.time()) - 1,
+        },
         aad="mastra_pkce_verifier",
     )
     with pytest.raises(SSOError) as err:
@@ -186,7 +197,9 @@ async def test_malformed_state_is_invalid_state(provider: MastraCloudAuth) -> No
         assert err.value.code in {"invalid_state", "missing_code"}
 
 
-async def test_code_and_state_are_single_use(provider: MastraCloudAuth, emulator: tuple[CloudEmulator, str]) -> None:
+async def test_code_and_state_are_single_use(
+    provider: MastraCloudAuth, emulator: tuple[CloudEmulator, str]
+) -> None:
     code, pstate, cookie_header = await start_login(provider, new_secret())
     await provider.handle_callback(code, pstate, cookie_header=cookie_header)
     with pytest.raises(SSOError) as err:
@@ -203,7 +216,12 @@ async def test_wrong_verifier_fails_exchange(provider: MastraCloudAuth) -> None:
     state = new_secret()
     code, pstate, _ = await start_login(provider, state)
     forged = Sealer(SECRET, info="mastra-cloud-pkce").seal_json(
-        {"verifier": new_secret(), "state": state, "expiresAt": int(time.time()) + 100, "redirectUri": CALLBACK},
+        {
+            "verifier": new_secret(),
+            "state": state,
+            "expiresAt": int(time.time()) + 100,
+            "redirectUri": CALLBACK,
+        },
         aad="mastra_pkce_verifier",
     )
     with pytest.raises(SSOError) as err:
@@ -235,7 +253,9 @@ async def test_cloud_down_gives_clear_errors(emulator: tuple[CloudEmulator, str]
     assert await closed.validate_session("cloud_x") is None
 
 
-async def test_transient_5xx_is_retried(provider: MastraCloudAuth, emulator: tuple[CloudEmulator, str]) -> None:
+async def test_transient_5xx_is_retried(
+    provider: MastraCloudAuth, emulator: tuple[CloudEmulator, str]
+) -> None:
     emu, _ = emulator
     token = emu.issue(emu.login_as)
     emu.fail_next = [502, 500]
@@ -273,9 +293,14 @@ async def test_project_api_token(provider: MastraCloudAuth, emulator: tuple[Clou
 
 
 def test_flags_button_and_production_cookies(emulator: tuple[CloudEmulator, str]) -> None:
-    provider = make_provider(emulator[1], _settings=Settings(env="production", public_url="https://app.example"))
+    provider = make_provider(
+        emulator[1], _settings=Settings(env="production", public_url="https://app.example")
+    )
     assert provider.owns_sessions is True and provider.is_mastra_cloud_auth is True
-    assert provider.get_login_button_config().to_json() == {"provider": "mastra", "text": "Sign in with Mastra Cloud"}
+    assert provider.get_login_button_config().to_json() == {
+        "provider": "mastra",
+        "text": "Sign in with Mastra Cloud",
+    }
     cleared = [h for _, h in provider.get_clear_session_headers()]
     assert cleared[0].startswith("__Host-mastra_cloud_session=;") and cleared[0].endswith("; Secure")
     assert cleared[1].startswith("__Host-mastra_pkce_verifier=;")

@@ -9,13 +9,12 @@ from urllib.parse import parse_qs, urlparse
 
 import httpx
 import pytest
-from oidc_peer import OIDCPeer, browser_login
-from starlette.requests import Request
-
 from mastra.auth.cloud import OIDCAuth
 from mastra.core.ee.crypto import new_secret
 from mastra.core.ee.errors import ProviderUnavailable, SSOError
 from mastra.core.ee.settings import Settings
+from oidc_peer import OIDCPeer, browser_login
+from starlette.requests import Request
 
 pytestmark = pytest.mark.node
 
@@ -88,10 +87,16 @@ def pairs(set_cookies: list[str]) -> str:
 
 
 def cookie_request(cookie_header: str, query: str = "") -> Request:
-    return Request({
-        "type": "http", "method": "GET", "path": "/", "query_string": query.encode(),
-        "headers": [(b"cookie", cookie_header.encode())], "client": ("127.0.0.9", 5000),
-    })
+    return Request(
+        {
+            "type": "http",
+            "method": "GET",
+            "path": "/",
+            "query_string": query.encode(),
+            "headers": [(b"cookie", cookie_header.encode())],
+            "client": ("127.0.0.9", 5000),
+        }
+    )
 
 
 async def login(provider: OIDCAuth, account: str = "alice") -> tuple[dict[str, str], str, str]:
@@ -124,7 +129,10 @@ async def test_full_login_session_and_logout(provider: OIDCAuth, peer: OIDCPeer)
     assert user.id == "alice" and user.email == "alice@example.com" and user.name == "Alice Liddell"
     assert user.avatar_url == "https://img.example/alice.png"
     assert user.metadata == {
-        "issuer": peer.issuer, "emailVerified": True, "preferredUsername": "alice", "roles": ["admin"],
+        "issuer": peer.issuer,
+        "emailVerified": True,
+        "preferredUsername": "alice",
+        "roles": ["admin"],
     }
     assert result.tokens.id_token and result.tokens.refresh_token
     clear, session_cookie = result.cookies
@@ -134,7 +142,9 @@ async def test_full_login_session_and_logout(provider: OIDCAuth, peer: OIDCPeer)
     browser = pairs([session_cookie])
     current = await provider.get_current_user(cookie_request(browser))
     assert current is not None and current.id == "alice" and current.metadata["roles"] == ["admin"]
-    session = await provider.validate_session(provider.get_session_id_from_request(cookie_request(browser)) or "")
+    session = await provider.validate_session(
+        provider.get_session_id_from_request(cookie_request(browser)) or ""
+    )
     assert session is not None and session.user is not None and session.handle
     assert "idToken" not in session.metadata and "refreshToken" not in session.metadata
     listed = await provider.list_sessions("alice")
@@ -157,7 +167,9 @@ def urlparse_query(query: dict[str, str]) -> str:
 
 
 async def test_name_fallback_and_confidential_client(peer: OIDCPeer) -> None:
-    provider = make(peer, client_id="conf", client_secret=CLIENT_SECRET, token_endpoint_auth="client_secret_basic")
+    provider = make(
+        peer, client_id="conf", client_secret=CLIENT_SECRET, token_endpoint_auth="client_secret_basic"
+    )
     query, state, cookies = await login(provider, account="bob")
     result = await provider.handle_callback(query["code"], state, cookie_header=cookies)
     assert result.user.name == "Bob Builder" and result.user.metadata["emailVerified"] is False
@@ -212,10 +224,14 @@ async def test_key_rotation_next_login_still_works(peer: OIDCPeer) -> None:
     with OIDCPeer(CLIENTS, kid="old-key") as own:
         provider = make(own)
         query, state, cookies = await login(provider)
-        assert (await provider.handle_callback(query["code"], state, cookie_header=cookies)).user.id == "alice"
+        assert (
+            await provider.handle_callback(query["code"], state, cookie_header=cookies)
+        ).user.id == "alice"
         own.rotate_key("new-key")
         query, state, cookies = await login(provider)
-        assert (await provider.handle_callback(query["code"], state, cookie_header=cookies)).user.id == "alice"
+        assert (
+            await provider.handle_callback(query["code"], state, cookie_header=cookies)
+        ).user.id == "alice"
         assert provider.metadata.jwks_fetches == 2
 
 
@@ -237,7 +253,10 @@ async def test_iss_response_parameter(provider: OIDCAuth, peer: OIDCPeer) -> Non
     no_iss = {k: v for k, v in query.items() if k != "iss"}
     with pytest.raises(SSOError) as err:
         await provider.handle_callback(
-            query["code"], state, cookie_header=cookies, request=cookie_request(cookies, urlparse_query(no_iss))
+            query["code"],
+            state,
+            cookie_header=cookies,
+            request=cookie_request(cookies, urlparse_query(no_iss)),
         )
     assert err.value.code == "issuer_mismatch"
 
@@ -279,16 +298,20 @@ async def test_cve_2026_41425_state_and_nonce_are_bound_together(provider: OIDCA
     """Authlib ≤ 1.6.10: state fetched without checking the initiating client; also the
     nonce must come from the same browser-bound login. Swapping one login cookie for
     another (same browser, two tabs) never validates an ID token against the wrong nonce."""
-    query_a, state_a, cookies_a = await login(provider)
+    query_a, state_a, _cookies_a = await login(provider)
     query_b, state_b, cookies_b = await login(provider)
     with pytest.raises(SSOError) as err:
         await provider.handle_callback(query_a["code"], state_a, cookie_header=cookies_b)
     assert err.value.code == "state_mismatch"
     # A forged cookie value (not sealed by us) is unreadable.
     with pytest.raises(SSOError) as err:
-        await provider.handle_callback(query_a["code"], state_a, cookie_header="mastra_oidc_login=v1.aaaa.bbbb")
+        await provider.handle_callback(
+            query_a["code"], state_a, cookie_header="mastra_oidc_login=v1.aaaa.bbbb"
+        )
     assert err.value.code == "invalid_state"
-    assert (await provider.handle_callback(query_b["code"], state_b, cookie_header=cookies_b)).user.id == "alice"
+    assert (
+        await provider.handle_callback(query_b["code"], state_b, cookie_header=cookies_b)
+    ).user.id == "alice"
 
 
 async def test_expired_login_cookie(provider: OIDCAuth) -> None:
@@ -312,8 +335,13 @@ async def test_bearer_access_token_jwt(peer: OIDCPeer) -> None:
     async with httpx.AsyncClient() as client:
         response = await client.post(
             f"{peer.issuer}/token",
-            data={"grant_type": "client_credentials", "client_id": "svc", "client_secret": CLIENT_SECRET,
-                  "resource": "urn:mastra:api", "scope": "api"},
+            data={
+                "grant_type": "client_credentials",
+                "client_id": "svc",
+                "client_secret": CLIENT_SECRET,
+                "resource": "urn:mastra:api",
+                "scope": "api",
+            },
         )
     assert response.status_code == 200, response.text
     token = response.json()["access_token"]
@@ -339,7 +367,9 @@ async def test_refresh_redeems_refresh_token_and_ends_on_refusal(provider: OIDCA
     assert refreshed is not None and refreshed.user is not None and refreshed.user.id == "alice"
     new_payload = provider.sessions.unseal(refreshed.id)
     assert new_payload is not None and new_payload.meta["atExp"] > time.time()
-    assert new_payload.meta["refreshToken"] != old_refresh  # oidc-provider rotates public-client refresh tokens
+    assert (
+        new_payload.meta["refreshToken"] != old_refresh
+    )  # oidc-provider rotates public-client refresh tokens
     # A refresh token the IdP no longer honours ends the session.
     new_payload.meta["atExp"] = int(time.time()) - 10
     new_payload.meta["refreshToken"] = "revoked-or-unknown"

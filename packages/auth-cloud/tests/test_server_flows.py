@@ -11,20 +11,24 @@ from urllib.parse import parse_qs, urljoin, urlparse
 import httpx
 import pytest
 from cloud_emulator import CloudEmulator
-from oidc_peer import OIDCPeer, browser_login
-
 from mastra.core.ee.plugins import PluginRegistry, build_auth
 from mastra.core.ee.settings import Settings
 from mastra.core.ee.testing.servers import BackgroundServer, free_port
 from mastra.core.server import create_app
+from oidc_peer import OIDCPeer, browser_login
 
 SECRET = "t" * 48
 
 
 def start_app(options: dict[str, Any], port: int, *, name: str, rbac: bool, db: str) -> BackgroundServer:
     settings = Settings(
-        auth={"user": name, "session": name, "sso": name, **({"rbac": name} if rbac else {}),
-              "options": {name: options}},
+        auth={
+            "user": name,
+            "session": name,
+            "sso": name,
+            **({"rbac": name} if rbac else {}),
+            "options": {name: options},
+        },
         auth_secret=SECRET,
         public_url=f"http://127.0.0.1:{port}",
         database_url=db,
@@ -135,11 +139,16 @@ async def test_cloud_revoked_session_after_cache_ttl(sqlite_url: str) -> None:
 async def test_oidc_login_through_server(sqlite_url: str) -> None:
     port = free_port()
     callback = f"http://127.0.0.1:{port}/api/auth/sso/callback"
-    clients = [{
-        "client_id": "app", "token_endpoint_auth_method": "none", "redirect_uris": [callback],
-        "post_logout_redirect_uris": [f"http://127.0.0.1:{port}/"],
-        "grant_types": ["authorization_code", "refresh_token"], "response_types": ["code"],
-    }]
+    clients = [
+        {
+            "client_id": "app",
+            "token_endpoint_auth_method": "none",
+            "redirect_uris": [callback],
+            "post_logout_redirect_uris": [f"http://127.0.0.1:{port}/"],
+            "grant_types": ["authorization_code", "refresh_token"],
+            "response_types": ["code"],
+        }
+    ]
     with OIDCPeer(clients) as peer:
         options = {"issuer": peer.issuer, "client_id": "app", "roles_claim": "roles", "registry": "sql"}
         with start_app(options, port, name="oidc", rbac=False, db=sqlite_url) as app:

@@ -9,7 +9,6 @@ from typing import Any
 import pytest
 from joserfc import jwt
 from joserfc.jwk import OctKey, RSAKey
-
 from mastra.auth.cloud import MastraCloudAuth, MastraRBACCloud, OIDCAuth
 from mastra.auth.cloud.oidc import TokenError, validate_jwt
 from mastra.core.ee.errors import ConfigurationError, RoleNotFound
@@ -43,8 +42,9 @@ def good(**over: Any) -> dict[str, Any]:
 
 
 async def check(token: str, **kw: Any) -> dict[str, Any]:
-    params: dict[str, Any] = dict(key_lookup=lookup, issuer=ISS, audience=AUD, allowed_algs=["RS256"],
-                                  nonce="n1", expect_nonce=True)
+    params: dict[str, Any] = dict(
+        key_lookup=lookup, issuer=ISS, audience=AUD, allowed_algs=["RS256"], nonce="n1", expect_nonce=True
+    )
     params.update(kw)
     return await validate_jwt(token, **params)
 
@@ -57,9 +57,18 @@ async def test_valid_token_and_leeway() -> None:
 
 @pytest.mark.parametrize(
     "claims",
-    [good(iss="https://evil"), good(aud="other"), good(aud=[AUD, "x"]), good(azp="x"), good(exp=int(time.time()) - 120),
-     good(iat=int(time.time()) + 120), good(nonce="n2"), good(sub=""), {k: v for k, v in good().items() if k != "exp"},
-     {k: v for k, v in good().items() if k != "nonce"}],
+    [
+        good(iss="https://evil"),
+        good(aud="other"),
+        good(aud=[AUD, "x"]),
+        good(azp="x"),
+        good(exp=int(time.time()) - 120),
+        good(iat=int(time.time()) + 120),
+        good(nonce="n2"),
+        good(sub=""),
+        {k: v for k, v in good().items() if k != "exp"},
+        {k: v for k, v in good().items() if k != "nonce"},
+    ],
 )
 async def test_claim_failures(claims: dict[str, Any]) -> None:
     with pytest.raises(TokenError):

@@ -66,7 +66,9 @@ class CloudHTTP:
                 async with httpx.AsyncClient(timeout=self.timeout) as client:
                     response = await client.post(f"{self.base_url}{path}", json=json, headers=headers)
             except httpx.TransportError as exc:
-                logger.warning("Mastra Cloud %s failed (attempt %d): %s", path, attempt + 1, type(exc).__name__)
+                logger.warning(
+                    "Mastra Cloud %s failed (attempt %d): %s", path, attempt + 1, type(exc).__name__
+                )
                 last_status = None
                 continue
             if response.status_code >= 500:

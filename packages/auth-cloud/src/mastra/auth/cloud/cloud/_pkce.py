@@ -8,7 +8,6 @@ import json
 from typing import Any
 
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
-
 from mastra.core.ee.crypto import new_secret
 
 __all__ = ["decode_state", "encode_state", "new_verifier", "s256_challenge", "safe_return_to"]
@@ -20,7 +19,7 @@ def new_verifier() -> str:
 
 
 def s256_challenge(verifier: str) -> str:
-    return create_s256_code_challenge(verifier)
+    return str(create_s256_code_challenge(verifier))
 
 
 def safe_return_to(value: str | None) -> str:

@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 from mastra.core.ee.crypto import (
-    SealError,
     Sealer,
+    SealError,
     clear_cookie,
     parse_cookie_header,
     set_cookie,
@@ -371,7 +371,9 @@ def _json_or_none(response: Any) -> Any:
 
 def _map_user(data: dict[str, Any]) -> EEUser | None:
     if data.get("token_type") == "project_api_token" or (data.get("valid") is True and not data.get("sub")):
-        return EEUser(id="api-token", metadata={"role": str(data.get("role") or "api"), "tokenType": "apikey"})
+        return EEUser(
+            id="api-token", metadata={"role": str(data.get("role") or "api"), "tokenType": "apikey"}
+        )
     sub = data.get("sub")
     if not isinstance(sub, str) or not sub:
         return None

@@ -17,15 +17,21 @@ from __future__ import annotations
 import logging
 import time
 import types
-from datetime import datetime, timedelta
 from collections.abc import Mapping
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 import httpx
 from authlib.integrations.httpx_client import AsyncOAuth2Client
-
-from mastra.core.ee.crypto import SealError, clear_cookie, new_secret, parse_cookie_header, set_cookie, sha256_hex
+from mastra.core.ee.crypto import (
+    SealError,
+    clear_cookie,
+    new_secret,
+    parse_cookie_header,
+    set_cookie,
+    sha256_hex,
+)
 from mastra.core.ee.errors import ConfigurationError, ProviderUnavailable, SSOError
 from mastra.core.ee.models import EEUser, Session, SSOCallbackResult, SSOLoginConfig, SSOTokens, utcnow
 from mastra.core.ee.sessions import CookieSessionProvider
@@ -83,7 +89,9 @@ class OIDCAuth:
         auth_method = get_option(options, "token_endpoint_auth", default="client_secret_post")
         self.token_endpoint_auth = "none" if not self.client_secret else str(auth_method)
         if self.token_endpoint_auth not in {"client_secret_post", "client_secret_basic", "none"}:
-            raise ConfigurationError(f"OIDC token_endpoint_auth {self.token_endpoint_auth!r} is not supported")
+            raise ConfigurationError(
+                f"OIDC token_endpoint_auth {self.token_endpoint_auth!r} is not supported"
+            )
         self.roles_claim: str | None = get_option(options, "roles_claim")
         self.label = str(get_option(options, "label", default="Sign in with SSO"))
         self.timeout = float(get_option(options, "timeout", default=10))
@@ -96,7 +104,9 @@ class OIDCAuth:
         self.login_cookie = cookie_spec(settings, LOGIN_COOKIE)
         self._login_sealer = build_sealer(options, settings, info="mastra-oidc-login", owner="OIDC")
         session_options = dict(options)
-        session_options.update(cookie_name=SESSION_COOKIE, secret=resolve_secret(options, settings, owner="OIDC"))
+        session_options.update(
+            cookie_name=SESSION_COOKIE, secret=resolve_secret(options, settings, owner="OIDC")
+        )
         self.sessions = CookieSessionProvider.from_options(types.MappingProxyType(session_options))
         self._pending: PendingLogins[tuple[str, str]] = PendingLogins(LOGIN_MAX_AGE)
         self._used_states = UsedStates(LOGIN_MAX_AGE + 60)
@@ -162,7 +172,9 @@ class OIDCAuth:
             data = self._login_sealer.unseal_json(raw, aad=LOGIN_COOKIE)
         except SealError as exc:
             raise SSOError("invalid_state", "login cookie unreadable") from exc
-        if not isinstance(data, dict) or not all(isinstance(data.get(k), str) for k in ("state", "nonce", "verifier")):
+        if not isinstance(data, dict) or not all(
+            isinstance(data.get(k), str) for k in ("state", "nonce", "verifier")
+        ):
             raise SSOError("invalid_state", "login cookie unreadable")
         if not isinstance(data.get("exp"), int) or data["exp"] <= time.time():
             raise SSOError("invalid_state", "login expired")
@@ -196,7 +208,10 @@ class OIDCAuth:
             raise SSOError("issuer_mismatch", "iss response parameter does not match the issuer")
 
         token = await self._token_request(
-            md, grant_type="authorization_code", code=code, code_verifier=login["verifier"],
+            md,
+            grant_type="authorization_code",
+            code=code,
+            code_verifier=login["verifier"],
             redirect_uri=login.get("redirect_uri") or self.redirect_uri,
         )
         id_token = token.get("id_token")
@@ -211,7 +226,10 @@ class OIDCAuth:
             meta["userAgent"] = request.headers.get("user-agent")
             meta["ip"] = request.client.host if request.client else None
         session = await self.sessions.create_session(user.id, meta)
-        cookies = [clear_cookie(self.login_cookie), *(v for _, v in self.sessions.get_session_headers(session))]
+        cookies = [
+            clear_cookie(self.login_cookie),
+            *(v for _, v in self.sessions.get_session_headers(session)),
+        ]
         return SSOCallbackResult(
             user=user,
             tokens=SSOTokens(
@@ -236,8 +254,13 @@ class OIDCAuth:
                 token = await client.fetch_token(md["token_endpoint"], **params)
         except httpx.TransportError as exc:
             raise SSOError("network_error", "identity provider unreachable") from exc
-        except Exception as exc:  # noqa: BLE001 - authlib raises several types for refusals
-            logger.warning("OIDC token request (%s) failed: %s %s", params.get("grant_type"), type(exc).__name__, str(exc)[:200])
+        except Exception as exc:
+            logger.warning(
+                "OIDC token request (%s) failed: %s %s",
+                params.get("grant_type"),
+                type(exc).__name__,
+                str(exc)[:200],
+            )
             raise SSOError("token_exchange_failed") from exc
         return dict(token)
 
@@ -258,14 +281,17 @@ class OIDCAuth:
             logger.warning("OIDC ID token refused: %s", exc)
             raise SSOError("invalid_id_token") from exc
 
-    async def _merge_userinfo(self, md: dict[str, Any], claims: dict[str, Any], access_token: Any) -> dict[str, Any]:
+    async def _merge_userinfo(
+        self, md: dict[str, Any], claims: dict[str, Any], access_token: Any
+    ) -> dict[str, Any]:
         endpoint = md.get("userinfo_endpoint")
         if not endpoint or not isinstance(access_token, str):
             return claims
         try:
             async with httpx.AsyncClient(timeout=self.timeout) as client:
                 response = await client.get(
-                    endpoint, headers={"Authorization": f"Bearer {access_token}", "Accept": "application/json"}
+                    endpoint,
+                    headers={"Authorization": f"Bearer {access_token}", "Accept": "application/json"},
                 )
             info = response.json() if response.status_code == 200 else None
         except (httpx.HTTPError, ValueError) as exc:
@@ -363,11 +389,17 @@ class OIDCAuth:
             return None
         payload = self.sessions.unseal(refreshed.id)
         meta = payload.meta if payload is not None else {}
-        if payload is None or not isinstance(meta.get("refreshToken"), str) or meta.get("atExp", 0) > time.time() + 30:
+        if (
+            payload is None
+            or not isinstance(meta.get("refreshToken"), str)
+            or meta.get("atExp", 0) > time.time() + 30
+        ):
             return self._public(refreshed)
         try:
             md = await self.metadata.get()
-            token = await self._token_request(md, grant_type="refresh_token", refresh_token=meta["refreshToken"])
+            token = await self._token_request(
+                md, grant_type="refresh_token", refresh_token=meta["refreshToken"]
+            )
             if isinstance(token.get("id_token"), str):
                 claims = await self._validate_id_token(token["id_token"], nonce=None)
                 if claims["sub"] != refreshed.user_id:

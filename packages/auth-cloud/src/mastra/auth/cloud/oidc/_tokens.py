@@ -16,7 +16,6 @@ from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import OctKey
 from joserfc.jws import extract_compact
-
 from mastra.core.ee.crypto import constant_time_equals
 
 __all__ = ["TokenError", "validate_jwt"]
