@@ -123,7 +123,13 @@ class PermissionRequirement:
 # FastAPI inspects ``__call__`` for the dependency signature and awaitability; point it
 # at the async form so ``Depends(require_permission(...))`` receives ``request``.
 PermissionRequirement.__call__.__wrapped__ = PermissionRequirement._dependency  # type: ignore[attr-defined]
-PermissionRequirement.__call__.__signature__ = inspect.signature(PermissionRequirement._dependency)  # type: ignore[attr-defined]
+# Real annotation objects: FastAPI cannot resolve string annotations through an instance.
+PermissionRequirement.__call__.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+    [
+        inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD),
+        inspect.Parameter("request", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=Request),
+    ]
+)
 
 
 def require_permission(*permissions: str) -> PermissionRequirement:
