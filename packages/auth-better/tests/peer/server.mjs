@@ -3,17 +3,20 @@
 // Env: BA_DB (SQLite file), BA_PORT, BA_SECRET, BA_TRUSTED (comma list of extra
 // trusted origins). Email + password is on; the reset e-mail "delivery" keeps
 // the last URL per address, readable at GET /__test/reset?email=... so the tests
-// can drive the reset flow. `role` and `banned` are declared as additional user
-// fields, the same columns the Python embedded mode owns.
+// can drive the reset flow (GET /__test/outbox lists every link in order). The
+// admin plugin adds `role` and `banned` (the columns the Python embedded mode owns)
+// and refuses banned users, so a ban written by Python is enforced here too.
 import http from "node:http";
 import Database from "better-sqlite3";
 import { betterAuth } from "better-auth";
 import { getMigrations } from "better-auth/db/migration";
 import { toNodeHandler } from "better-auth/node";
+import { admin } from "better-auth/plugins/admin";
 
 const port = Number(process.env.BA_PORT);
 const baseURL = `http://127.0.0.1:${port}`;
 const resetLinks = new Map();
+const outbox = [];
 
 const options = {
   database: new Database(process.env.BA_DB),
@@ -25,14 +28,10 @@ const options = {
     enabled: true,
     sendResetPassword: async ({ user, url, token }) => {
       resetLinks.set(user.email, { url, token });
+      outbox.push({ email: user.email, url, token });
     },
   },
-  user: {
-    additionalFields: {
-      role: { type: "string", required: false, input: false },
-      banned: { type: "boolean", required: false, defaultValue: false, input: false },
-    },
-  },
+  plugins: [admin({ defaultRole: "viewer" })],
   rateLimit: { enabled: false },
   telemetry: { enabled: false },
 };
@@ -50,6 +49,11 @@ const server = http.createServer((req, res) => {
     const entry = resetLinks.get(url.searchParams.get("email")) || null;
     res.writeHead(200, { "content-type": "application/json" });
     res.end(JSON.stringify(entry));
+    return;
+  }
+  if (url.pathname === "/__test/outbox") {
+    res.writeHead(200, { "content-type": "application/json" });
+    res.end(JSON.stringify(outbox));
     return;
   }
   if (url.pathname === "/__test/health") {
