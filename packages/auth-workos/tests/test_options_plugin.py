@@ -15,7 +15,7 @@ from mastra.core.ee.settings import Settings
 
 
 def test_credentials_are_required(settings: Settings) -> None:
-    with pytest.raises(ConfigurationError, match="^WorkOS API key and client ID are required$"):
+    with pytest.raises(ConfigurationError, match=r"^WorkOS API key and client ID are required$"):
         WorkOSOptions.from_options({"client_id": "c", "_settings": settings})
 
 
@@ -36,7 +36,7 @@ def test_cookie_password_rules(settings: Settings, caplog: pytest.LogCaptureFixt
     assert derived == derive_fernet_key("x" * 32) != derive_fernet_key("y" * 32)
     assert len(base64.urlsafe_b64decode(derived)) == 32
     Fernet(derived)  # usable as a Fernet key
-    with pytest.raises(ConfigurationError, match="^WorkOS cookie password must be at least 32 characters$"):
+    with pytest.raises(ConfigurationError, match=r"^WorkOS cookie password must be at least 32 characters$"):
         WorkOSOptions.from_options(
             {"api_key": "k", "client_id": "c", "cookie_password": "short", "_settings": settings}
         )

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from mastra.core.server import client_ip
+from mastra.core.server import public_origin as core_public_origin
 from starlette.requests import Request
 
 if TYPE_CHECKING:
@@ -35,26 +37,14 @@ def host_settings(request: Request, provider: WorkOSAuthProvider) -> Any:
 
 
 def public_origin(request: Request, settings: Any) -> str:
-    """The server's helper (SPEC 9.1) when present; else public URL or the request's origin."""
-    try:
-        from mastra.core.server import public_origin as core_public_origin
-    except ImportError:
-        core_public_origin = None
-    if core_public_origin is not None:
-        return str(core_public_origin(request, settings))
-    if getattr(settings, "public_url", None):
-        return str(settings.public_url)
-    return f"{request.url.scheme}://{request.url.netloc}"
+    """The server's SPEC 9.1 public origin."""
+    return str(core_public_origin(request, settings))
 
 
 def client_details(request: Request) -> tuple[str | None, str | None]:
     ip: str | None = None
-    try:
-        from mastra.core.server import client_ip
-    except ImportError:
-        client_ip = None
     ee = _ee(request)
-    if client_ip is not None and ee is not None:
+    if ee is not None:
         try:
             ip = client_ip(request, ee.settings)
         except Exception:

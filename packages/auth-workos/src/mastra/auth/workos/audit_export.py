@@ -55,7 +55,7 @@ def _value(value: Any) -> str | int | float | bool:
             value = json.dumps(value, separators=(",", ":"), sort_keys=True)
         except (TypeError, ValueError):
             return "<unserializable>"
-    return value[:MAX_VALUE_LENGTH]
+    return str(value)[:MAX_VALUE_LENGTH]
 
 
 def flatten_metadata(metadata: Mapping[str, Any], *, reserved: Mapping[str, Any] = {}) -> dict[str, Any]:

@@ -152,7 +152,7 @@ class WorkOSRBACMixin:
 
     async def get_permissions_for_role(self, role_id: str) -> list[str]:
         mapping = self.options.role_mapping or {}
-        return list(mapping.get(role_id) if role_id in mapping else mapping.get("_default", []))
+        return list(mapping[role_id] if role_id in mapping else mapping.get("_default", []))
 
     # -- IRBACManager -------------------------------------------------------------------
 
