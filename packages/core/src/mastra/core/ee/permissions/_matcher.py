@@ -1,20 +1,21 @@
 """The permission matcher (SPEC 4.2), compiled once per permission set.
 
 ``matches`` is the rule as written. ``PermissionSet`` answers the same question for a
-whole grant list with a handful of set look-ups: exact grants, ``res:act`` pairs with
-wildcards, and per-id scoped grants. Its answers are memoised per required string
-(bounded), so a hot check is one dict hit.
+whole grant list: unscoped grants (wildcards included) become one bit mask, scoped
+grants a per-id set of ``res:act`` keys, flat strings a set. Required strings are parsed
+once per process (bounded cache), not once per check.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable
 from functools import lru_cache
 
 __all__ = ["PermissionSet", "compile_permissions", "has_permission", "matches"]
 
-_COMPILED_CACHE_SIZE = 4096
-_MEMO_LIMIT = 2048
+_COMPILED_CACHE_SIZE = 1024
+_PARSE_CACHE_LIMIT = 8192
 
 
 def matches(granted: str, required: str) -> bool:
@@ -38,10 +39,77 @@ def matches(granted: str, required: str) -> bool:
     return len(r) == 3 and r[2] == g[2]
 
 
-class PermissionSet:
-    """An immutable, compiled grant list. Build it with :func:`compile_permissions`."""
+# -- the shared, process-wide part of compilation ------------------------------------------
+#
+# Every unscoped grant key ("res:act", wildcards included) gets a bit. A compiled set keeps
+# the OR of its keys' bits; a parsed requirement keeps the OR of its four candidate keys'
+# bits. An unscoped check is then one dict hit and one integer AND, touching almost no
+# per-set memory (what dominates when thousands of users' sets are in play).
 
-    __slots__ = ("_exact", "_memo", "_scoped", "_star", "_unscoped", "is_admin", "permissions")
+_lock = threading.Lock()
+_key_bits: dict[str, int] = {}
+_generation = 0
+
+#: required → (mask, key, *:act, res:*, *:*, id or None); () for a flat string. Scoped
+#: strings are not stored (only their "res:act" head), so ids never crowd the cache.
+_Parsed = tuple[int, str, str, str, str, str | None] | tuple[()]
+_parsed: dict[str, _Parsed] = {}
+
+
+def _bits_for(keys: Iterable[str]) -> int:
+    """The mask of ``keys``, assigning bits to new ones (config-driven, so bounded)."""
+    global _generation
+    mask = 0
+    with _lock:
+        for key in keys:
+            bit = _key_bits.get(key)
+            if bit is None:
+                bit = _key_bits[key] = 1 << len(_key_bits)
+                _generation += 1
+                # Cached requirement masks predate this key: drop them.
+                _parsed.clear()
+            mask |= bit
+    return mask
+
+
+def _parse_required(required: str) -> _Parsed:
+    first = required.find(":")
+    if first < 0:
+        return _remember(required, (), _generation)
+    second = required.find(":", first + 1)
+    if second >= 0:
+        head = required[:second]
+        parsed = _parsed.get(head) or _parse_required(head)
+        return (*parsed[:5], required[second + 1 :])
+    generation = _generation
+    res, act = required[:first], required[first + 1 :]
+    # Neither part contains a colon, so "res:act" strings stand for the pair exactly.
+    keys = (required, f"*:{act}", f"{res}:*", "*:*")
+    mask = 0
+    for key in keys:
+        mask |= _key_bits.get(key, 0)
+    return _remember(required, (mask, *keys, None), generation)
+
+
+def _remember(required: str, parsed: _Parsed, generation: int) -> _Parsed:
+    with _lock:
+        if generation == _generation:  # else a new key appeared meanwhile: do not cache
+            if len(_parsed) >= _PARSE_CACHE_LIMIT:
+                # The first path segment is client-chosen; start over rather than grow.
+                _parsed.clear()
+            _parsed[required] = parsed
+    return parsed
+
+
+class PermissionSet:
+    """An immutable, compiled grant list. Build it with :func:`compile_permissions`.
+
+    A check is: the ``*`` flag, the shared parse of ``required``, one integer AND for
+    every unscoped grant at once, and for a scoped requirement four look-ups among the
+    grants scoped to that id. Flat strings (``legacy-admin``) match by equality only.
+    """
+
+    __slots__ = ("_flat", "_mask", "_scoped", "_star", "is_admin", "permissions")
 
     def __init__(self, permissions: Iterable[str]) -> None:
         perms = tuple(dict.fromkeys(p for p in permissions if isinstance(p, str)))
@@ -49,49 +117,36 @@ class PermissionSet:
         self._star = "*" in perms
         #: SPEC 4.2 admin bypass: the list holds ``*`` or ``*:*``.
         self.is_admin: bool = self._star or "*:*" in perms
-        # Any grant equal to the requirement matches it (flat strings match only this way).
-        self._exact = frozenset(perms)
-        unscoped: set[str] = set()
+        unscoped: list[str] = []
+        flat: set[str] = set()
         scoped: dict[str, set[str]] = {}
         for perm in perms:
             parts = perm.split(":", 2)
             if len(parts) == 2:
-                unscoped.add(perm)
+                unscoped.append(perm)
             elif len(parts) == 3:
                 scoped.setdefault(parts[2], set()).add(f"{parts[0]}:{parts[1]}")
-        # Neither part contains a colon, so "res:act" strings stand for the pair exactly.
-        self._unscoped = frozenset(unscoped)
+            else:
+                flat.add(perm)
+        self._flat = frozenset(flat)
+        self._mask = _bits_for(unscoped)
         self._scoped = {key: frozenset(value) for key, value in scoped.items()}
-        self._memo: dict[str, bool] = {}
 
     def allows(self, required: str) -> bool:
         if self._star:
             return True
-        hit = self._memo.get(required)
-        if hit is not None:
-            return hit
-        result = self._compute(required)
-        if len(self._memo) >= _MEMO_LIMIT:
-            # Ids make the space of required strings unbounded; start over rather than grow.
-            self._memo.clear()
-        self._memo[required] = result
-        return result
-
-    def _compute(self, required: str) -> bool:
-        if required in self._exact:
+        parsed = _parsed.get(required)
+        if parsed is None:
+            parsed = _parse_required(required)
+        if not parsed:
+            return required in self._flat
+        if parsed[0] & self._mask:
             return True
-        parts = required.split(":", 2)
-        if len(parts) < 2:
-            return False
-        res, act = parts[0], parts[1]
-        candidates = (f"{res}:{act}", f"*:{act}", f"{res}:*", "*:*")
-        unscoped = self._unscoped
-        if any(key in unscoped for key in candidates):
-            return True
-        if len(parts) == 3:
-            scoped = self._scoped.get(parts[2])
-            if scoped is not None and any(key in scoped for key in candidates):
-                return True
+        ident = parsed[5]
+        if ident is not None and self._scoped:
+            keys = self._scoped.get(ident)
+            if keys is not None:
+                return parsed[1] in keys or parsed[2] in keys or parsed[3] in keys or parsed[4] in keys
         return False
 
     def allows_all(self, required: Iterable[str]) -> bool:

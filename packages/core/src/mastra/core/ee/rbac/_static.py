@@ -131,9 +131,13 @@ class StaticRBACProvider:
         """
         metadata = user.metadata
         raw = metadata.get(self.role_field)
-        plain = type(raw) is str and (self.role_field == "roles" or "roles" not in metadata)
-        if plain:
-            hit = self._raw_cache.get(raw)
+        raw_key: str | None = None
+        # Exact ``str`` only: a subclass could redefine equality and alias cache entries.
+        if isinstance(raw, str) and type(raw) is str:
+            if self.role_field == "roles" or "roles" not in metadata:
+                raw_key = raw
+        if raw_key is not None:
+            hit = self._raw_cache.get(raw_key)
             if hit is not None:
                 return hit
         roles = self.roles_of(user)
@@ -146,11 +150,11 @@ class StaticRBACProvider:
                 self._cache[key] = entry
                 if len(self._cache) > self._cache_size:
                     self._cache.popitem(last=False)
-        if plain:
+        if raw_key is not None:
             with self._lock:
                 if len(self._raw_cache) >= self._cache_size:
                     self._raw_cache.clear()
-                self._raw_cache[raw] = entry[1]
+                self._raw_cache[raw_key] = entry[1]
         return entry[1]
 
     async def get_permissions(self, user: EEUser) -> list[str]:
