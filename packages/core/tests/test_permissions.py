@@ -298,3 +298,18 @@ def test_permission_patterns_vocabulary() -> None:
     with_extra = permission_patterns(["workos:portal", "agents:read"])
     assert "workos:portal" in with_extra and len(with_extra) == expected_count + 1
     assert with_extra == sorted(with_extra)
+
+
+def test_requirement_cached_before_a_new_grant_key_still_matches() -> None:
+    # Regression for the shared bit masks: a requirement parsed (and cached) before any
+    # set used its key must not keep a stale mask once such a set is compiled.
+    key = f"fresh{id(object())}:zap"
+    before = PermissionSet(["agents:read"])
+    assert before.allows(key) is False
+    assert before.allows(key + ":id1") is False
+    after = PermissionSet([key])
+    assert after.allows(key) is True
+    assert after.allows(key + ":id1") is True
+    wildcard = PermissionSet([key.split(":")[0] + ":*"])
+    assert wildcard.allows(key) is True
+    assert before.allows(key) is False

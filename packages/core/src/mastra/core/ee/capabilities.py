@@ -175,8 +175,9 @@ async def build_capabilities(
     """
     if auth.user is None:
         return {"enabled": False, "login": None}
-    api_prefix = settings.api_prefix if settings is not None else "/api"
-    body: dict[str, Any] = {"enabled": True, "login": await _login(auth, settings, api_prefix)}
+    raw_prefix = settings.api_prefix if settings is not None else "/api"
+    api_prefix = settings.normalised_api_prefix if settings is not None else "/api"
+    body: dict[str, Any] = {"enabled": True, "login": await _login(auth, settings, raw_prefix)}
     licensed = {feature: is_feature_licensed(auth, feature) for feature in GATED_FEATURES}
     permissions: list[str] | None = None
     if user is not None:
