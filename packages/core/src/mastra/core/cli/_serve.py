@@ -120,7 +120,11 @@ def run(args: argparse.Namespace) -> int:
         print(f"No users yet: the first account created becomes the owner ({studio}signup)", flush=True)
     config = uvicorn.Config(app, host=args.host, port=args.port, log_level="info", lifespan="on")
     server = uvicorn.Server(config)
-    server.run()
+    try:
+        server.run()
+    except KeyboardInterrupt:
+        # uvicorn shuts down gracefully, then re-raises the captured Ctrl-C: that is a clean stop.
+        pass
     return 0
 
 

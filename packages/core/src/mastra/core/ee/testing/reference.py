@@ -291,3 +291,72 @@ def reference_app(settings: Any, *, plugins: Mapping[str, Any] | None = None, **
     app_options.setdefault("sso_state_store", "memory")
     app_options.setdefault("reset_delay", 0.01)
     return create_app(settings, auth=auth, registry=registry, **app_options)
+
+
+class ServeProcess:
+    """``mastra-ee serve`` as a subprocess on a free loopback port (end-to-end tests).
+
+    ``with ServeProcess(cwd, env) as server: httpx.get(server.url + "/api/...")``;
+    leaving the block sends SIGINT (Ctrl-C) and waits for a clean exit.
+    """
+
+    def __init__(self, cwd: Any, env: Mapping[str, str] | None = None, *, port: int | None = None,
+                 args: tuple[str, ...] = ()) -> None:
+        from .servers import free_port
+
+        self.cwd = cwd
+        self.port = port or free_port()
+        self.env = {**os.environ, **(env or {})}
+        self.args = args
+        self.process: Any = None
+        self.returncode: int | None = None
+        self.stdout = ""
+        self.stderr = ""
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def __enter__(self) -> ServeProcess:
+        import subprocess
+        import sys
+        import time
+
+        import httpx
+
+        command = [sys.executable, "-m", "mastra.core.cli", "serve", "--port", str(self.port), *self.args]
+        self.process = subprocess.Popen(command, cwd=self.cwd, env=self.env, stdout=subprocess.PIPE,
+                                        stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                self._collect()
+                raise RuntimeError(f"mastra-ee serve exited early: {self.stderr[-2000:]}")
+            try:
+                httpx.get(self.url + "/api/auth/capabilities", timeout=1)
+                return self
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        self.stop()
+        raise RuntimeError("mastra-ee serve did not become ready")
+
+    def _collect(self) -> None:
+        out, err = self.process.communicate(timeout=30)
+        self.stdout, self.stderr = out or "", err or ""
+        self.returncode = self.process.returncode
+
+    def stop(self) -> int:
+        import signal
+
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)
+        if self.process is not None and self.returncode is None:
+            try:
+                self._collect()
+            except Exception:  # noqa: BLE001 - never leave a server behind
+                self.process.kill()
+                self._collect()
+        return self.returncode if self.returncode is not None else -1
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
