@@ -10,7 +10,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-
 from mastra.core.ee.testing.node import ensure_node_packages, node_available
 from mastra.core.ee.testing.servers import free_port
 
@@ -34,7 +33,9 @@ def peer_folder() -> Path:
 class BetterAuthNode:
     """``with BetterAuthNode(db_path, secret) as node: node.base_url``."""
 
-    def __init__(self, db_path: Path, secret: str, *, trusted: tuple[str, ...] = (), migrate: bool = True) -> None:
+    def __init__(
+        self, db_path: Path, secret: str, *, trusted: tuple[str, ...] = (), migrate: bool = True
+    ) -> None:
         self.folder = peer_folder()
         self.db_path = db_path
         self.secret = secret
@@ -61,14 +62,16 @@ class BetterAuthNode:
             "BA_TRUSTED": ",".join(self.trusted),
             "BA_MIGRATE": "1" if self.migrate else "0",
         }
-        self.log = open(self.db_path.with_suffix(".node.log"), "wb")  # noqa: SIM115
+        self.log = open(self.db_path.with_suffix(".node.log"), "wb")
         self.process = subprocess.Popen(
             ["node", "mastra-peer-server.mjs"], cwd=self.folder, env=env, stdout=self.log, stderr=self.log
         )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError("Better Auth peer exited: " + self.db_path.with_suffix(".node.log").read_text())
+                raise RuntimeError(
+                    "Better Auth peer exited: " + self.db_path.with_suffix(".node.log").read_text()
+                )
             try:
                 if httpx.get(f"{self.origin}/__test/health", timeout=0.5, trust_env=False).status_code == 200:
                     return self

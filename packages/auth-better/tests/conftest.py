@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from mastra.auth.better import EmbeddedBetterAuth
 from mastra.core.ee.settings import Settings
 

@@ -4,9 +4,8 @@ revocation on disable/password change/reset, wiring with the core cookie session
 from __future__ import annotations
 
 import asyncio
-import pytest
-from sqlalchemy import text
 
+import pytest
 from mastra.auth.better import EmbeddedBetterAuth, sign_token
 from mastra.auth.better import plugin as better_plugin
 from mastra.core.ee.db import get_engine
@@ -14,6 +13,7 @@ from mastra.core.ee.errors import InvalidCredentials, SignUpFailed
 from mastra.core.ee.plugins import PluginRegistry, build_auth
 from mastra.core.ee.sessions import CookieSessionProvider
 from mastra.core.ee.testing.sessions import cookie_pairs, request_with_cookies
+from sqlalchemy import text
 
 from .conftest import SECRET, make_embedded, make_settings
 
@@ -122,15 +122,19 @@ async def test_node_style_rows_are_read(sqlite_url: str) -> None:
     await provider.store.ready()
     engine = get_engine(sqlite_url)
     async with engine.begin() as conn:
-        await conn.execute(text(
-            'INSERT INTO "user" (id, name, email, "emailVerified", image, "createdAt", "updatedAt", role, banned) '
-            "VALUES ('n1', 'Node', 'node@example.com', 1, 'https://img/x.png', '2026-11-27T15:54:48.456Z', "
-            "1764258888456, NULL, NULL)"
-        ))
+        await conn.execute(
+            text(
+                'INSERT INTO "user" (id, name, email, "emailVerified", image, "createdAt", '
+                "\"updatedAt\", role, banned) VALUES ('n1', 'Node', 'node@example.com', 1, "
+                "'https://img/x.png', '2026-11-27T15:54:48.456Z', 1764258888456, NULL, NULL)"
+            )
+        )
     user = await provider.get_user("n1")
     assert user.metadata == {
-        "role": "member", "emailVerified": True,
-        "createdAt": "2026-11-27T15:54:48.456Z", "updatedAt": "2025-11-27T15:54:48.456Z",
+        "role": "member",
+        "emailVerified": True,
+        "createdAt": "2026-11-27T15:54:48.456Z",
+        "updatedAt": "2025-11-27T15:54:48.456Z",
     }
     assert user.avatar_url == "https://img/x.png"
     assert not await provider.is_user_disabled("n1")
@@ -139,11 +143,13 @@ async def test_node_style_rows_are_read(sqlite_url: str) -> None:
 async def test_user_table_without_role_columns_is_extended(sqlite_url: str) -> None:
     engine = get_engine(sqlite_url)
     async with engine.begin() as conn:
-        await conn.execute(text(
-            'CREATE TABLE "user" ("id" text not null primary key, "name" text not null, "email" text not null '
-            'unique, "emailVerified" integer not null, "image" text, "createdAt" date not null, '
-            '"updatedAt" date not null)'
-        ))
+        await conn.execute(
+            text(
+                'CREATE TABLE "user" ("id" text not null primary key, "name" text not null, '
+                '"email" text not null unique, "emailVerified" integer not null, "image" text, '
+                '"createdAt" date not null, "updatedAt" date not null)'
+            )
+        )
     provider = make_embedded(sqlite_url)
     result = await provider.sign_up("late@example.com", PASSWORD, None, None)
     assert result.user.metadata["role"] == "owner"
@@ -179,8 +185,15 @@ async def test_reset_revokes_core_cookie_sessions(sqlite_url: str) -> None:
     async def sender(email: str, url: str) -> None:
         outbox.append((email, url))
 
-    settings = make_settings(sqlite_url, auth={"user": "better", "credentials": "better", "session": "cookie",
-                                               "options": {"better": {"reset_sender": sender}}})
+    settings = make_settings(
+        sqlite_url,
+        auth={
+            "user": "better",
+            "credentials": "better",
+            "session": "cookie",
+            "options": {"better": {"reset_sender": sender}},
+        },
+    )
     registry = PluginRegistry()
     registry.register_builtin()
     registry.register(better_plugin, "better")
@@ -194,7 +207,9 @@ async def test_reset_revokes_core_cookie_sessions(sqlite_url: str) -> None:
 
 
 async def test_session_better_wiring_shares_one_instance(sqlite_url: str) -> None:
-    settings = make_settings(sqlite_url, auth={"user": "better", "credentials": "better", "session": "better"})
+    settings = make_settings(
+        sqlite_url, auth={"user": "better", "credentials": "better", "session": "better"}
+    )
     registry = PluginRegistry()
     registry.register_builtin()
     registry.register(better_plugin, "better")
@@ -207,7 +222,9 @@ async def test_session_better_wiring_shares_one_instance(sqlite_url: str) -> Non
     assert (await auth.authenticate(request)).id == result.user.id
 
 
-async def test_dev_reset_without_sender_logs_the_link(sqlite_url: str, caplog: pytest.LogCaptureFixture) -> None:
+async def test_dev_reset_without_sender_logs_the_link(
+    sqlite_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
     provider = make_embedded(sqlite_url)
     await provider.sign_up("logme@example.com", PASSWORD, None, None)
     with caplog.at_level("WARNING", logger="mastra.auth.better"):

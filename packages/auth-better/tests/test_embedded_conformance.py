@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-
 from mastra.auth.better import EmbeddedBetterAuth
 from mastra.core.ee.testing.credentials import CredentialsProviderConformance
 from mastra.core.ee.testing.sessions import FakeClock, SessionProviderConformance
@@ -47,7 +46,9 @@ class TestEmbeddedSessions(SessionProviderConformance):
     @pytest.fixture
     def provider(self, database_url: str, clock: FakeClock) -> EmbeddedBetterAuth:
         return make_embedded(
-            database_url, clock=clock, session_expires_in=self.idle_timeout,
+            database_url,
+            clock=clock,
+            session_expires_in=self.idle_timeout,
             session_max_lifetime=self.absolute_timeout,
         )
 

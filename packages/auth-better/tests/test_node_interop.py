@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from mastra.auth.better import EmbeddedBetterAuth
 from mastra.core.ee.errors import InvalidCredentials
 from mastra.core.ee.testing.sessions import cookie_pairs, request_with_cookies
@@ -41,7 +40,9 @@ def embedded(db_path: Path, node: BetterAuthNode) -> EmbeddedBetterAuth:
 
 
 async def test_node_user_signs_in_through_python(node: BetterAuthNode, embedded: EmbeddedBetterAuth) -> None:
-    response = node.post("/sign-up/email", {"email": "Node.User@Example.com", "password": "node password 1", "name": "N"})
+    response = node.post(
+        "/sign-up/email", {"email": "Node.User@Example.com", "password": "node password 1", "name": "N"}
+    )
     assert response.status_code == 200, response.text
     node_id = response.json()["user"]["id"]
     result = await embedded.sign_in("node.user@example.com", "node password 1", None)
@@ -62,15 +63,22 @@ async def test_python_user_signs_in_through_node(node: BetterAuthNode, embedded:
     assert bad.status_code == 401
 
 
-async def test_nfkc_password_across_sides(node: BetterAuthNode, embedded: EmbeddedBetterAuth, vectors) -> None:
+async def test_nfkc_password_across_sides(
+    node: BetterAuthNode, embedded: EmbeddedBetterAuth, vectors
+) -> None:
     await embedded.sign_up("nfkc@example.com", vectors["nfkcPassword"], None, None)
-    assert node.post("/sign-in/email", {"email": "nfkc@example.com", "password": "password123"}).status_code == 200
+    assert (
+        node.post("/sign-in/email", {"email": "nfkc@example.com", "password": "password123"}).status_code
+        == 200
+    )
     node.post("/sign-up/email", {"email": "nfkc2@example.com", "password": "password123", "name": "x"})
     await embedded.sign_in("nfkc2@example.com", vectors["nfkcPassword"], None)
 
 
 async def test_node_cookie_is_accepted_by_python(node: BetterAuthNode, embedded: EmbeddedBetterAuth) -> None:
-    response = node.post("/sign-up/email", {"email": "c1@example.com", "password": "cookie password", "name": "C"})
+    response = node.post(
+        "/sign-up/email", {"email": "c1@example.com", "password": "cookie password", "name": "C"}
+    )
     cookie = _cookie_of(response)
     request = request_with_cookies(cookie)
     user = await embedded.get_current_user(request)
@@ -99,8 +107,12 @@ async def test_python_cookie_is_accepted_by_node(node: BetterAuthNode, embedded:
     assert await embedded.get_current_user(request_with_cookies(pairs)) is None
 
 
-async def test_password_change_on_node_works_in_python(node: BetterAuthNode, embedded: EmbeddedBetterAuth) -> None:
-    response = node.post("/sign-up/email", {"email": "chg@example.com", "password": "first password", "name": "x"})
+async def test_password_change_on_node_works_in_python(
+    node: BetterAuthNode, embedded: EmbeddedBetterAuth
+) -> None:
+    response = node.post(
+        "/sign-up/email", {"email": "chg@example.com", "password": "first password", "name": "x"}
+    )
     cookie = _cookie_of(response)
     changed = node.post(
         "/change-password",
@@ -113,14 +125,22 @@ async def test_password_change_on_node_works_in_python(node: BetterAuthNode, emb
         await embedded.sign_in("chg@example.com", "first password", None)
 
 
-async def test_password_change_in_python_works_on_node(node: BetterAuthNode, embedded: EmbeddedBetterAuth) -> None:
+async def test_password_change_in_python_works_on_node(
+    node: BetterAuthNode, embedded: EmbeddedBetterAuth
+) -> None:
     result = await embedded.sign_up("chg2@example.com", "first password", None, None)
     node_login = node.post("/sign-in/email", {"email": "chg2@example.com", "password": "first password"})
     node_cookie = _cookie_of(node_login)
     await embedded.change_password(result.user.id, "first password", "second password")
     assert node.get("/get-session", node_cookie).json() is None  # revoked everywhere
-    assert node.post("/sign-in/email", {"email": "chg2@example.com", "password": "first password"}).status_code == 401
-    assert node.post("/sign-in/email", {"email": "chg2@example.com", "password": "second password"}).status_code == 200
+    assert (
+        node.post("/sign-in/email", {"email": "chg2@example.com", "password": "first password"}).status_code
+        == 401
+    )
+    assert (
+        node.post("/sign-in/email", {"email": "chg2@example.com", "password": "second password"}).status_code
+        == 200
+    )
 
 
 async def test_ban_in_python_is_enforced_by_node(node: BetterAuthNode, embedded: EmbeddedBetterAuth) -> None:
@@ -140,6 +160,10 @@ async def test_python_created_schema_is_used_by_node(tmp_path: Path) -> None:
         response = node.post("/sign-in/email", {"email": "first@example.com", "password": "python password"})
         assert response.status_code == 200, response.text
         assert response.json()["user"]["id"] == created.user.id
-        other = node.post("/sign-up/email", {"email": "second@example.com", "password": "node password", "name": "S"})
+        other = node.post(
+            "/sign-up/email", {"email": "second@example.com", "password": "node password", "name": "S"}
+        )
         assert other.status_code == 200, other.text
-    assert (await embedded.sign_in("second@example.com", "node password", None)).user.email == "second@example.com"
+    assert (
+        await embedded.sign_in("second@example.com", "node password", None)
+    ).user.email == "second@example.com"

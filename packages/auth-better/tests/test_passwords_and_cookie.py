@@ -6,7 +6,6 @@ import asyncio
 import time
 
 import pytest
-
 from mastra.auth.better import BetterCookie, PasswordHasher, better_scrypt, sign_token, unsign_value
 from mastra.auth.better._passwords import check_password_policy
 from mastra.core.ee.errors import PasswordPolicyError
@@ -32,13 +31,22 @@ def test_hash_format_uses_hex_string_salt(vectors: dict) -> None:
     assert len(salt) == 32 and len(key) == 128
     import hashlib
 
-    expected = hashlib.scrypt(b"some password", salt=salt.encode(), n=16384, r=16, p=1, dklen=64, maxmem=1 << 27)
+    expected = hashlib.scrypt(
+        b"some password", salt=salt.encode(), n=16384, r=16, p=1, dklen=64, maxmem=1 << 27
+    )
     assert key == expected.hex()
 
 
 @pytest.mark.parametrize(
     "bad",
-    ["", "zz", "b9ec66bfa5599f2dcb80dbdf39ccde3b", "B9EC66BFA5599F2DCB80DBDF39CCDE3B:" + "A" * 128, "x:y", "$2b$10$abc"],
+    [
+        "",
+        "zz",
+        "b9ec66bfa5599f2dcb80dbdf39ccde3b",
+        "B9EC66BFA5599F2DCB80DBDF39CCDE3B:" + "A" * 128,
+        "x:y",
+        "$2b$10$abc",
+    ],
 )
 def test_malformed_hashes_fail_closed(bad: str) -> None:
     assert PasswordHasher().verify_and_update_sync("whatever password", bad) == (False, None)
@@ -113,9 +121,22 @@ def _tampered(signed: str) -> list[str]:
     plain = unquote(signed)
     token, _, sig = plain.rpartition(".")
     return [
-        "", ".", "%", "%zz", token, f"{token}.", f".{sig}", f"{token}x.{sig}", f"{token}.{sig[:-2]}",
+        "",
+        ".",
+        "%",
+        "%zz",
+        token,
+        f"{token}.",
+        f".{sig}",
+        f"{token}x.{sig}",
+        f"{token}.{sig[:-2]}",
         f"{token[:-1]}A.{sig}" if token[-1] != "A" else f"{token[:-1]}B.{sig}",
-        f"{token}.{'A' * 44}", f"{token}.{sig}.{sig}", plain + "A", "a" * 5000, "💥.💥", "\x00." + sig,
+        f"{token}.{'A' * 44}",
+        f"{token}.{sig}.{sig}",
+        plain + "A",
+        "a" * 5000,
+        "💥.💥",
+        "\x00." + sig,
     ]
 
 

@@ -9,10 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from starlette.applications import Starlette
-from starlette.responses import JSONResponse
-from starlette.routing import Route
-
 from mastra.auth.better import RemoteBetterAuth
 from mastra.auth.better import plugin as better_plugin
 from mastra.core.ee.errors import (
@@ -27,6 +23,9 @@ from mastra.core.ee.settings import Settings
 from mastra.core.ee.testing.credentials import RESET_URL, CredentialsProviderConformance
 from mastra.core.ee.testing.servers import BackgroundServer, free_port
 from mastra.core.ee.testing.sessions import cookie_pairs, request_with_cookies
+from starlette.applications import Starlette
+from starlette.responses import JSONResponse
+from starlette.routing import Route
 
 from ._node_peer import BetterAuthNode
 from .conftest import SECRET
@@ -36,7 +35,9 @@ TRUSTED = ("http://127.0.0.1:4111",)  # the conformance suite's reset URL origin
 
 def make_remote(base_url: str, **options: Any) -> RemoteBetterAuth:
     settings = Settings(database_url="sqlite+aiosqlite:///:memory:", auth_secret=SECRET)
-    return RemoteBetterAuth.from_options({"_settings": settings, "mode": "remote", "base_url": base_url, **options})
+    return RemoteBetterAuth.from_options(
+        {"_settings": settings, "mode": "remote", "base_url": base_url, **options}
+    )
 
 
 @pytest.fixture
@@ -103,7 +104,9 @@ async def test_tampered_cookie_and_bearer(node: BetterAuthNode) -> None:
 
 
 @pytest.mark.node
-async def test_bad_origin_is_provider_unavailable(node: BetterAuthNode, caplog: pytest.LogCaptureFixture) -> None:
+async def test_bad_origin_is_provider_unavailable(
+    node: BetterAuthNode, caplog: pytest.LogCaptureFixture
+) -> None:
     remote = make_remote(node.base_url, origin="http://evil.example")
     with caplog.at_level("ERROR", logger="mastra.auth.better"), pytest.raises(ProviderUnavailable) as caught:
         await remote.sign_in("x@example.com", "remote password", None)
@@ -120,8 +123,10 @@ async def test_plugin_wiring_requires_better_sessions(node: BetterAuthNode) -> N
     bad = Settings(auth_secret=SECRET, auth={"user": "better", "session": "memory", "options": options})
     with pytest.raises(ConfigurationError, match="MASTRA_AUTH__SESSION=better"):
         build_auth(bad, registry)
-    good = Settings(auth_secret=SECRET, auth={"user": "better", "session": "better", "credentials": "better",
-                                              "options": options})
+    good = Settings(
+        auth_secret=SECRET,
+        auth={"user": "better", "session": "better", "credentials": "better", "options": options},
+    )
     auth = build_auth(good, registry)
     assert isinstance(auth.user, RemoteBetterAuth) and auth.user is auth.session is auth.credentials
 
@@ -207,10 +212,12 @@ def _slow_app(delay: float) -> Starlette:
     async def broken(request: Any) -> JSONResponse:
         return JSONResponse({"message": "boom"}, status_code=502)
 
-    return Starlette(routes=[
-        Route("/slow/{path:path}", slow, methods=["GET", "POST"]),
-        Route("/broken/{path:path}", broken, methods=["GET", "POST"]),
-    ])
+    return Starlette(
+        routes=[
+            Route("/slow/{path:path}", slow, methods=["GET", "POST"]),
+            Route("/broken/{path:path}", broken, methods=["GET", "POST"]),
+        ]
+    )
 
 
 async def test_slow_server_times_out() -> None:
@@ -227,7 +234,11 @@ async def test_slow_server_times_out() -> None:
 
 async def test_remote_rejects_bad_input_without_calling_the_server() -> None:
     remote = make_remote(f"http://127.0.0.1:{free_port()}/api/auth", timeout=2)
-    for email, password in (("a@example.com", ""), ("a@example.com", "p" * 5000), ("not-an-email", "password1")):
+    for email, password in (
+        ("a@example.com", ""),
+        ("a@example.com", "p" * 5000),
+        ("not-an-email", "password1"),
+    ):
         with pytest.raises(InvalidCredentials):
             await remote.sign_in(email, password, None)
     with pytest.raises(SignUpFailed):

@@ -6,7 +6,6 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-
 from mastra.core.ee.models import utcnow
 from mastra.core.ee.testing.credentials import CredentialsProviderConformance
 from mastra.core.ee.testing.reference import ReferenceProvider

@@ -75,8 +75,10 @@ class BetterCookie:
         return header + "; Secure" if self.secure else header
 
     def clear_headers(self) -> list[str]:
-        headers = [f"{self.prefix}.{suffix}=; Max-Age=0; Path=/; HttpOnly; SameSite=Lax"
-                   for suffix in ("session_token", "session_data", "dont_remember")]
+        headers = [
+            f"{self.prefix}.{suffix}=; Max-Age=0; Path=/; HttpOnly; SameSite=Lax"
+            for suffix in ("session_token", "session_data", "dont_remember")
+        ]
         if self.secure:
             headers = [f"__Secure-{h}; Secure" for h in headers]
         return headers

@@ -110,7 +110,9 @@ class BetterOptions:
         base_url = options.get("base_url") or os.environ.get("BETTER_AUTH_URL")
         if mode == "remote":
             if not base_url:
-                raise ConfigurationError("better: remote mode needs base_url (e.g. http://127.0.0.1:3005/api/auth)")
+                raise ConfigurationError(
+                    "better: remote mode needs base_url (e.g. http://127.0.0.1:3005/api/auth)"
+                )
             parts = urlsplit(str(base_url))
             if parts.scheme not in {"http", "https"} or not parts.netloc:
                 raise ConfigurationError(f"better: base_url must be an http(s) URL, not {base_url!r}")
@@ -137,8 +139,12 @@ class BetterOptions:
             origin=str(options.get("origin") or public_url or "") or None,
             secure_cookies=secure,
             is_dev=bool(getattr(settings, "is_dev", True)) if settings is not None else True,
-            session_expires_in=int(_as_number(options.get("session_expires_in"), 604800, "session_expires_in")),
-            session_update_age=int(_as_number(options.get("session_update_age"), 86400, "session_update_age")),
+            session_expires_in=int(
+                _as_number(options.get("session_expires_in"), 604800, "session_expires_in")
+            ),
+            session_update_age=int(
+                _as_number(options.get("session_update_age"), 86400, "session_update_age")
+            ),
             session_max_lifetime=int(
                 _as_number(options.get("session_max_lifetime"), 2592000, "session_max_lifetime")
             ),

@@ -19,11 +19,10 @@ import secrets
 import unicodedata
 from typing import Any
 
+from mastra.core.ee.errors import PasswordPolicyError
 from passlib.context import CryptContext
 from passlib.exc import PasswordSizeError
 from passlib.utils import handlers as uh
-
-from mastra.core.ee.errors import PasswordPolicyError
 
 __all__ = [
     "MAX_PASSWORD_LENGTH",
@@ -59,7 +58,7 @@ def check_password_policy(password: str) -> str:
     return normalised
 
 
-class better_scrypt(uh.HasSalt, uh.GenericHandler):  # noqa: N801 - passlib names handlers in lower case
+class better_scrypt(uh.HasSalt, uh.GenericHandler):  # type: ignore[misc]
     """``passlib`` handler for Better Auth's ``saltHex:keyHex`` scrypt hashes."""
 
     name = "better_scrypt"
@@ -70,7 +69,7 @@ class better_scrypt(uh.HasSalt, uh.GenericHandler):  # noqa: N801 - passlib name
     min_salt_size = max_salt_size = default_salt_size = 32
 
     @classmethod
-    def identify(cls, hash: str | bytes) -> bool:  # noqa: A002 - passlib's signature
+    def identify(cls, hash: str | bytes) -> bool:
         if isinstance(hash, bytes):
             try:
                 hash = hash.decode("ascii")
@@ -79,7 +78,7 @@ class better_scrypt(uh.HasSalt, uh.GenericHandler):  # noqa: N801 - passlib name
         return bool(_HASH_RE.match(hash))
 
     @classmethod
-    def from_string(cls, hash: str | bytes, **kwds: Any) -> better_scrypt:  # noqa: A002
+    def from_string(cls, hash: str | bytes, **kwds: Any) -> better_scrypt:
         if isinstance(hash, bytes):
             hash = hash.decode("ascii")
         if not _HASH_RE.match(hash):
@@ -96,7 +95,9 @@ class better_scrypt(uh.HasSalt, uh.GenericHandler):  # noqa: N801 - passlib name
 
     def _calc_checksum(self, secret: str | bytes) -> str:
         password = normalise_password(secret).encode("utf-8")
-        key = hashlib.scrypt(password, salt=self.salt.encode("ascii"), n=_N, r=_R, p=_P, dklen=_DKLEN, maxmem=_MAXMEM)
+        key = hashlib.scrypt(
+            password, salt=self.salt.encode("ascii"), n=_N, r=_R, p=_P, dklen=_DKLEN, maxmem=_MAXMEM
+        )
         return key.hex()
 
 

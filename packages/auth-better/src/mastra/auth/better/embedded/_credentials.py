@@ -24,9 +24,8 @@ from .._request import request_meta
 from ._store import DuplicateEmail
 
 if TYPE_CHECKING:
-    from starlette.requests import Request
-
     from mastra.core.ee.models import Session
+    from starlette.requests import Request
 
     from .._options import BetterOptions
     from .._passwords import PasswordHasher
@@ -50,7 +49,9 @@ class BetterCredentialsMixin:
     settings: Any
 
     if TYPE_CHECKING:  # provided by the provider class and the sessions mixin
-        uses_own_sessions: bool
+
+        @property
+        def uses_own_sessions(self) -> bool: ...
 
         def _to_user(self, row: dict[str, Any]) -> EEUser: ...
         async def create_session(self, user_id: str, metadata: dict[str, Any] | None = None) -> Session: ...
@@ -105,8 +106,11 @@ class BetterCredentialsMixin:
         password_hash = await self.hasher.hash(password)
         try:
             return await self.store.create_user(
-                email=normalised, name=display, password_hash=password_hash,
-                role=role, default_role=self.options.default_role,
+                email=normalised,
+                name=display,
+                password_hash=password_hash,
+                role=role,
+                default_role=self.options.default_role,
             )
         except DuplicateEmail:
             raise SignUpFailed(reason="duplicate_email") from None
@@ -155,7 +159,9 @@ class BetterCredentialsMixin:
     async def change_password(self, user_id: str, current_password: str, new_password: str) -> None:
         """Verify the current password, store the new one, revoke every session of the user."""
         password = check_password_policy(new_password or "")
-        ok, _ = await self.hasher.verify_and_update(current_password or "", await self.store.password_hash(user_id))
+        ok, _ = await self.hasher.verify_and_update(
+            current_password or "", await self.store.password_hash(user_id)
+        )
         if not ok:
             raise InvalidCredentials()
         await self.store.set_password(user_id, await self.hasher.hash(password))

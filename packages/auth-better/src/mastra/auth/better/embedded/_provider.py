@@ -27,9 +27,8 @@ from ._sessions import BetterSessionsMixin
 from ._store import BetterStore
 
 if TYPE_CHECKING:
-    from starlette.requests import Request
-
     from mastra.core.ee.provider import MastraAuthProvider
+    from starlette.requests import Request
 
 __all__ = ["EmbeddedBetterAuth"]
 

@@ -13,6 +13,7 @@ import weakref
 from datetime import UTC, datetime
 from typing import Any
 
+from mastra.core.ee.db import create_tables, is_postgres
 from sqlalchemy import (
     Boolean,
     Column,
@@ -29,8 +30,6 @@ from sqlalchemy.dialects.postgresql import TIMESTAMP
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.types import TypeDecorator, TypeEngine, UserDefinedType
-
-from mastra.core.ee.db import create_tables, is_postgres
 
 __all__ = ["ACCOUNT", "METADATA", "SESSION", "USER", "VERIFICATION", "ensure_schema", "parse_date"]
 

@@ -75,8 +75,11 @@ class BetterSessionsMixin:
         token = generate_id(32)
         expires = self.store.now() + timedelta(seconds=self.options.session_expires_in)
         row = await self.store.insert_session(
-            user_id=user_id, token=token, expires_at=expires,
-            ip=metadata.get("ip"), user_agent=metadata.get("userAgent"),
+            user_id=user_id,
+            token=token,
+            expires_at=expires,
+            ip=metadata.get("ip"),
+            user_agent=metadata.get("userAgent"),
         )
         return self._session_from_row(row, sign_token(token, self.options.secret))
 

@@ -6,12 +6,11 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
+from mastra.core.ee.db import get_engine, is_postgres
+from mastra.core.ee.models import utcnow
 from sqlalchemy import and_, delete, func, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
-
-from mastra.core.ee.db import get_engine, is_postgres
-from mastra.core.ee.models import utcnow
 
 from .._common import generate_id
 from ._schema import ACCOUNT, SESSION, USER, VERIFICATION, ensure_schema
@@ -59,7 +58,11 @@ class BetterStore:
         joined = USER.outerjoin(
             ACCOUNT, and_(ACCOUNT.c.userId == USER.c.id, ACCOUNT.c.providerId == "credential")
         )
-        query = select(USER, ACCOUNT.c.password.label("_password")).select_from(joined).where(USER.c.email == email)
+        query = (
+            select(USER, ACCOUNT.c.password.label("_password"))
+            .select_from(joined)
+            .where(USER.c.email == email)
+        )
         async with engine.connect() as conn:
             row = (await conn.execute(query)).first()
         if row is None:
@@ -120,18 +123,32 @@ class BetterStore:
         now = self.now()
         user_id = generate_id()
         values = {
-            "id": user_id, "name": name, "email": email, "emailVerified": False, "image": None,
-            "createdAt": now, "updatedAt": now, "role": role or default_role, "banned": False,
+            "id": user_id,
+            "name": name,
+            "email": email,
+            "emailVerified": False,
+            "image": None,
+            "createdAt": now,
+            "updatedAt": now,
+            "role": role or default_role,
+            "banned": False,
         }
         try:
             async with engine.begin() as conn:
                 if is_postgres(engine):
                     await conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _OWNER_LOCK_KEY})
                 await conn.execute(USER.insert().values(**values))
-                await conn.execute(ACCOUNT.insert().values(
-                    id=generate_id(), accountId=user_id, providerId="credential", userId=user_id,
-                    password=password_hash, createdAt=now, updatedAt=now,
-                ))
+                await conn.execute(
+                    ACCOUNT.insert().values(
+                        id=generate_id(),
+                        accountId=user_id,
+                        providerId="credential",
+                        userId=user_id,
+                        password=password_hash,
+                        createdAt=now,
+                        updatedAt=now,
+                    )
+                )
                 if role is None:
                     count = (await conn.execute(select(func.count()).select_from(USER))).scalar_one()
                     if count == 1:
@@ -152,10 +169,17 @@ class BetterStore:
                 .values(password=password_hash, updatedAt=now)
             )
             if result.rowcount == 0:
-                await conn.execute(ACCOUNT.insert().values(
-                    id=generate_id(), accountId=user_id, providerId="credential", userId=user_id,
-                    password=password_hash, createdAt=now, updatedAt=now,
-                ))
+                await conn.execute(
+                    ACCOUNT.insert().values(
+                        id=generate_id(),
+                        accountId=user_id,
+                        providerId="credential",
+                        userId=user_id,
+                        password=password_hash,
+                        createdAt=now,
+                        updatedAt=now,
+                    )
+                )
 
     async def update_user(self, user_id: str, **values: Any) -> bool:
         engine = await self.ready()
@@ -173,8 +197,14 @@ class BetterStore:
         engine = await self.ready()
         now = self.now()
         values = {
-            "id": generate_id(), "expiresAt": expires_at, "token": token, "createdAt": now,
-            "updatedAt": now, "ipAddress": ip or "", "userAgent": user_agent or "", "userId": user_id,
+            "id": generate_id(),
+            "expiresAt": expires_at,
+            "token": token,
+            "createdAt": now,
+            "updatedAt": now,
+            "ipAddress": ip or "",
+            "userAgent": user_agent or "",
+            "userId": user_id,
         }
         async with engine.begin() as conn:
             await conn.execute(SESSION.insert().values(**values))
@@ -190,7 +220,9 @@ class BetterStore:
         engine = await self.ready()
         async with engine.begin() as conn:
             await conn.execute(
-                update(SESSION).where(SESSION.c.id == session_id).values(expiresAt=expires_at, updatedAt=self.now())
+                update(SESSION)
+                .where(SESSION.c.id == session_id)
+                .values(expiresAt=expires_at, updatedAt=self.now())
             )
 
     async def delete_session_token(self, token: str) -> int:
@@ -213,9 +245,11 @@ class BetterStore:
     async def list_sessions(self, user_id: str) -> list[dict[str, Any]]:
         engine = await self.ready()
         async with engine.connect() as conn:
-            rows = (await conn.execute(
-                select(SESSION).where(SESSION.c.userId == user_id).order_by(SESSION.c.createdAt)
-            )).all()
+            rows = (
+                await conn.execute(
+                    select(SESSION).where(SESSION.c.userId == user_id).order_by(SESSION.c.createdAt)
+                )
+            ).all()
         return [_row(row) for row in rows]
 
     # -- verification ---------------------------------------------------------------------
@@ -224,10 +258,16 @@ class BetterStore:
         engine = await self.ready()
         now = self.now()
         async with engine.begin() as conn:
-            await conn.execute(VERIFICATION.insert().values(
-                id=generate_id(), identifier=identifier, value=value, expiresAt=expires_at,
-                createdAt=now, updatedAt=now,
-            ))
+            await conn.execute(
+                VERIFICATION.insert().values(
+                    id=generate_id(),
+                    identifier=identifier,
+                    value=value,
+                    expiresAt=expires_at,
+                    createdAt=now,
+                    updatedAt=now,
+                )
+            )
 
     async def consume_verification(self, identifier: str) -> str | None:
         """Delete the row and return its value, only if it existed and had not expired.
@@ -237,7 +277,9 @@ class BetterStore:
         """
         engine = await self.ready()
         async with engine.begin() as conn:
-            row = (await conn.execute(select(VERIFICATION).where(VERIFICATION.c.identifier == identifier))).first()
+            row = (
+                await conn.execute(select(VERIFICATION).where(VERIFICATION.c.identifier == identifier))
+            ).first()
             if row is None:
                 return None
             removed = await conn.execute(delete(VERIFICATION).where(VERIFICATION.c.id == row.id))
@@ -250,7 +292,9 @@ class BetterStore:
         engine = await self.ready()
         async with engine.begin() as conn:
             result = await conn.execute(
-                update(VERIFICATION).where(VERIFICATION.c.identifier.startswith(prefix)).values(expiresAt=self.now())
+                update(VERIFICATION)
+                .where(VERIFICATION.c.identifier.startswith(prefix))
+                .values(expiresAt=self.now())
             )
         return int(result.rowcount or 0)
 

@@ -14,7 +14,6 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
-
 from mastra.core.ee.errors import ProviderUnavailable
 
 from .._options import BetterOptions
@@ -89,7 +88,9 @@ class BetterAuthClient:
         if result.code == "INVALID_ORIGIN" or result.code == "MISSING_OR_NULL_ORIGIN":
             logger.error(
                 "Better Auth rejected Origin %s on %s: add it to trustedOrigins of the Better Auth "
-                "server or set [auth.options.better] origin", self.origin, path,
+                "server or set [auth.options.better] origin",
+                self.origin,
+                path,
             )
             raise ProviderUnavailable()
         if result.status == 429:

@@ -71,8 +71,14 @@ class RemoteBetterAuth:
     async def _get_session(self, signed_value: str, request: Any = None) -> BetterResponse | None:
         if not signed_value or len(signed_value) > 4096:
             return None
-        result = await self.client.call("GET", "/get-session", cookie=self._cookie_header(signed_value), request=request)
-        if not result.ok or not isinstance(result.body, dict) or not isinstance(result.body.get("user"), dict):
+        result = await self.client.call(
+            "GET", "/get-session", cookie=self._cookie_header(signed_value), request=request
+        )
+        if (
+            not result.ok
+            or not isinstance(result.body, dict)
+            or not isinstance(result.body.get("user"), dict)
+        ):
             return None
         return result
 
@@ -151,8 +157,14 @@ class RemoteBetterAuth:
         reason = "invalid_credentials"
         if result.code in {"BANNED_USER", "USER_BANNED"}:
             reason = "disabled"
-        elif result.code not in {"INVALID_EMAIL_OR_PASSWORD", "EMAIL_NOT_VERIFIED", "VALIDATION_ERROR",
-                                 "INVALID_EMAIL", "INVALID_PASSWORD", "CREDENTIAL_ACCOUNT_NOT_FOUND"}:
+        elif result.code not in {
+            "INVALID_EMAIL_OR_PASSWORD",
+            "EMAIL_NOT_VERIFIED",
+            "VALIDATION_ERROR",
+            "INVALID_EMAIL",
+            "INVALID_PASSWORD",
+            "CREDENTIAL_ACCOUNT_NOT_FOUND",
+        }:
             reason = "provider_error"
             logger.warning("Better Auth sign-in refused: %s %s", result.status, result.code)
         raise InvalidCredentials(reason=reason)
@@ -168,8 +180,10 @@ class RemoteBetterAuth:
         check_password_policy(password or "")
         display = (name or "").strip()[:256] or normalised.split("@", 1)[0]
         result = await self.client.call(
-            "POST", "/sign-up/email",
-            json={"email": normalised, "password": password, "name": display}, request=request,
+            "POST",
+            "/sign-up/email",
+            json={"email": normalised, "password": password, "name": display},
+            request=request,
         )
         if result.ok and isinstance(result.body, dict) and isinstance(result.body.get("user"), dict):
             return self._credentials_result(result)
@@ -205,7 +219,9 @@ class RemoteBetterAuth:
         if not token or len(token) > 512:
             raise InvalidResetToken()
         check_password_policy(new_password or "")
-        result = await self.client.call("POST", "/reset-password", json={"newPassword": new_password, "token": token})
+        result = await self.client.call(
+            "POST", "/reset-password", json={"newPassword": new_password, "token": token}
+        )
         if result.ok:
             return ""
         if result.code == "PASSWORD_TOO_SHORT":

@@ -38,7 +38,7 @@ from ..models import CredentialsResult
 
 __all__ = ["CredentialsProviderConformance", "reset_token_from_url"]
 
-PASSWORD = "correct horse battery"
+PASSWORD = "correct horse battery"  # noqa: S105 - a test fixture value
 RESET_URL = "http://127.0.0.1:4111/reset-password"
 
 
@@ -197,7 +197,11 @@ class CredentialsProviderConformance:
         await self.disable_user(provider, user.id)
         disabled = await self._fails(provider, "frank@example.com", PASSWORD)
         unknown = await self._fails(provider, "nobody@example.com", PASSWORD)
-        assert (disabled.message, disabled.status, disabled.code) == (unknown.message, unknown.status, unknown.code)
+        assert (disabled.message, disabled.status, disabled.code) == (
+            unknown.message,
+            unknown.status,
+            unknown.code,
+        )
 
     async def test_unknown_email_costs_a_password_hash(self, provider: Any) -> None:
         """S6: the unknown-email path runs a dummy hash, so timings are comparable."""
