@@ -9,7 +9,6 @@ import pytest
 import rfc8785
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
 from mastra.core.ee.audit import (
     REDACTED,
     canonical_json,
@@ -58,7 +57,7 @@ def test_canonical_json_equals_the_rfc8785_reference(value: object) -> None:
     [
         {"b": 1, "a": [1.0, 2.5, 1e21, -0.0]},  # floats take the reference path
         {"\U0001f600": 1, "\ufb01": 2},  # keys whose UTF-16 and code point orders differ
-        {"ctl": "\x00\x1f\x7f\u2028\"\\/", "ü": "é"},
+        {"ctl": '\x00\x1f\x7f\u2028"\\/', "ü": "é"},
         [2**53 - 1, -(2**53) + 1, True, None],
     ],
 )
@@ -109,8 +108,22 @@ def test_event_ids_are_distinct_uuid4() -> None:
 
 @pytest.mark.parametrize(
     "key",
-    ["password", "newPassword", "refresh_token", "accessToken", "Cookie", "set-cookie", "client_secret",
-     "Authorization", "API_KEY", "apiKey", "private_key", "session_id", "credentials", "passphrase"],
+    [
+        "password",
+        "newPassword",
+        "refresh_token",
+        "accessToken",
+        "Cookie",
+        "set-cookie",
+        "client_secret",
+        "Authorization",
+        "API_KEY",
+        "apiKey",
+        "private_key",
+        "session_id",
+        "credentials",
+        "passphrase",
+    ],
 )
 def test_secret_looking_keys_are_detected(key: str) -> None:
     assert is_secret_key(key)
@@ -122,19 +135,32 @@ def test_ordinary_keys_are_kept(key: str) -> None:
 
 
 def test_scrub_is_recursive_and_does_not_mutate() -> None:
-    original = {"method": "password", "headers": {"authorization": "Bearer x", "accept": "*/*"},
-                "attempts": [{"token": "t"}, "plain"]}
+    original = {
+        "method": "password",
+        "headers": {"authorization": "Bearer x", "accept": "*/*"},
+        "attempts": [{"token": "t"}, "plain"],
+    }
     scrubbed = scrub_metadata(original)
-    assert scrubbed == {"method": "password", "headers": {"authorization": REDACTED, "accept": "*/*"},
-                        "attempts": [{"token": REDACTED}, "plain"]}
+    assert scrubbed == {
+        "method": "password",
+        "headers": {"authorization": REDACTED, "accept": "*/*"},
+        "attempts": [{"token": REDACTED}, "plain"],
+    }
     assert original["headers"]["authorization"] == "Bearer x"
 
 
 def test_normalise_makes_values_storable_and_hashable() -> None:
-    out = normalise_metadata({
-        "big": 2**60, "nan": float("nan"), "when": datetime(2026, 1, 1, tzinfo=UTC), "tuple": (1, 2),
-        "surrogate": "a\ud800b", 3: "int key", "secret": "s",
-    })
+    out = normalise_metadata(
+        {
+            "big": 2**60,
+            "nan": float("nan"),
+            "when": datetime(2026, 1, 1, tzinfo=UTC),
+            "tuple": (1, 2),
+            "surrogate": "a\ud800b",
+            3: "int key",
+            "secret": "s",
+        }
+    )
     assert out["big"] == str(2**60) and out["nan"] == "nan" and out["tuple"] == [1, 2]
     assert out["when"] == "2026-01-01 00:00:00+00:00" and out["3"] == "int key"
     assert out["surrogate"] == "a?b" and out["secret"] == REDACTED
@@ -173,9 +199,18 @@ def test_glob_match_agrees_with_the_reference(pattern: str, text: str) -> None:
 
 @pytest.mark.parametrize(
     ("pattern", "text", "expected"),
-    [("auth.*", "auth.sign-in", True), ("auth.*", "authz.denied", False), ("*", "", True),
-     ("a*a", "a", False), ("*.sign-in", "auth.sign-in", True), ("auth", "auth.x", False),
-     ("a*b*c", "abc", True), ("a*b*c", "acb", False), ("[a]*", "[a]x", True), ("a?c", "abc", False)],
+    [
+        ("auth.*", "auth.sign-in", True),
+        ("auth.*", "authz.denied", False),
+        ("*", "", True),
+        ("a*a", "a", False),
+        ("*.sign-in", "auth.sign-in", True),
+        ("auth", "auth.x", False),
+        ("a*b*c", "abc", True),
+        ("a*b*c", "acb", False),
+        ("[a]*", "[a]x", True),
+        ("a?c", "abc", False),
+    ],
 )
 def test_glob_examples(pattern: str, text: str, expected: bool) -> None:
     assert glob_match(pattern, text) is expected

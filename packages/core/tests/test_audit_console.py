@@ -8,7 +8,6 @@ import re
 from datetime import UTC, datetime
 
 import pytest
-
 from mastra.core.ee.audit import ConsoleAuditLogger, MemoryAuditStorage
 from mastra.core.ee.defaults import mastra_ee_audit_logger
 from mastra.core.ee.errors import ConfigurationError
@@ -17,7 +16,9 @@ from mastra.core.ee.testing.audit import FakeClock, make_event
 TS = r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z"
 
 
-async def _records(caplog: pytest.LogCaptureFixture, logger: ConsoleAuditLogger, event: object) -> list[logging.LogRecord]:
+async def _records(
+    caplog: pytest.LogCaptureFixture, logger: ConsoleAuditLogger, event: object
+) -> list[logging.LogRecord]:
     caplog.clear()
     with caplog.at_level(logging.DEBUG, logger="mastra.audit"):
         await logger.log(event)  # type: ignore[arg-type]
@@ -26,15 +27,21 @@ async def _records(caplog: pytest.LogCaptureFixture, logger: ConsoleAuditLogger,
 
 async def test_text_line_symbols_levels_and_actor(caplog: pytest.LogCaptureFixture) -> None:
     logger = ConsoleAuditLogger()
-    (rec,) = await _records(caplog, logger, make_event(email="ann@example.com", resource=("agent", "a1"), duration=42))
+    (rec,) = await _records(
+        caplog, logger, make_event(email="ann@example.com", resource=("agent", "a1"), duration=42)
+    )
     assert rec.levelno == logging.INFO
-    assert re.fullmatch(rf"\[audit\] {TS} ✓ user:ann@example\.com auth\.sign-in on agent:a1 \(42ms\)", rec.getMessage())
+    assert re.fullmatch(
+        rf"\[audit\] {TS} ✓ user:ann@example\.com auth\.sign-in on agent:a1 \(42ms\)", rec.getMessage()
+    )
 
     (rec,) = await _records(caplog, logger, make_event(outcome="failure", actor_id="unknown"))
     assert rec.levelno == logging.ERROR
     assert re.fullmatch(rf"\[audit\] {TS} ✗ user:unknown auth\.sign-in", rec.getMessage())
 
-    (rec,) = await _records(caplog, logger, make_event("authz.denied", outcome="denied", actor_type="apikey", actor_id="k1"))
+    (rec,) = await _records(
+        caplog, logger, make_event("authz.denied", outcome="denied", actor_type="apikey", actor_id="k1")
+    )
     assert rec.levelno == logging.WARNING
     assert re.fullmatch(rf"\[audit\] {TS} ⊘ apikey:k1 authz\.denied", rec.getMessage())
 
@@ -82,7 +89,8 @@ async def test_json_mode_redacts_secret_metadata(caplog: pytest.LogCaptureFixtur
 
 def test_from_options_via_the_builtin_plugin() -> None:
     logger = mastra_ee_audit_logger(
-        name="console", options={"prefix": "[x]", "outcomes": "failure,denied", "actions": '["auth.*"]', "json": "true"}
+        name="console",
+        options={"prefix": "[x]", "outcomes": "failure,denied", "actions": '["auth.*"]', "json": "true"},
     )
     assert isinstance(logger, ConsoleAuditLogger)
     assert logger.prefix == "[x]" and logger.json is True

@@ -7,7 +7,6 @@ import logging
 from typing import Any
 
 import pytest
-
 from mastra.core.ee.audit import (
     BufferedAuditWriter,
     ConsoleAuditLogger,
@@ -63,8 +62,12 @@ async def test_accepts_the_dict_form() -> None:
     storage = MemoryAuditStorage()
     stored = await emit(
         with_ee(MastraAuthProvider(), audit_storage=storage),
-        {"actor": {"type": "system", "id": "cli"}, "action": "users.disable", "outcome": "success",
-         "resource": {"type": "user", "id": "u1"}},
+        {
+            "actor": {"type": "system", "id": "cli"},
+            "action": "users.disable",
+            "outcome": "success",
+            "resource": {"type": "user", "id": "u1"},
+        },
     )
     assert stored is not None and stored.actor.id == "cli" and stored.resource is not None
 
@@ -96,8 +99,12 @@ async def test_invalid_input_is_rejected_without_echoing_it(caplog: pytest.LogCa
     with caplog.at_level(logging.ERROR, logger="mastra.ee.audit"):
         result = await emit(
             with_ee(MastraAuthProvider(), audit_storage=storage),
-            {"actor": {"type": "robot", "id": "x"}, "action": "a.b", "outcome": "success",
-             "metadata": {"hint": "hunter2-password-value"}},
+            {
+                "actor": {"type": "robot", "id": "x"},
+                "action": "a.b",
+                "outcome": "success",
+                "metadata": {"hint": "hunter2-password-value"},
+            },
         )
     assert result is None
     assert "Audit event rejected: ValidationError" in caplog.text
@@ -107,8 +114,13 @@ async def test_invalid_input_is_rejected_without_echoing_it(caplog: pytest.LogCa
 async def test_secret_metadata_never_reaches_storage_or_logger(caplog: pytest.LogCaptureFixture) -> None:
     storage = MemoryAuditStorage()
     auth = with_ee(MastraAuthProvider(), audit_storage=storage, audit=ConsoleAuditLogger(json=True))
-    secrets = {"password": "pw-123", "Authorization": "Bearer tok-456", "session_cookie": "ck-789",
-               "nested": {"client_secret": "cs-000", "ok": "visible"}, "list": [{"idToken": "id-111"}]}
+    secrets = {
+        "password": "pw-123",
+        "Authorization": "Bearer tok-456",
+        "session_cookie": "ck-789",
+        "nested": {"client_secret": "cs-000", "ok": "visible"},
+        "list": [{"idToken": "id-111"}],
+    }
     with caplog.at_level(logging.INFO, logger="mastra.audit"):
         stored = await emit(auth, make_event(metadata=secrets))
     assert stored is not None
@@ -209,7 +221,9 @@ def test_builtin_plugin_builds_storages(tmp_path: Any) -> None:
     from mastra.core.ee.settings import Settings
 
     settings = Settings(database_url=f"sqlite+aiosqlite:///{tmp_path / 'x.db'}")
-    sql = mastra_ee_audit_storage(name="sql", options={"_settings": settings, "retention_days": "30", "buffered": "1"})
+    sql = mastra_ee_audit_storage(
+        name="sql", options={"_settings": settings, "retention_days": "30", "buffered": "1"}
+    )
     assert isinstance(sql, SQLAuditStorage)
     assert sql.database_url == settings.database_url and sql.retention.retention_days == 30
     assert sql.writer is not None

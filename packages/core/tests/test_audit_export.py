@@ -9,7 +9,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-
 from mastra.core.ee.audit import (
     CSV_HEADER,
     EXPORT_FORMATS,
@@ -33,11 +32,14 @@ def test_formats_table() -> None:
         "csv": ("text/csv; charset=utf-8", "csv"),
         "jsonl": ("application/x-ndjson", "jsonl"),
     }
-    assert export_filename("csv", datetime(2026, 3, 1, 9, 5, 7, tzinfo=UTC)) == "audit-export-20260301T090507Z.csv"
+    assert (
+        export_filename("csv", datetime(2026, 3, 1, 9, 5, 7, tzinfo=UTC))
+        == "audit-export-20260301T090507Z.csv"
+    )
 
 
 async def test_unknown_format_is_rejected_before_reading() -> None:
-    with pytest.raises(ValueError, match="^Invalid format$"):
+    with pytest.raises(ValueError, match=r"^Invalid format$"):
         await anext(export_stream(MemoryAuditStorage(), AuditFilter(), "xml"))
 
 
@@ -67,7 +69,9 @@ async def test_jsonl_has_full_events_one_per_line(storage: MemoryAuditStorage) -
 
 
 async def test_jsonl_respects_filters(storage: MemoryAuditStorage) -> None:
-    await storage.append_many([make_event("auth.sign-in"), make_event("acl.grant"), make_event("auth.logout")])
+    await storage.append_many(
+        [make_event("auth.sign-in"), make_event("acl.grant"), make_event("auth.logout")]
+    )
     body, _ = await _collect(storage, "jsonl", AuditFilter(action="auth.*"))
     assert [json.loads(x)["action"] for x in body.decode().splitlines()] == ["auth.logout", "auth.sign-in"]
 
@@ -90,7 +94,10 @@ async def test_csv_header_quoting_and_line_endings(storage: MemoryAuditStorage) 
     assert CSV_HEADER.endswith("\r\n")
     lines = text.split("\r\n")
     ts = event.to_json()["timestamp"]
-    assert lines[1] == f'"{bare.id}","{bare.to_json()["timestamp"]}","user","user_1","","auth.logout","","","success",""'
+    assert (
+        lines[1]
+        == f'"{bare.id}","{bare.to_json()["timestamp"]}","user","user_1","","auth.logout","","","success",""'
+    )
     assert lines[2] == (
         f'"{event.id}","{ts}","user","user_1","ann ""the admin""@example.com","auth.sign-in",'
         '"user","line1\nline2,x","success","17"'

@@ -12,14 +12,13 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import delete, inspect, text, update
-
 from mastra.core.ee.audit import AuditCorruptionError, SQLAuditStorage, events_table, verify_chain
 from mastra.core.ee.audit._sqlfilters import filter_conditions
 from mastra.core.ee.db import get_engine
 from mastra.core.ee.errors import ConfigurationError
 from mastra.core.ee.models import AuditFilter, Pagination
 from mastra.core.ee.testing.audit import FakeClock, make_event
+from sqlalchemy import delete, inspect, text, update
 
 
 async def _sql(url: str, statement: Any) -> None:
@@ -36,19 +35,45 @@ async def test_schema_has_an_index_for_every_filter(database_url: str) -> None:
         columns = {c["name"] for c in insp.get_columns("mastra_audit_events")}
         indexes = {i["name"]: i["column_names"] for i in insp.get_indexes("mastra_audit_events")}
         uniques = {tuple(u["column_names"]) for u in insp.get_unique_constraints("mastra_audit_events")}
-        uniques |= {tuple(cols) for name, cols in indexes.items() if name and "seq" in cols and len(cols) == 1}
+        uniques |= {
+            tuple(cols) for name, cols in indexes.items() if name and "seq" in cols and len(cols) == 1
+        }
         return columns, indexes, {c for u in uniques for c in u}
 
     async with get_engine(database_url).connect() as conn:
         columns, indexes, unique_columns = await conn.run_sync(read)
-        chain_columns = await conn.run_sync(lambda c: {x["name"] for x in inspect(c).get_columns("mastra_audit_chain")})
+        chain_columns = await conn.run_sync(
+            lambda c: {x["name"] for x in inspect(c).get_columns("mastra_audit_chain")}
+        )
     assert columns == {
-        "id", "seq", "timestamp", "actor_type", "actor_id", "actor_email", "actor_ip", "actor_user_agent",
-        "actor_organization_id", "action", "resource_type", "resource_id", "resource_name", "outcome",
-        "metadata", "duration", "prev_hash", "hash",
+        "id",
+        "seq",
+        "timestamp",
+        "actor_type",
+        "actor_id",
+        "actor_email",
+        "actor_ip",
+        "actor_user_agent",
+        "actor_organization_id",
+        "action",
+        "resource_type",
+        "resource_id",
+        "resource_name",
+        "outcome",
+        "metadata",
+        "duration",
+        "prev_hash",
+        "hash",
     }
     leading = {tuple(cols[:2]) if cols[0] == "resource_type" else cols[0] for cols in indexes.values()}
-    assert {"actor_id", "actor_type", "action", ("resource_type", "resource_id"), "outcome", "timestamp"} <= leading
+    assert {
+        "actor_id",
+        "actor_type",
+        "action",
+        ("resource_type", "resource_id"),
+        "outcome",
+        "timestamp",
+    } <= leading
     assert "seq" in unique_columns
     assert {"seq", "hash"} <= chain_columns
 
@@ -210,3 +235,146 @@ def test_from_options_requires_a_url() -> None:
         SQLAuditStorage.from_options({})
     storage = SQLAuditStorage.from_options({"database_url": "sqlite+aiosqlite:///x.db"})
     assert storage.writer is None and storage.retention.retention_days == 0
+
+
+# -- hourly counts: totals and stats must equal a direct count -------------------------
+
+
+async def _twin_storages(database_url: str) -> tuple[Any, SQLAuditStorage, FakeClock]:
+    import random
+
+    from mastra.core.ee.audit import MemoryAuditStorage
+
+    clock = FakeClock()
+    memory, sql = MemoryAuditStorage(clock=clock), SQLAuditStorage(database_url, clock=clock)
+    rng = random.Random(7)
+    actions = ["auth.sign-in", "auth.logout", "authz.denied", "acl.grant", "users.disable"]
+    for _ in range(40):
+        batch = [
+            make_event(
+                rng.choice(actions),
+                outcome=rng.choice(["success", "failure", "denied"]),
+                actor_type=rng.choice(["user", "system", "apikey"]),
+                actor_id=f"u{rng.randrange(5)}",
+            )
+            for _ in range(rng.randrange(1, 6))
+        ]
+        await memory.append_many(batch)
+        await sql.append_many(batch)
+        clock.advance(rng.randrange(60, 5400))
+    return memory, sql, clock
+
+
+def _random_filters(start: Any, end: Any) -> list[AuditFilter]:
+    import random
+
+    rng = random.Random(11)
+    span = (end - start).total_seconds()
+    filters = [AuditFilter()]
+    for _ in range(60):
+        a = start + timedelta(seconds=rng.uniform(-600, span + 600), microseconds=rng.randrange(1000))
+        b = a + timedelta(seconds=rng.choice([0, 0.0005, 30, 3599.999, 3600, 7200, rng.uniform(0, span)]))
+        options: dict[str, Any] = {
+            "start_date": rng.choice([None, a, a.replace(minute=0, second=0, microsecond=0)]),
+            "end_date": rng.choice([None, b, b.replace(minute=59, second=59, microsecond=999000)]),
+            "outcome": rng.choice([None, "success", "denied"]),
+            "actor_type": rng.choice([None, None, "system"]),
+            "action": rng.choice([None, "auth.*", ["acl.grant", "users.disable"], "authz.denied"]),
+            "action_prefix": rng.choice([None, None, "auth"]),
+            "actor_id": rng.choice([None, None, None, "u2"]),  # leaves the counts path
+        }
+        filters.append(AuditFilter(**options))
+    return filters
+
+
+async def test_totals_and_stats_match_a_direct_count(database_url: str) -> None:
+    memory, sql, clock = await _twin_storages(database_url)
+    first = (await memory.list(AuditFilter(), Pagination(per_page=None))).events[-1].timestamp
+    for audit_filter in _random_filters(first, clock.current):
+        expected = await memory.list(audit_filter, Pagination(per_page=5))
+        actual = await sql.list(audit_filter, Pagination(per_page=5))
+        assert actual.pagination == expected.pagination, audit_filter
+        assert [e.seq for e in actual.events] == [e.seq for e in expected.events], audit_filter
+        assert await sql.stats(audit_filter) == await memory.stats(audit_filter), audit_filter
+        streamed = [e.seq async for e in sql.iter_events(audit_filter)]
+        assert streamed == [e.seq async for e in memory.iter_events(audit_filter)], audit_filter
+
+
+async def test_counts_follow_retention_and_are_rebuilt_when_missing(sqlite_url: str) -> None:
+    from mastra.core.ee.audit._schema import counts_table
+
+    memory, sql, clock = await _twin_storages(sqlite_url)
+    cutoff = clock.current - timedelta(hours=20)
+    assert await sql.delete_before(cutoff) == await memory.delete_before(cutoff) > 0
+    for audit_filter in (AuditFilter(), AuditFilter(outcome="failure"), AuditFilter(action="auth.*")):
+        assert (await sql.list(audit_filter, Pagination())).pagination == (
+            await memory.list(audit_filter, Pagination())
+        ).pagination
+        assert await sql.stats(audit_filter) == await memory.stats(audit_filter)
+    await _sql(sqlite_url, delete(counts_table))  # e.g. a database from before the counts table
+    fresh = SQLAuditStorage(sqlite_url)
+    assert await fresh.stats(AuditFilter(outcome="denied")) == await memory.stats(
+        AuditFilter(outcome="denied")
+    )
+    page = await fresh.list(AuditFilter(actor_type="system"), Pagination())
+    assert page.pagination == (await memory.list(AuditFilter(actor_type="system"), Pagination())).pagination
+
+
+async def test_broad_filters_walk_the_seq_index_on_sqlite(sqlite_url: str) -> None:
+    storage = SQLAuditStorage(sqlite_url)
+    await storage.append_many([make_event("auth.sign-in" if i % 2 else "acl.grant") for i in range(200)])
+    engine = get_engine(sqlite_url)
+    audit_filter = AuditFilter(action="auth.*", outcome="success")
+    async with engine.connect() as conn:
+        broad = storage._plan(conn, audit_filter, 100, 200, rows_needed=50).order_by(
+            events_table.c.seq.desc()
+        )
+        narrow = storage._plan(conn, audit_filter, 1, 1_000_000, rows_needed=50).order_by(
+            events_table.c.seq.desc()
+        )
+        plans = []
+        for query in (broad, narrow):
+            sql = str(query.compile(engine.sync_engine, compile_kwargs={"literal_binds": True}))
+            plans.append(
+                " ".join(str(r) for r in (await conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}")).all())
+            )
+    assert "+mastra_audit_events.action" in str(broad.compile(engine.sync_engine))
+    assert "ix_mastra_audit_events_seq" in plans[0] and "TEMP B-TREE" not in plans[0]
+    assert "ix_mastra_audit_events_seq" not in plans[1]
+    page = await storage.list(AuditFilter(action="auth.sign-in"), Pagination(per_page=3))
+    assert [e.seq for e in page.events] == [200, 198, 196] and page.pagination.total == 100
+
+
+async def test_an_unreadable_timestamp_is_a_clear_error(sqlite_url: str) -> None:
+    storage = SQLAuditStorage(sqlite_url)
+    events = await storage.append_many([make_event(), make_event(), make_event()])
+    await _sql(sqlite_url, text("UPDATE mastra_audit_events SET timestamp = 'yesterday-ish' WHERE seq = 2"))
+    with pytest.raises(AuditCorruptionError, match=r"seq 2, id .*a stored value cannot be read"):
+        await storage.list(AuditFilter(), Pagination())
+    report = await verify_chain(storage)
+    assert (report.ok, report.broken_seq, report.broken_id) == (False, 2, events[1].id)
+    assert (
+        report.describe()
+        == f"BROKEN at seq 2 (id {events[1].id}): a stored value cannot be read (ValueError)"
+    )
+
+
+def test_fast_insert_names_every_column_once() -> None:
+    from mastra.core.ee.audit._sql import _COLUMNS
+
+    assert sorted(_COLUMNS) == sorted(c.name for c in events_table.columns)
+
+
+async def test_large_append_many_is_pipelined_in_one_chain(database_url: str) -> None:
+    from mastra.core.ee.audit._sql import PIPELINE_CHUNK
+
+    storage = SQLAuditStorage(database_url)
+    n = PIPELINE_CHUNK * 3 + 7
+    events = await storage.append_many([make_event(f"test.e{i}", metadata={"i": i}) for i in range(n)])
+    assert [e.seq for e in events] == list(range(1, n + 1))
+    assert len({e.timestamp for e in events}) == 1  # one append, one timestamp
+    report = await verify_chain(storage)
+    assert report.ok and report.count == n
+    assert (await storage.list(AuditFilter(action="test.e700"), Pagination())).events[0].metadata == {
+        "i": 700
+    }

@@ -6,11 +6,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from sqlalchemy import update
-
 from mastra.core.ee.audit import MemoryAuditStorage, SQLAuditStorage, events_table
 from mastra.core.ee.db import get_engine
 from mastra.core.ee.testing.audit import AuditStorageConformance, FakeClock
+from sqlalchemy import update
 
 
 class TestMemoryAuditStorage(AuditStorageConformance):

@@ -65,7 +65,8 @@ def sealed_event_hash(body: dict[str, Any]) -> str:
     known: only ``metadata`` (and the integer range of ``seq``/``duration``) can leave
     the fast path, so only they are inspected. Same result, a few µs less per event."""
     if (
-        _fast_path_safe(body["metadata"])
+        "hash" not in body
+        and _fast_path_safe(body["metadata"])
         and body["seq"] <= _MAX_SAFE_INT
         and _fast_path_safe(body.get("duration"))
     ):

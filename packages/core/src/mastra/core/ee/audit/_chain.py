@@ -18,9 +18,9 @@ from ._metadata import normalise_metadata
 
 __all__ = [
     "AuditCorruptionError",
-    "as_utc",
     "ChainReport",
     "SealedEvent",
+    "as_utc",
     "chain_events",
     "new_event_ids",
     "truncate_to_ms",
@@ -177,7 +177,9 @@ async def verify_chain(storage: Any) -> ChainReport:
             expected_seq = event.seq + 1
             expected_prev = event.hash
     except AuditCorruptionError as exc:
-        return ChainReport(False, count, exc.seq, exc.event_id, exc.reason)
+        # A row the driver could not decode has no seq of its own: name the next expected one.
+        seq = exc.seq if exc.seq is not None else expected_seq
+        return ChainReport(False, count, seq, exc.event_id, exc.reason)
     finally:
         aclose = getattr(events, "aclose", None)
         if aclose is not None:

@@ -70,7 +70,8 @@ class ConsoleAuditLogger:
         timestamp = event.timestamp if isinstance(event, AuditEvent) else utcnow()
         actor = event.actor
         who = f"{actor.type}:{actor.email}" if actor.email else f"{actor.type}:{actor.id}"
-        line = f"{self.prefix} {format_timestamp(timestamp)} {_SYMBOLS.get(event.outcome, '?')} {who} {event.action}"
+        symbol = _SYMBOLS.get(event.outcome, "?")
+        line = f"{self.prefix} {format_timestamp(timestamp)} {symbol} {who} {event.action}"
         if event.resource is not None:
             line += f" on {event.resource.type}:{event.resource.id}"
         if event.duration is not None:

@@ -117,5 +117,3 @@ async def _chunks(events: AsyncIterator[AuditEvent]) -> AsyncIterator[list[Audit
             chunk = []
     if chunk:
         yield chunk
-
-

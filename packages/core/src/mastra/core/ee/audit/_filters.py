@@ -33,7 +33,9 @@ def validate_action_pattern(pattern: str) -> str:
         )
     stars = pattern.count("*")
     if stars > MAX_PATTERN_STARS:
-        raise ValueError(f"Action pattern has too many '*' wildcards ({stars}; the limit is {MAX_PATTERN_STARS})")
+        raise ValueError(
+            f"Action pattern has too many '*' wildcards ({stars}; the limit is {MAX_PATTERN_STARS})"
+        )
     return pattern
 
 

@@ -73,7 +73,9 @@ class MemoryAuditStorage:
             else:
                 last_seq, last_hash = 0, ZERO_HASH
             now = self._clock()
-            sealed = [s.event() for s in chain_events(inputs, last_seq=last_seq, last_hash=last_hash, now=now)]
+            sealed = [
+                s.event() for s in chain_events(inputs, last_seq=last_seq, last_hash=last_hash, now=now)
+            ]
             self._events.extend(sealed)
             self._by_id.update((ev.id, ev) for ev in sealed)
             if self.max_events > 0 and len(self._events) > self.max_events:

@@ -9,6 +9,7 @@ passwords, tokens, cookies or secrets in metadata.
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 from collections.abc import Mapping
 from typing import Any
 
@@ -34,6 +35,7 @@ _SECRET_MARKERS = (
 )
 
 
+@lru_cache(maxsize=4096)  # metadata keys repeat endlessly; this runs for every appended event
 def is_secret_key(key: str) -> bool:
     """``refreshToken``, ``client_secret``, ``Set-Cookie``, ``API_KEY``... look secret."""
     squashed = key.lower().replace("-", "").replace("_", "").replace(" ", "")

@@ -58,7 +58,9 @@ class RetentionScheduler:
             try:
                 removed = await self.purge_now()
                 if removed:
-                    logger.info("Audit retention removed %d events older than %g days", removed, self.retention_days)
+                    logger.info(
+                        "Audit retention removed %d events older than %g days", removed, self.retention_days
+                    )
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # keep the schedule alive; the next run retries

@@ -17,7 +17,7 @@ from sqlalchemy.types import TypeDecorator
 
 from ._chain import as_utc
 
-__all__ = ["UTCTimestamp", "audit_metadata", "chain_table", "events_table"]
+__all__ = ["SEQ_INDEX", "UTCTimestamp", "audit_metadata", "chain_table", "counts_table", "events_table"]
 
 
 class UTCTimestamp(TypeDecorator[datetime]):
@@ -49,7 +49,7 @@ events_table = Table(
     "mastra_audit_events",
     audit_metadata,
     Column("id", String(36), primary_key=True),
-    Column("seq", BigInteger().with_variant(Integer(), "sqlite"), nullable=False, unique=True),
+    Column("seq", BigInteger().with_variant(Integer(), "sqlite"), nullable=False),
     Column("timestamp", UTCTimestamp(), nullable=False),
     Column("actor_type", String(16), nullable=False),
     Column("actor_id", String, nullable=False),
@@ -68,6 +68,10 @@ events_table = Table(
     Column("hash", String(64), nullable=False),
 )
 
+# A named unique index (not an anonymous constraint) so SQLite queries can say
+# ``INDEXED BY ix_mastra_audit_events_seq`` when walking newest-first is cheapest.
+SEQ_INDEX = "ix_mastra_audit_events_seq"
+Index(SEQ_INDEX, events_table.c.seq, unique=True)
 Index("ix_mastra_audit_events_actor_id", events_table.c.actor_id, events_table.c.seq)
 Index("ix_mastra_audit_events_actor_type", events_table.c.actor_type, events_table.c.seq)
 Index("ix_mastra_audit_events_action", events_table.c.action, events_table.c.seq)
@@ -88,4 +92,17 @@ chain_table = Table(
     Column("seq", BigInteger().with_variant(Integer(), "sqlite"), nullable=False),
     Column("hash", String(64), nullable=False),
     Column("updated_at", UTCTimestamp(), nullable=False),
+)
+
+# Event counts per (UTC hour, actor type, action, outcome), maintained in the append
+# transaction. Totals and stats for the common filters (time range, actor type,
+# action, outcome) sum a few hundred rows here instead of counting millions of events.
+counts_table = Table(
+    "mastra_audit_counts",
+    audit_metadata,
+    Column("hour", UTCTimestamp(), primary_key=True),
+    Column("actor_type", String(16), primary_key=True),
+    Column("action", _ACTION, primary_key=True),
+    Column("outcome", String(16), primary_key=True),
+    Column("n", BigInteger().with_variant(Integer(), "sqlite"), nullable=False),
 )

@@ -8,17 +8,45 @@ dialects then match exactly what the in-memory glob matcher matches.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import ColumnElement
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.visitors import InternalTraversal
 
 from ..models import AuditFilter
 from ._filters import validate_action_pattern
 from ._schema import events_table
 
-__all__ = ["filter_conditions", "glob_literal", "like_literal"]
+__all__ = ["UNINDEXED_COLUMNS", "filter_conditions", "glob_literal", "like_literal"]
 
-_t = events_table.c
+
+class _NoIndex(ColumnElement[Any]):
+    """``+column`` on SQLite: the same value, but the planner may not use an index for
+    the term. Lets a query walk the ``seq`` index while still filtering on columns
+    that have their own (here worse) indexes."""
+
+    inherit_cache = True
+    _traverse_internals: ClassVar[list[tuple[str, InternalTraversal]]] = [
+        ("column", InternalTraversal.dp_clauseelement)
+    ]
+
+    def __init__(self, column: Any) -> None:
+        self.column = column
+        self.type = column.type
+
+
+@compiles(_NoIndex)
+def _render_no_index(element: _NoIndex, compiler: Any, **kw: Any) -> str:
+    return "+" + str(compiler.process(element.column, **kw))
+
+
+class _UnindexedColumns:
+    def __getattr__(self, name: str) -> _NoIndex:
+        return _NoIndex(events_table.c[name])
+
+
+UNINDEXED_COLUMNS: Any = _UnindexedColumns()
 
 
 def like_literal(text: str) -> str:
@@ -39,33 +67,40 @@ def _wildcard(column: Any, literals: list[str], *, sqlite: bool) -> list[ColumnE
     return conditions
 
 
-def filter_conditions(audit_filter: AuditFilter, *, sqlite: bool) -> list[ColumnElement[bool]]:
-    """``WHERE`` terms for ``audit_filter``; raises ``ValueError`` for a bad pattern."""
+def filter_conditions(
+    audit_filter: AuditFilter, *, sqlite: bool, columns: Any = None
+) -> list[ColumnElement[bool]]:
+    """``WHERE`` terms for ``audit_filter``; raises ``ValueError`` for a bad pattern.
+
+    ``columns`` defaults to the events table; the counts table offers the same names
+    for the fields it keeps (actor type, action, outcome).
+    """
     f = audit_filter
+    cols = events_table.c if columns is None else columns
     conditions: list[ColumnElement[bool]] = []
     if f.actor_id is not None:
-        conditions.append(_t.actor_id == f.actor_id)
+        conditions.append(cols.actor_id == f.actor_id)
     if f.actor_type is not None:
-        conditions.append(_t.actor_type == f.actor_type)
+        conditions.append(cols.actor_type == f.actor_type)
     if f.resource_type is not None:
-        conditions.append(_t.resource_type == f.resource_type)
+        conditions.append(cols.resource_type == f.resource_type)
     if f.resource_id is not None:
-        conditions.append(_t.resource_id == f.resource_id)
+        conditions.append(cols.resource_id == f.resource_id)
     if f.outcome is not None:
-        conditions.append(_t.outcome == f.outcome)
+        conditions.append(cols.outcome == f.outcome)
     if isinstance(f.action, list):
         if f.action:  # an empty any-of list means "no action filter"
-            conditions.append(_t.action.in_(f.action))
+            conditions.append(cols.action.in_(f.action))
     elif f.action is not None:
         if "*" in f.action:
             pattern = validate_action_pattern(f.action)
-            conditions.extend(_wildcard(_t.action, pattern.split("*"), sqlite=sqlite))
+            conditions.extend(_wildcard(cols.action, pattern.split("*"), sqlite=sqlite))
         else:
-            conditions.append(_t.action == f.action)
+            conditions.append(cols.action == f.action)
     if f.action_prefix is not None:
-        conditions.extend(_wildcard(_t.action, [f.action_prefix, ""], sqlite=sqlite))
+        conditions.extend(_wildcard(cols.action, [f.action_prefix, ""], sqlite=sqlite))
     if f.start_date is not None:
-        conditions.append(_t.timestamp >= f.start_date)
+        conditions.append(cols.timestamp >= f.start_date)
     if f.end_date is not None:
-        conditions.append(_t.timestamp <= f.end_date)
+        conditions.append(cols.timestamp <= f.end_date)
     return conditions

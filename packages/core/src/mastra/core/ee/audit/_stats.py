@@ -24,7 +24,9 @@ def hour_floor(value: datetime) -> datetime:
     return value.replace(minute=0, second=0, microsecond=0)
 
 
-def build_buckets(counts: Iterable[tuple[datetime, str, int]], audit_filter: AuditFilter) -> list[dict[str, Any]]:
+def build_buckets(
+    counts: Iterable[tuple[datetime, str, int]], audit_filter: AuditFilter
+) -> list[dict[str, Any]]:
     """``[{start, success, failure, denied}]`` ascending by hour, ``start`` as the API's
     ISO string. Hours with no events are included (as zeros) when the filter has both
     ``start_date`` and ``end_date`` spanning at most a year, so a chart needs no gap

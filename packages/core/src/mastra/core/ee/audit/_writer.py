@@ -98,7 +98,9 @@ class BufferedAuditWriter:
                 text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
                 if attempt == self.max_attempts:
                     self.abandoned += len(batch)
-                    logger.error("Audit writer abandoned %d events after %d attempts: %s", len(batch), attempt, text)
+                    logger.error(
+                        "Audit writer abandoned %d events after %d attempts: %s", len(batch), attempt, text
+                    )
                     return
                 logger.warning("Audit writer batch of %d failed (attempt %d): %s", len(batch), attempt, text)
                 await asyncio.sleep(delay)

@@ -22,6 +22,7 @@ Example::
 from __future__ import annotations
 
 import asyncio
+import itertools
 import uuid
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
@@ -71,7 +72,9 @@ def make_event(
     )
 
 
-async def _all(provider: Any, audit_filter: AuditFilter | None = None, ascending: bool = False) -> list[AuditEvent]:
+async def _all(
+    provider: Any, audit_filter: AuditFilter | None = None, ascending: bool = False
+) -> list[AuditEvent]:
     return [e async for e in provider.iter_events(audit_filter or AuditFilter(), ascending=ascending)]
 
 
@@ -111,7 +114,7 @@ class AuditStorageConformance:
     async def test_seq_is_consecutive_and_hashes_link(self, provider: Any) -> None:
         events = [await provider.append(make_event(f"test.e{i}")) for i in range(5)]
         assert [e.seq for e in events] == [1, 2, 3, 4, 5]
-        for previous, current in zip(events, events[1:], strict=False):
+        for previous, current in itertools.pairwise(events):
             assert current.prev_hash == previous.hash
         report = await verify_chain(provider)
         assert report.ok and report.count == 5
@@ -137,7 +140,9 @@ class AuditStorageConformance:
         assert await provider.get(str(uuid.uuid4())) is None
 
     async def test_secret_metadata_is_redacted_at_append(self, provider: Any) -> None:
-        event = await provider.append(make_event(metadata={"password": "hunter22", "nested": {"refreshToken": "x"}}))
+        event = await provider.append(
+            make_event(metadata={"password": "hunter22", "nested": {"refreshToken": "x"}})
+        )
         stored = await provider.get(event.id)
         assert stored is not None
         assert "hunter22" not in str(stored.to_json())
@@ -175,7 +180,9 @@ class AuditStorageConformance:
                 make_event("auth.sign-in", actor_id="u2", outcome="failure"),  # 2
                 make_event("auth.sign-up", actor_id="u2", outcome="success", resource=("user", "u2")),  # 3
                 make_event("authz.denied", actor_id="u1", outcome="denied", resource=("agent", "a1")),  # 4
-                make_event("users.role-change", actor_type="system", actor_id="cli", resource=("user", "u1")),  # 5
+                make_event(
+                    "users.role-change", actor_type="system", actor_id="cli", resource=("user", "u1")
+                ),  # 5
                 make_event("acl.grant", actor_type="apikey", actor_id="k1", resource=("agent", "a2")),  # 6
                 make_event("auth_x.sign%in", actor_id="u3"),  # 7: LIKE metacharacters in the action
                 make_event("AUTH.SIGN-IN", actor_id="u3"),  # 8: case must matter
@@ -244,7 +251,9 @@ class AuditStorageConformance:
         assert await _seqs(provider, start_date=stamps[1]) == [4, 3, 2]
         assert await _seqs(provider, end_date=stamps[2]) == [3, 2, 1]
         assert await _seqs(provider, start_date=stamps[1], end_date=stamps[2]) == [3, 2]
-        assert await _seqs(provider, start_date=stamps[1] + timedelta(milliseconds=1), end_date=stamps[2]) == [3]
+        assert await _seqs(
+            provider, start_date=stamps[1] + timedelta(milliseconds=1), end_date=stamps[2]
+        ) == [3]
         # Non-UTC offsets mean the same instant.
         eastern = stamps[1].astimezone(timezone(timedelta(hours=-5)))
         assert await _seqs(provider, start_date=eastern, end_date=eastern) == [2]
@@ -286,7 +295,8 @@ class AuditStorageConformance:
         assert filtered == [{"start": "2026-03-01T10:00:00.000Z", "success": 0, "failure": 0, "denied": 1}]
         ranged = await provider.stats(
             AuditFilter(
-                start_date=datetime(2026, 3, 1, 9, 30, tzinfo=UTC), end_date=datetime(2026, 3, 1, 12, 30, tzinfo=UTC)
+                start_date=datetime(2026, 3, 1, 9, 30, tzinfo=UTC),
+                end_date=datetime(2026, 3, 1, 12, 30, tzinfo=UTC),
             )
         )
         assert [b["start"][11:13] for b in ranged] == ["09", "10", "11", "12"]  # zero-filled hours
@@ -346,4 +356,3 @@ class AuditStorageConformance:
         assert report.count == 2
         assert report.reason is not None and "hash" in report.reason
         assert report.describe().startswith(f"BROKEN at seq 3 (id {events[2].id}): ")
-
