@@ -9,8 +9,8 @@ passwords, tokens, cookies or secrets in metadata.
 from __future__ import annotations
 
 import math
-from functools import lru_cache
 from collections.abc import Mapping
+from functools import lru_cache
 from typing import Any
 
 __all__ = ["REDACTED", "is_secret_key", "normalise_metadata", "scrub_metadata"]

@@ -343,7 +343,7 @@ _COLUMNS = (
 # SQLAlchemy's SQLite DateTime writes and reads, so both paths agree on ordering.
 # Identifiers come from our own table definition, values are always bound.
 _SQLITE_INSERT = (
-    f"INSERT INTO {events_table.name} ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})"  # noqa: S608, E501
+    f"INSERT INTO {events_table.name} ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})"  # noqa: S608
 )
 _SQLITE_TIME_FORMAT = "%Y-%m-%d %H:%M:%S.%f"
 _json_text = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
