@@ -383,3 +383,37 @@ async def test_require_permission_fastapi_and_starlette(sqlite_url: str) -> None
                                   json={"email": f"v{id(host)}@example.com", "password": PASSWORD}, headers=ORIGIN)
                 r = await viewer.get("/host/derived")
                 assert r.json()["message"] == "Missing required permission: host:read"
+
+
+async def test_auth_cache_revocation(sqlite_url: str) -> None:
+    import asyncio
+
+    app = make_app(sqlite_url, app_options={"auth_cache_ttl": 0.5})
+    sessions = app.state.mastra_ee.auth.session
+    calls: list[str] = []
+    original = sessions.registry.find_by_token_hash
+
+    async def counting(token_hash: str) -> Any:
+        calls.append(token_hash)
+        return await original(token_hash)
+
+    async with client_for(app) as c:
+        await c.post("/api/auth/credentials/sign-up", json={"email": "a@example.com", "password": PASSWORD},
+                     headers=ORIGIN)
+        sessions.registry.find_by_token_hash = counting
+        for _ in range(5):
+            assert (await c.get("/api/custom/x")).status_code == 200
+        assert len(calls) == 1  # one registry read (the memo dedupes provider + middleware)
+        # A revocation made elsewhere (CLI, another server) is honoured within the TTL.
+        user_id = next(iter(app.state.mastra_ee.auth.user.users))
+        await sessions.revoke_user_sessions(user_id)
+        await asyncio.sleep(0.6)
+        assert (await c.get("/api/custom/x")).status_code == 401
+        # In-process sign-out clears the cache at once.
+        await c.post("/api/auth/credentials/sign-in", json={"email": "a@example.com", "password": PASSWORD},
+                     headers=ORIGIN)
+        assert (await c.get("/api/custom/x")).status_code == 200
+        cookie = c.cookies.get("mastra_session")
+        await c.post("/api/auth/logout", headers=ORIGIN)
+        c.cookies.set("mastra_session", cookie)
+        assert (await c.get("/api/custom/x")).status_code == 401

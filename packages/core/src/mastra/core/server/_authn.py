@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import OrderedDict
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
@@ -29,6 +30,34 @@ logger = logging.getLogger("mastra.server")
 
 #: SPEC 8.1: a session last refreshed longer ago than this is slid forward.
 SLIDE_AFTER = timedelta(seconds=60)
+
+# Session validations already done while authenticating the current request. The user
+# provider (through the bound session slot) and the middleware both validate the same
+# cookie; with the memo the registry is read once per request, not twice.
+_validated: ContextVar[dict[str, Session | None] | None] = ContextVar("mastra_validated_sessions", default=None)
+
+
+def install_session_memo(provider: Any) -> None:
+    """Wrap ``provider.validate_session`` with the per-request memo (idempotent)."""
+    original = getattr(provider, "validate_session", None)
+    if original is None or getattr(original, "_mastra_memo", False):
+        return
+
+    async def validate_session(session_id: str) -> Session | None:
+        memo = _validated.get()
+        if memo is None:
+            return await original(session_id)
+        if session_id in memo:
+            return memo[session_id]
+        result = await original(session_id)
+        memo[session_id] = result
+        return result
+
+    validate_session._mastra_memo = True  # type: ignore[attr-defined]
+    try:
+        provider.validate_session = validate_session
+    except AttributeError:  # slotted or read-only provider: no memo, still correct
+        pass
 
 
 @dataclass
@@ -114,6 +143,14 @@ async def authenticate_request(
     ctx: EEContext, request: Request, *, refresh: bool = True, sliding: bool = False
 ) -> AuthOutcome:
     """Authenticate; on failure try one transparent refresh; optionally slide the session."""
+    marker = _validated.set({})
+    try:
+        return await _authenticate_request(ctx, request, refresh=refresh, sliding=sliding)
+    finally:
+        _validated.reset(marker)
+
+
+async def _authenticate_request(ctx: EEContext, request: Request, *, refresh: bool, sliding: bool) -> AuthOutcome:
     token = extract_token(request, ctx)
     outcome = AuthOutcome(token=token, request=request)
     outcome.session_id = _session_id(ctx, request)

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..ee.crypto import Sealer, new_secret
 from ..ee.errors import ConfigurationError
-from ._authn import AuthCache
+from ._authn import AuthCache, install_session_memo
 from ._ratelimit import FailureLimiter
 from ._spec import RouteTable
 from ._sso_state import MemoryStateStore, SQLStateStore, StateStore
@@ -76,6 +76,8 @@ class EEContext:
             store = MemoryStateStore()
         elif isinstance(store, str):
             raise ConfigurationError(f"Unknown SSO state store '{store}' (use sql or memory)")
+        if auth.session is not None:
+            install_session_memo(auth.session)
         return cls(
             auth=auth,
             settings=settings,

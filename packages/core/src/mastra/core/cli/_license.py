@@ -1,0 +1,35 @@
+"""``mastra-ee license check``: valid or not, tier, features, dev exemption (SPEC 5)."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from ._common import add_config_option, load
+
+
+def register(sub: Any) -> None:
+    parser: argparse.ArgumentParser = sub.add_parser("license", help="EE license status")
+    license_sub = parser.add_subparsers(dest="license_command", metavar="ACTION")
+    license_sub.required = True
+    check = license_sub.add_parser("check", help="exit 0 when a valid license is configured, 1 otherwise")
+    add_config_option(check)
+    check.set_defaults(handler=run_check)
+
+
+def run_check(args: argparse.Namespace) -> int:
+    from ..ee.license import is_dev_environment, validate_license
+    from ..ee.plugins import export_license_env
+
+    settings, _, _ = load(args, with_auth=False)
+    export_license_env(settings)
+    info = validate_license()
+    dev = is_dev_environment()
+    print("valid" if info.valid else "invalid")
+    print(f"tier: {info.tier or '-'}")
+    print(f"features: {', '.join(info.features) if info.features else '-'}")
+    if dev:
+        print("dev exemption: yes (EE features run without a license outside production)")
+    else:
+        print("dev exemption: no (production)")
+    return 0 if info.valid else 1

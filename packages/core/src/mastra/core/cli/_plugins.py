@@ -1,0 +1,33 @@
+"""``mastra-ee plugins [--json]``: what loaded, what failed and what was blocked."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+from ._common import add_config_option, load
+
+
+def register(sub: Any) -> None:
+    parser: argparse.ArgumentParser = sub.add_parser("plugins", help="list EE plugins and their status")
+    parser.add_argument("--json", action="store_true", help="print a JSON list")
+    add_config_option(parser)
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    _, registry, _ = load(args, with_auth=False)
+    rows = [info.to_json() for info in registry.plugins.values()]
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    width = max((len(r["name"]) for r in rows), default=4)
+    for row in rows:
+        line = f"{row['name']:<{width}}  {row['status']:<7}  {row['distribution']} {row['version']}"
+        if row["hooks"]:
+            line += "  hooks: " + ", ".join(h.removeprefix("mastra_ee_") for h in row["hooks"])
+        if row.get("error"):
+            line += f"  error: {row['error']}"
+        print(line)
+    return 0
