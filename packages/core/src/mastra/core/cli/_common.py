@@ -29,9 +29,15 @@ def fail(command: str, message: str) -> int:
 
 def load(args: argparse.Namespace, *, with_auth: bool = True) -> tuple[Any, Any, Any]:
     """``(settings, registry, auth)``; ``auth`` is ``None`` when ``with_auth`` is false."""
+    import logging
+
     from ..ee.plugins import build_auth
     from ..ee.settings import load_settings
     from ._serve import _registry
+
+    # Administration commands print their own results; startup chatter (the dev-license
+    # notice, the composition summary) belongs to `serve`. Plugin failures show in `plugins`.
+    logging.getLogger("mastra.ee").setLevel(logging.ERROR)
 
     settings = load_settings(getattr(args, "config", None))
     registry = _registry(settings)

@@ -25,7 +25,7 @@ from .provider import SLOTS, MastraAuthProvider, with_ee
 from .routes import Route
 from .settings import Settings
 
-__all__ = ["PluginInfo", "PluginRegistry", "build_auth", "effective_selection"]
+__all__ = ["PluginInfo", "PluginRegistry", "build_auth", "effective_selection", "export_license_env"]
 
 logger = logging.getLogger("mastra.ee")
 
@@ -240,7 +240,7 @@ def effective_selection(
     return selection, set()
 
 
-def _export_license_env(settings: Settings) -> None:
+def export_license_env(settings: Settings) -> None:
     # The license module reads the environment (SPEC 5); a TOML-only value is exported.
     if settings.ee_license is not None and "MASTRA_EE_LICENSE" not in os.environ:
         os.environ["MASTRA_EE_LICENSE"] = settings.ee_license.get_secret_value()
@@ -257,7 +257,7 @@ def build_auth(
     embedded_default: bool = True,
 ) -> MastraAuthProvider:
     """Select one provider per capability, compose them, bind, check the license."""
-    _export_license_env(settings)
+    export_license_env(settings)
     registry = registry or PluginRegistry.default(settings)
     selection, explicit = effective_selection(settings, registry, embedded_default=embedded_default)
 

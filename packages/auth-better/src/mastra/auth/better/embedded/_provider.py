@@ -141,6 +141,10 @@ class EmbeddedBetterAuth(BetterCredentialsMixin, BetterSessionsMixin):
     async def count_users(self) -> int:
         return await self.store.count_users()
 
+    async def get_user_by_email(self, email: str) -> EEUser | None:
+        row = await self.store.get_user_by_email(normalise_email(email))
+        return self._to_user(row) if row else None
+
     async def _require(self, email: str) -> dict[str, Any]:
         row = await self.store.get_user_by_email(normalise_email(email))
         if row is None:

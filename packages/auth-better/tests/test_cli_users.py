@@ -1,0 +1,80 @@
+"""``mastra-ee users ...`` against the embedded Better Auth store (SPEC 1.4)."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+from pathlib import Path
+
+import pytest
+
+from mastra.core.cli import main
+
+SECRET = "cli-users-secret-0123456789abcdefghijkl"
+
+
+@pytest.fixture(autouse=True)
+def _project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MASTRA_AUTH_SECRET", SECRET)
+    return tmp_path
+
+
+def run(argv: list[str], monkeypatch: pytest.MonkeyPatch, stdin: str = "") -> int:
+    monkeypatch.setattr("sys.stdin", io.StringIO(stdin))
+    return main(argv)
+
+
+def test_create_list_set_role_disable(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(["users", "create", "--email", " Ann@Example.COM ", "--password-stdin"], monkeypatch, "pass-word-1\n") == 0
+    assert "role=owner" in capsys.readouterr().out  # first account is the owner
+    assert run(["users", "create", "--email", "bob@example.com", "--name", "Bob", "--password-stdin"], monkeypatch, "pass-word-2\n") == 0
+    assert "role=viewer" in capsys.readouterr().out
+
+    assert run(["users", "list", "--json"], monkeypatch) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert [(r["email"], r["role"], r["disabled"]) for r in rows] == [
+        ("ann@example.com", "owner", False),
+        ("bob@example.com", "viewer", False),
+    ]
+    assert set(rows[0]) == {"id", "email", "name", "role", "disabled", "created"}
+
+    assert run(["users", "set-role", "bob@example.com", "admin"], monkeypatch) == 0
+    assert capsys.readouterr().out.strip() == "bob@example.com: viewer -> admin"
+    assert run(["users", "set-role", "bob@example.com", "emperor"], monkeypatch) == 1
+    assert "unknown role 'emperor'" in capsys.readouterr().err
+
+    assert run(["users", "disable", "bob@example.com"], monkeypatch) == 0
+    capsys.readouterr()
+    assert run(["users", "list", "--json"], monkeypatch) == 0
+    assert json.loads(capsys.readouterr().out)[1]["disabled"] is True
+
+    # both administrative actions are in the audit log, by system:cli
+    assert run(["audit", "list"], monkeypatch) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert [line.split()[4] for line in out] == ["users.disable", "users.role-change"]
+    assert all("system:cli" in line for line in out)
+
+
+def test_bad_input_is_a_clear_error(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(["users", "create", "--email", "not-an-email", "--password-stdin"], monkeypatch, "pass-word-1\n") == 1
+    assert capsys.readouterr().err.startswith("mastra-ee users create: ")
+    assert run(["users", "create", "--email", "a@b.io", "--password-stdin"], monkeypatch, "short\n") == 1
+    assert "at least 8 characters" in capsys.readouterr().err
+    assert run(["users", "disable", "nobody@example.com"], monkeypatch) == 1
+    assert "No user with email" in capsys.readouterr().err
+
+
+async def test_disable_revokes_live_sessions(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from mastra.core.ee.db import dispose_engines
+    from mastra.core.ee.plugins import build_auth
+    from mastra.core.ee.settings import Settings
+
+    auth = build_auth(Settings())
+    user = await auth.user.create_user("carol@example.com", "pass-word-3")
+    session = await auth.session.create_session(user.id)
+    assert await auth.session.validate_session(session.id) is not None
+    await dispose_engines()
+    assert await asyncio.to_thread(run, ["users", "disable", "carol@example.com"], monkeypatch) == 0
+    assert await auth.session.validate_session(session.id) is None
