@@ -114,13 +114,12 @@ def _fastapi_users_app(db_url: str) -> Any:
 
 
 def build_server_app(workdir: str, cache_ttl: float) -> Any:
-    from starlette.requests import Request
-    from starlette.responses import JSONResponse
-    from starlette.routing import Mount, Route
-
     from mastra.core.ee import hookimpl
     from mastra.core.ee.routes import Route as PluginRoute
     from mastra.core.ee.testing.reference import reference_app, reference_settings
+    from starlette.requests import Request
+    from starlette.responses import JSONResponse
+    from starlette.routing import Mount, Route
 
     async def handler(request: Request) -> JSONResponse:
         return JSONResponse(BODY)
@@ -208,7 +207,17 @@ def main() -> int:
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     server = subprocess.Popen(
-        [sys.executable, __file__, "--serve", "--port", str(port), "--dir", workdir, "--cache-ttl", str(args.cache_ttl)]
+        [
+            sys.executable,
+            __file__,
+            "--serve",
+            "--port",
+            str(port),
+            "--dir",
+            workdir,
+            "--cache-ttl",
+            str(args.cache_ttl),
+        ]
     )
     try:
         for _ in range(300):
@@ -221,7 +230,9 @@ def main() -> int:
         with httpx.Client(base_url=base, headers=origin) as c:
             c.post("/api/auth/credentials/sign-up", json={"email": "owner@example.com", "password": PASSWORD})
             c.cookies.clear()
-            r = c.post("/api/auth/credentials/sign-up", json={"email": "member@example.com", "password": PASSWORD})
+            r = c.post(
+                "/api/auth/credentials/sign-up", json={"email": "member@example.com", "password": PASSWORD}
+            )
             assert r.status_code == 201, r.text
             ours = f"mastra_session={c.cookies['mastra_session']}"
             assert c.get("/api/bench/protected").status_code == 200  # viewer holds agents:read

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-
 from mastra.core.cli import build_parser, main
 from mastra.core.cli._serve import SECRET_WARNING, ensure_secret
 from mastra.core.ee.testing.reference import ServeProcess
@@ -61,7 +60,13 @@ def test_bad_configuration_exits_1(tmp_path: Path) -> None:
     import sys
 
     env = {**os.environ, "MASTRA_AUTH__USER": "no-such-provider", "MASTRA_AUTH_SECRET": "s" * 40}
-    result = subprocess.run([sys.executable, "-m", "mastra.core.cli", "serve", "--port", "1"], cwd=tmp_path,
-                            env=env, capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-m", "mastra.core.cli", "serve", "--port", "1"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 1
     assert "Unknown provider 'no-such-provider' for MASTRA_AUTH__USER" in result.stderr

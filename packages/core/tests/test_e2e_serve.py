@@ -10,7 +10,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-
 from mastra.core.ee.testing.reference import ServeProcess
 
 pytestmark = pytest.mark.slow
@@ -33,20 +32,30 @@ def test_full_flow_and_restart(tmp_path: Path) -> None:
     server = ServeProcess(tmp_path, clean_env())
     server.env = clean_env()
     with server, client(server) as owner, client(server) as viewer:
-        r = owner.post("/api/auth/credentials/sign-up", json={"email": "owner@example.com", "password": PASSWORD,
-                                                            "name": "Owner"})
+        r = owner.post(
+            "/api/auth/credentials/sign-up",
+            json={"email": "owner@example.com", "password": PASSWORD, "name": "Owner"},
+        )
         assert r.status_code == 201, r.text
-        assert viewer.post("/api/auth/credentials/sign-up",
-                           json={"email": "viewer@example.com", "password": PASSWORD}).status_code == 201
+        assert (
+            viewer.post(
+                "/api/auth/credentials/sign-up", json={"email": "viewer@example.com", "password": PASSWORD}
+            ).status_code
+            == 201
+        )
         viewer.cookies.clear()
-        r = viewer.post("/api/auth/credentials/sign-in", json={"email": "viewer@example.com", "password": PASSWORD})
+        r = viewer.post(
+            "/api/auth/credentials/sign-in", json={"email": "viewer@example.com", "password": PASSWORD}
+        )
         assert r.status_code == 200
         me = viewer.get("/api/auth/me").json()
         assert me["email"] == "viewer@example.com" and me["roles"] == ["viewer"]
         assert owner.get("/api/auth/me").json()["roles"] == ["owner"]
         r = viewer.get("/api/audit")
-        assert (r.status_code, r.json()) == (403, {"error": "Forbidden",
-                                                   "message": "Missing required permission: audit:read"})
+        assert (r.status_code, r.json()) == (
+            403,
+            {"error": "Forbidden", "message": "Missing required permission: audit:read"},
+        )
         denied = owner.get("/api/audit", params={"action": "authz.denied"}).json()["events"]
         assert denied and denied[0]["actor"]["email"] == "viewer@example.com"
         export = owner.get("/api/audit/export", params={"format": "csv"})
@@ -79,8 +88,12 @@ def test_two_servers_share_postgres(tmp_path: Path, postgres_url: str) -> None:
     first.env = second.env = env
     with first, second:
         with client(first) as a:
-            assert a.post("/api/auth/credentials/sign-up",
-                          json={"email": "pg@example.com", "password": PASSWORD}).status_code == 201
+            assert (
+                a.post(
+                    "/api/auth/credentials/sign-up", json={"email": "pg@example.com", "password": PASSWORD}
+                ).status_code
+                == 201
+            )
             cookie = dict(a.cookies)
             with httpx.Client(base_url=second.url, cookies=cookie, headers={"origin": second.url}) as b:
                 # A session created on one server is valid on the other.

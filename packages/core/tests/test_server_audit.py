@@ -10,7 +10,6 @@ from typing import Any
 
 import httpx
 import pytest
-
 from mastra.core.ee.testing.reference import reference_app, reference_settings
 
 ORIGIN = {"origin": "http://test"}
@@ -25,10 +24,15 @@ def app(sqlite_url: str) -> Any:
 @pytest.fixture
 async def owner(app: Any) -> AsyncIterator[httpx.AsyncClient]:
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as c:
-        await c.post("/api/auth/credentials/sign-up", json={"email": "owner@example.com", "password": PASSWORD},
-                     headers=ORIGIN)
+        await c.post(
+            "/api/auth/credentials/sign-up",
+            json={"email": "owner@example.com", "password": PASSWORD},
+            headers=ORIGIN,
+        )
         for email in ("=cmd|calc@example.com", "+x@example.com", "-x@example.com"):
-            await c.post("/api/auth/credentials/sign-in", json={"email": email, "password": "nope"}, headers=ORIGIN)
+            await c.post(
+                "/api/auth/credentials/sign-in", json={"email": email, "password": "nope"}, headers=ORIGIN
+            )
         yield c
 
 
@@ -42,12 +46,20 @@ async def test_list_filters_and_pagination(owner: httpx.AsyncClient) -> None:
     assert [e["seq"] for e in page["events"]] == [2, 1] and page["pagination"]["hasMore"] is False
     failures = (await owner.get("/api/audit", params={"outcome": "failure", "action": "auth.sign-*"})).json()
     assert failures["pagination"]["total"] == 3
-    both = (await owner.get("/api/audit", params=[("action", "auth.sign-up"), ("action", "auth.sign-in")])).json()
+    both = (
+        await owner.get("/api/audit", params=[("action", "auth.sign-up"), ("action", "auth.sign-in")])
+    ).json()
     assert both["pagination"]["total"] == 4
     prefix = (await owner.get("/api/audit", params={"actionPrefix": "auth.sign-u"})).json()
     assert prefix["pagination"]["total"] == 1
-    for bad in ({"perPage": 501}, {"page": -1}, {"outcome": "maybe"}, {"startDate": "yesterday"},
-                {"actorType": "robot"}, {"action": "*" * 9}):
+    for bad in (
+        {"perPage": 501},
+        {"page": -1},
+        {"outcome": "maybe"},
+        {"startDate": "yesterday"},
+        {"actorType": "robot"},
+        {"action": "*" * 9},
+    ):
         r = await owner.get("/api/audit", params=bad)
         assert r.status_code == 400 and r.json()["error"] == "Invalid request", bad
 
@@ -75,8 +87,18 @@ async def test_export_formats(owner: httpx.AsyncClient) -> None:
     assert r.headers["content-disposition"].endswith('.csv"')
     assert r.text.endswith("\r\n")
     rows = list(csv.reader(io.StringIO(r.text)))
-    assert rows[0] == ["id", "timestamp", "actorType", "actorId", "actorEmail", "action", "resourceType",
-                       "resourceId", "outcome", "duration"]
+    assert rows[0] == [
+        "id",
+        "timestamp",
+        "actorType",
+        "actorId",
+        "actorEmail",
+        "action",
+        "resourceType",
+        "resourceId",
+        "outcome",
+        "duration",
+    ]
     emails = {row[4] for row in rows[1:]}
     # S11: formula-looking fields are neutralised with a leading quote.
     assert {"'=cmd|calc@example.com", "'+x@example.com", "'-x@example.com", "owner@example.com"} == emails
@@ -93,10 +115,16 @@ async def test_export_formats(owner: httpx.AsyncClient) -> None:
 
 async def test_viewer_denied_and_audited(app: Any, owner: httpx.AsyncClient) -> None:
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as viewer:
-        await viewer.post("/api/auth/credentials/sign-up", json={"email": "v@example.com", "password": PASSWORD},
-                          headers=ORIGIN)
+        await viewer.post(
+            "/api/auth/credentials/sign-up",
+            json={"email": "v@example.com", "password": PASSWORD},
+            headers=ORIGIN,
+        )
         r = await viewer.get("/api/audit/export")
-        assert (r.status_code, r.json()) == (403, {"error": "Forbidden", "message": "Missing required permission: audit:read"})
+        assert (r.status_code, r.json()) == (
+            403,
+            {"error": "Forbidden", "message": "Missing required permission: audit:read"},
+        )
     denied = (await owner.get("/api/audit", params={"action": "authz.denied"})).json()["events"]
     assert denied[0]["metadata"]["permission"] == "audit:read"
 
@@ -104,8 +132,11 @@ async def test_viewer_denied_and_audited(app: Any, owner: httpx.AsyncClient) -> 
 async def test_no_storage_is_503(sqlite_url: str) -> None:
     app = reference_app(reference_settings(sqlite_url, auth={"audit_storage": None}))
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as c:
-        await c.post("/api/auth/credentials/sign-up", json={"email": "o@example.com", "password": PASSWORD},
-                     headers=ORIGIN)
+        await c.post(
+            "/api/auth/credentials/sign-up",
+            json={"email": "o@example.com", "password": PASSWORD},
+            headers=ORIGIN,
+        )
         for path in ("/api/audit", "/api/audit/export", "/api/audit/stats", "/api/audit/x"):
             r = await c.get(path)
             assert (r.status_code, r.json()) == (503, {"error": "Audit storage not configured"}), path

@@ -7,7 +7,6 @@ from typing import Any
 
 import httpx
 import pytest
-
 from mastra.core.ee.models import AuditFilter, Pagination
 from mastra.core.ee.testing.reference import reference_app, reference_settings
 
@@ -35,7 +34,9 @@ def provider(app: Any) -> Any:
     return app.state.mastra_ee.auth.user
 
 
-async def sign_up(client: httpx.AsyncClient, email: str = "owner@example.com", **extra: Any) -> httpx.Response:
+async def sign_up(
+    client: httpx.AsyncClient, email: str = "owner@example.com", **extra: Any
+) -> httpx.Response:
     body = {"email": email, "password": PASSWORD, **extra}
     return await client.post("/api/auth/credentials/sign-up", json=body, headers=ORIGIN)
 
@@ -78,11 +79,21 @@ async def test_sign_up_sets_cookie_and_first_user_is_owner(app: Any, client: htt
     ("body", "status", "error"),
     [
         ({"email": "not-an-email", "password": PASSWORD}, 400, {"error": "Invalid email"}),
-        ({"email": "a@example.com", "password": "short"}, 400, {"error": "Password must be at least 8 characters"}),
-        ({"email": "a@example.com", "password": "x" * 129}, 400, {"error": "Password must be at most 128 characters"}),
+        (
+            {"email": "a@example.com", "password": "short"},
+            400,
+            {"error": "Password must be at least 8 characters"},
+        ),
+        (
+            {"email": "a@example.com", "password": "x" * 129},
+            400,
+            {"error": "Password must be at most 128 characters"},
+        ),
     ],
 )
-async def test_sign_up_errors(client: httpx.AsyncClient, body: dict[str, str], status: int, error: dict[str, str]) -> None:
+async def test_sign_up_errors(
+    client: httpx.AsyncClient, body: dict[str, str], status: int, error: dict[str, str]
+) -> None:
     r = await client.post("/api/auth/credentials/sign-up", json=body, headers=ORIGIN)
     assert (r.status_code, r.json()) == (status, error)
 
@@ -100,7 +111,9 @@ async def test_sign_up_duplicate_and_disabled(app: Any, client: httpx.AsyncClien
 
 async def test_validation_errors(client: httpx.AsyncClient) -> None:
     r = await client.post(
-        "/api/auth/credentials/sign-in", content=b"{not json", headers={**ORIGIN, "content-type": "application/json"}
+        "/api/auth/credentials/sign-in",
+        content=b"{not json",
+        headers={**ORIGIN, "content-type": "application/json"},
     )
     assert r.status_code == 400 and r.json()["error"] == "Invalid request" and r.json()["issues"]
     r = await client.post("/api/auth/credentials/sign-in", json={"email": "a@example.com"}, headers=ORIGIN)
@@ -119,18 +132,25 @@ async def test_validation_errors(client: httpx.AsyncClient) -> None:
 async def test_sign_in_rotates_session_and_audits(app: Any, client: httpx.AsyncClient) -> None:
     await sign_up(client)
     first = client.cookies.get("mastra_session")
-    r = await client.post("/api/auth/credentials/sign-in", json={"email": "OWNER@example.com ", "password": PASSWORD},
-                          headers=ORIGIN)
+    r = await client.post(
+        "/api/auth/credentials/sign-in",
+        json={"email": "OWNER@example.com ", "password": PASSWORD},
+        headers=ORIGIN,
+    )
     # The body validator rejects the trailing space? No: email pattern has no whitespace → 400.
     assert r.status_code == 400
-    r = await client.post("/api/auth/credentials/sign-in", json={"email": "OWNER@example.com", "password": PASSWORD},
-                          headers=ORIGIN)
+    r = await client.post(
+        "/api/auth/credentials/sign-in",
+        json={"email": "OWNER@example.com", "password": PASSWORD},
+        headers=ORIGIN,
+    )
     assert r.status_code == 200, r.text
     second = client.cookies.get("mastra_session")
     assert second and second != first
     # S1: the session presented at sign-in was destroyed server-side.
-    stale = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test",
-                              cookies={"mastra_session": first})
+    stale = httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://test", cookies={"mastra_session": first}
+    )
     async with stale:
         assert (await stale.get("/api/auth/sessions")).status_code == 401
     [event] = [e for e in await events(app, "auth.sign-in") if e.outcome == "success"]
@@ -149,7 +169,11 @@ async def test_sign_in_failures_are_indistinguishable(app: Any, client: httpx.As
         r = await client.post("/api/auth/credentials/sign-in", json=body, headers=ORIGIN)
         assert (r.status_code, r.json()) == (401, {"error": "Invalid email or password"})
     failures = [e for e in await events(app, "auth.sign-in") if e.outcome == "failure"]
-    assert [e.metadata["reason"] for e in failures] == ["invalid_credentials", "invalid_credentials", "disabled"]
+    assert [e.metadata["reason"] for e in failures] == [
+        "invalid_credentials",
+        "invalid_credentials",
+        "disabled",
+    ]
     assert failures[0].actor.id == "unknown" and failures[0].actor.email == "nobody@example.com"
     for event in failures:
         assert PASSWORD not in str(event.to_json()) and "wrong password" not in str(event.to_json())
@@ -158,14 +182,17 @@ async def test_sign_in_failures_are_indistinguishable(app: Any, client: httpx.As
 async def test_credentials_not_configured(sqlite_url: str) -> None:
     app = reference_app(reference_settings(sqlite_url, auth={"credentials": None}))
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as c:
-        r = await c.post("/api/auth/credentials/sign-in", json={"email": "a@example.com", "password": "x"},
-                         headers=ORIGIN)
+        r = await c.post(
+            "/api/auth/credentials/sign-in", json={"email": "a@example.com", "password": "x"}, headers=ORIGIN
+        )
         assert (r.status_code, r.json()) == (404, {"error": "Credentials authentication not configured"})
         assert (await c.get("/api/auth/capabilities")).json()["login"] is None
 
 
 async def test_auth_disabled(sqlite_url: str) -> None:
-    app = reference_app(reference_settings(sqlite_url, auth={"user": None, "credentials": None, "rbac": None}))
+    app = reference_app(
+        reference_settings(sqlite_url, auth={"user": None, "credentials": None, "rbac": None})
+    )
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as c:
         assert (await c.get("/api/auth/capabilities")).json() == {"enabled": False, "login": None}
         r = await c.get("/api/auth/me")
@@ -179,8 +206,9 @@ async def test_logout_destroys_session(app: Any, client: httpx.AsyncClient) -> N
     r = await client.post("/api/auth/logout", headers=ORIGIN)
     assert r.status_code == 200 and r.json() == {"success": True}
     assert r.headers.get_list("set-cookie") == ["mastra_session=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0"]
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test",
-                                 cookies={"mastra_session": cookie}) as old:
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://test", cookies={"mastra_session": cookie}
+    ) as old:
         assert (await old.get("/api/auth/me")).text == "null"
         r = await old.get("/api/auth/sessions")
         assert (r.status_code, r.json()) == (401, {"error": "Invalid or expired token"})
@@ -215,16 +243,23 @@ async def test_refresh_not_configured(sqlite_url: str) -> None:
 async def test_sessions_list_and_revoke(app: Any, client: httpx.AsyncClient) -> None:
     await sign_up(client)
     transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://test", headers={"user-agent": "other"}) as other:
-        r = await other.post("/api/auth/credentials/sign-in", json={"email": "owner@example.com", "password": PASSWORD},
-                             headers=ORIGIN)
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://test", headers={"user-agent": "other"}
+    ) as other:
+        r = await other.post(
+            "/api/auth/credentials/sign-in",
+            json={"email": "owner@example.com", "password": PASSWORD},
+            headers=ORIGIN,
+        )
         assert r.status_code == 200
         sessions = (await client.get("/api/auth/sessions")).json()["sessions"]
         assert len(sessions) == 2
         assert sorted(s["current"] for s in sessions) == [False, True]
         assert {s["userAgent"] for s in sessions} == {"other", client.headers["user-agent"]}
-        assert all(set(s) == {"handle", "createdAt", "lastSeenAt", "expiresAt", "ip", "userAgent", "current"}
-                   for s in sessions)
+        assert all(
+            set(s) == {"handle", "createdAt", "lastSeenAt", "expiresAt", "ip", "userAgent", "current"}
+            for s in sessions
+        )
         r = await client.delete("/api/auth/sessions/" + "0" * 32, headers=ORIGIN)
         assert (r.status_code, r.json()) == (404, {"error": "Session not found"})
         r = await client.delete("/api/auth/sessions", headers=ORIGIN)
@@ -241,7 +276,9 @@ async def test_sessions_list_and_revoke(app: Any, client: httpx.AsyncClient) -> 
 async def test_role_permissions_route(app: Any, client: httpx.AsyncClient) -> None:
     await sign_up(client)  # owner → "*"
     r = await client.get("/api/auth/roles/member/permissions")
-    assert r.status_code == 200 and r.json()["roleId"] == "member" and "agents:read" in r.json()["permissions"]
+    assert (
+        r.status_code == 200 and r.json()["roleId"] == "member" and "agents:read" in r.json()["permissions"]
+    )
     r = await client.get("/api/auth/roles/nope/permissions")
     assert (r.status_code, r.json()) == (404, {"error": "Role not found"})
     client.cookies.clear()
@@ -279,27 +316,42 @@ async def test_password_reset_flow(app: Any, client: httpx.AsyncClient) -> None:
     [(to, link)] = ref.outbox
     assert to == "owner@example.com" and link.startswith("http://test/reset-password?token=")
     token = link.split("token=")[1]
-    r = await client.post("/api/auth/credentials/password-reset/confirm", json={"token": "nope", "password": "x" * 10},
-                          headers=ORIGIN)
+    r = await client.post(
+        "/api/auth/credentials/password-reset/confirm",
+        json={"token": "nope", "password": "x" * 10},
+        headers=ORIGIN,
+    )
     assert (r.status_code, r.json()) == (400, {"error": "Invalid or expired reset token"})
-    r = await client.post("/api/auth/credentials/password-reset/confirm",
-                          json={"token": token, "password": "brand new password"}, headers=ORIGIN)
+    r = await client.post(
+        "/api/auth/credentials/password-reset/confirm",
+        json={"token": token, "password": "brand new password"},
+        headers=ORIGIN,
+    )
     assert (r.status_code, r.json()) == (200, {"success": True})
     # S5: every session of the user is revoked, no new session is issued.
     assert (await client.get("/api/auth/me")).text == "null"
-    r = await client.post("/api/auth/credentials/password-reset/confirm",
-                          json={"token": token, "password": "brand new password"}, headers=ORIGIN)
+    r = await client.post(
+        "/api/auth/credentials/password-reset/confirm",
+        json={"token": token, "password": "brand new password"},
+        headers=ORIGIN,
+    )
     assert r.status_code == 400  # single use
     stages = sorted((e.metadata["stage"], e.outcome) for e in await events(app, "auth.password-reset"))
-    assert stages == [("confirm", "failure"), ("confirm", "failure"), ("confirm", "success"),
-                      ("request", "success"), ("request", "success")]
+    assert stages == [
+        ("confirm", "failure"),
+        ("confirm", "failure"),
+        ("confirm", "success"),
+        ("request", "success"),
+        ("request", "success"),
+    ]
 
 
 async def test_password_reset_delivery_quota(app: Any, client: httpx.AsyncClient) -> None:
     await sign_up(client)
     for _ in range(5):
-        r = await client.post("/api/auth/credentials/password-reset", json={"email": "owner@example.com"},
-                              headers=ORIGIN)
+        r = await client.post(
+            "/api/auth/credentials/password-reset", json={"email": "owner@example.com"}, headers=ORIGIN
+        )
         assert r.status_code == 202
     import asyncio
 

@@ -12,7 +12,6 @@ import tempfile
 
 import schemathesis
 from hypothesis import HealthCheck, settings
-
 from mastra.core.ee.testing.reference import ReferenceUser, reference_app, reference_settings
 
 _tmp = tempfile.mkdtemp(prefix="mastra-fuzz-")

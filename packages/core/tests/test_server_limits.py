@@ -6,7 +6,6 @@ from typing import Any
 
 import httpx
 import pytest
-
 from mastra.core.ee.models import AuditFilter, Pagination
 from mastra.core.ee.testing.reference import reference_app, reference_settings
 from mastra.core.server._ratelimit import parse_limit
@@ -17,7 +16,9 @@ TOO_MANY = {"error": "Too many attempts. Try again later."}
 
 
 def make(sqlite_url: str, storage: str, ip: str = "100/60", account: str = "2/300") -> Any:
-    settings = reference_settings(sqlite_url, auth={"rate_limit": {"ip": ip, "account": account, "storage": storage}})
+    settings = reference_settings(
+        sqlite_url, auth={"rate_limit": {"ip": ip, "account": account, "storage": storage}}
+    )
     return reference_app(settings)
 
 
@@ -35,7 +36,9 @@ def counting(app: Any) -> list[str]:
 
 
 async def attempt(c: httpx.AsyncClient, email: str, password: str) -> httpx.Response:
-    return await c.post("/api/auth/credentials/sign-in", json={"email": email, "password": password}, headers=ORIGIN)
+    return await c.post(
+        "/api/auth/credentials/sign-in", json={"email": email, "password": password}, headers=ORIGIN
+    )
 
 
 @pytest.mark.parametrize("storage", ["memory", "sql"])
@@ -43,8 +46,11 @@ async def test_account_limit(sqlite_url: str, storage: str) -> None:
     app = make(sqlite_url, storage)
     calls = counting(app)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as c:
-        await c.post("/api/auth/credentials/sign-up", json={"email": "a@example.com", "password": PASSWORD},
-                     headers=ORIGIN)
+        await c.post(
+            "/api/auth/credentials/sign-up",
+            json={"email": "a@example.com", "password": PASSWORD},
+            headers=ORIGIN,
+        )
         assert (await attempt(c, "a@example.com", "wrong-1")).status_code == 401
         # A success resets the account counter.
         assert (await attempt(c, "a@example.com", PASSWORD)).status_code == 200
@@ -68,11 +74,17 @@ async def test_ip_limit_and_sign_up(sqlite_url: str) -> None:
             assert (await attempt(c, f"u{i}@example.com", "x")).status_code == 401
         r = await attempt(c, "fresh@example.com", "x")
         assert r.status_code == 429 and 1 <= int(r.headers["retry-after"]) <= 60
-        r = await c.post("/api/auth/credentials/sign-up", json={"email": "n@example.com", "password": PASSWORD},
-                         headers=ORIGIN)
+        r = await c.post(
+            "/api/auth/credentials/sign-up",
+            json={"email": "n@example.com", "password": PASSWORD},
+            headers=ORIGIN,
+        )
         assert (r.status_code, r.json()) == (429, TOO_MANY)
-        r = await c.post("/api/auth/credentials/password-reset/confirm", json={"token": "t", "password": PASSWORD},
-                         headers=ORIGIN)
+        r = await c.post(
+            "/api/auth/credentials/password-reset/confirm",
+            json={"token": "t", "password": PASSWORD},
+            headers=ORIGIN,
+        )
         assert r.status_code == 429
 
 

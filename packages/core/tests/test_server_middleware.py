@@ -9,14 +9,13 @@ from typing import Any
 
 import httpx
 import pytest
-from starlette.requests import Request
-from starlette.responses import JSONResponse
-
 from mastra.core.ee import hookimpl
 from mastra.core.ee.errors import ConfigurationError
 from mastra.core.ee.models import AuditFilter, Pagination, utcnow
 from mastra.core.ee.routes import Route
 from mastra.core.ee.testing.reference import reference_app, reference_settings
+from starlette.requests import Request
+from starlette.responses import JSONResponse
 
 ORIGIN = {"origin": "http://test"}
 PASSWORD = "correct horse battery"
@@ -24,7 +23,9 @@ PASSWORD = "correct horse battery"
 
 async def echo(request: Request) -> JSONResponse:
     user = getattr(request.state, "user", None)
-    return JSONResponse({"user": user.id if user else None, "perms": getattr(request.state, "permissions", None)})
+    return JSONResponse(
+        {"user": user.id if user else None, "perms": getattr(request.state, "permissions", None)}
+    )
 
 
 class RoutesPlugin:
@@ -82,8 +83,11 @@ def app(sqlite_url: str) -> Any:
 @pytest.fixture
 async def owner(app: Any) -> AsyncIterator[httpx.AsyncClient]:
     async with client_for(app) as c:
-        r = await c.post("/api/auth/credentials/sign-up", json={"email": "owner@example.com", "password": PASSWORD},
-                         headers=ORIGIN)
+        r = await c.post(
+            "/api/auth/credentials/sign-up",
+            json={"email": "owner@example.com", "password": PASSWORD},
+            headers=ORIGIN,
+        )
         assert r.status_code == 201
         yield c
 
@@ -91,8 +95,11 @@ async def owner(app: Any) -> AsyncIterator[httpx.AsyncClient]:
 @pytest.fixture
 async def viewer(app: Any, owner: httpx.AsyncClient) -> AsyncIterator[httpx.AsyncClient]:
     async with client_for(app) as c:
-        r = await c.post("/api/auth/credentials/sign-up", json={"email": "viewer@example.com", "password": PASSWORD},
-                         headers=ORIGIN)
+        r = await c.post(
+            "/api/auth/credentials/sign-up",
+            json={"email": "viewer@example.com", "password": PASSWORD},
+            headers=ORIGIN,
+        )
         assert r.status_code == 201
         yield c
 
@@ -121,7 +128,10 @@ async def test_public_paths(app: Any) -> None:
 
 async def test_permission_denied_exact_body_and_audit(app: Any, viewer: httpx.AsyncClient) -> None:
     r = await viewer.post("/api/agents/a1/generate", headers=ORIGIN)
-    assert (r.status_code, r.json()) == (403, {"error": "Forbidden", "message": "Missing required permission: agents:execute"})
+    assert (r.status_code, r.json()) == (
+        403,
+        {"error": "Forbidden", "message": "Missing required permission: agents:execute"},
+    )
     r = await viewer.get("/api/plugin/explicit")
     assert r.json()["message"] == "Missing required permission: tools:write or workflows:delete"
     assert (await viewer.get("/api/agents/a1/detail")).status_code == 200  # viewer has agents:read
@@ -130,7 +140,11 @@ async def test_permission_denied_exact_body_and_audit(app: Any, viewer: httpx.As
     assert len(events) == 2
     latest = events[1]  # newest first → [explicit, generate]
     assert latest.outcome == "denied" and latest.actor.email == "viewer@example.com"
-    assert latest.metadata == {"permission": "agents:execute", "method": "POST", "path": "/api/agents/a1/generate"}
+    assert latest.metadata == {
+        "permission": "agents:execute",
+        "method": "POST",
+        "path": "/api/agents/a1/generate",
+    }
     assert latest.resource is not None and latest.resource.type == "agents"
 
 
@@ -142,17 +156,33 @@ async def test_request_state_carries_permissions(owner: httpx.AsyncClient) -> No
 async def test_auth_only_mode_without_rbac(sqlite_url: str) -> None:
     app = make_app(sqlite_url, auth={"rbac": None})
     async with client_for(app) as c:
-        await c.post("/api/auth/credentials/sign-up", json={"email": "a@example.com", "password": PASSWORD}, headers=ORIGIN)
-        await c.post("/api/auth/credentials/sign-up", json={"email": "b@example.com", "password": PASSWORD}, headers=ORIGIN)
+        await c.post(
+            "/api/auth/credentials/sign-up",
+            json={"email": "a@example.com", "password": PASSWORD},
+            headers=ORIGIN,
+        )
+        await c.post(
+            "/api/auth/credentials/sign-up",
+            json={"email": "b@example.com", "password": PASSWORD},
+            headers=ORIGIN,
+        )
         assert (await c.post("/api/agents/x/generate", headers=ORIGIN)).status_code == 200
 
 
 async def test_unlicensed_production_skips_rbac(sqlite_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     app = make_app(sqlite_url)
     async with client_for(app) as c:
-        await c.post("/api/auth/credentials/sign-up", json={"email": "a@example.com", "password": PASSWORD}, headers=ORIGIN)
+        await c.post(
+            "/api/auth/credentials/sign-up",
+            json={"email": "a@example.com", "password": PASSWORD},
+            headers=ORIGIN,
+        )
         c.cookies.clear()
-        await c.post("/api/auth/credentials/sign-up", json={"email": "b@example.com", "password": PASSWORD}, headers=ORIGIN)
+        await c.post(
+            "/api/auth/credentials/sign-up",
+            json={"email": "b@example.com", "password": PASSWORD},
+            headers=ORIGIN,
+        )
         assert (await c.post("/api/agents/x/generate", headers=ORIGIN)).status_code == 403
         monkeypatch.setenv("MASTRA_ENV", "production")
         from mastra.core.ee.license import clear_license_cache
@@ -161,16 +191,25 @@ async def test_unlicensed_production_skips_rbac(sqlite_url: str, monkeypatch: py
         assert (await c.post("/api/agents/x/generate", headers=ORIGIN)).status_code == 200
         r = await c.get("/api/audit")
         assert (r.status_code, r.json()) == (
-            403, {"error": "Forbidden", "message": "The audit log API requires a valid EE license"})
+            403,
+            {"error": "Forbidden", "message": "The audit log API requires a valid EE license"},
+        )
 
 
 async def test_acl_denial(sqlite_url: str) -> None:
     app = make_app(sqlite_url, auth={"acl": "allow-a1"})
     async with client_for(app) as c:
-        await c.post("/api/auth/credentials/sign-up", json={"email": "a@example.com", "password": PASSWORD}, headers=ORIGIN)
+        await c.post(
+            "/api/auth/credentials/sign-up",
+            json={"email": "a@example.com", "password": PASSWORD},
+            headers=ORIGIN,
+        )
         assert (await c.get("/api/agents/a1/detail")).status_code == 200
         r = await c.get("/api/agents/a2/detail")
-        assert (r.status_code, r.json()) == (403, {"error": "Forbidden", "message": "Access denied to agent 'a2'"})
+        assert (r.status_code, r.json()) == (
+            403,
+            {"error": "Forbidden", "message": "Access denied to agent 'a2'"},
+        )
         [event] = await denied_events(app)
         assert event.resource.type == "agent" and event.resource.id == "a2"
 
@@ -183,7 +222,9 @@ async def test_bearer_and_query_tokens(app: Any, owner: httpx.AsyncClient) -> No
         assert r.status_code == 200 and r.json()["user"]
         assert (await c.get("/api/custom/x?apiKey=key-123")).status_code == 200
         # POST with a bearer token and no cookie: no CSRF check, authenticated.
-        assert (await c.post("/api/agents/a1/generate", headers={"authorization": "Bearer key-123"})).status_code == 200
+        assert (
+            await c.post("/api/agents/a1/generate", headers={"authorization": "Bearer key-123"})
+        ).status_code == 200
         # The query token is for GET/HEAD only.
         assert (await c.post("/api/agents/a1/generate?apiKey=key-123")).status_code == 401
 
@@ -192,7 +233,11 @@ async def test_query_token_disabled(sqlite_url: str) -> None:
     app = make_app(sqlite_url, auth={"query_token": False})
     ref = app.state.mastra_ee.auth.user
     async with client_for(app) as c:
-        await c.post("/api/auth/credentials/sign-up", json={"email": "a@example.com", "password": PASSWORD}, headers=ORIGIN)
+        await c.post(
+            "/api/auth/credentials/sign-up",
+            json={"email": "a@example.com", "password": PASSWORD},
+            headers=ORIGIN,
+        )
     ref.add_api_key("key-123", next(iter(ref.users)))
     async with client_for(app) as c:
         assert (await c.get("/api/custom/x?apiKey=key-123")).status_code == 401
@@ -223,7 +268,9 @@ async def test_csrf(app: Any, owner: httpx.AsyncClient) -> None:
     assert (await owner.post("/api/agents/a1/generate", headers=ORIGIN)).status_code == 200
     # Credential routes are checked even without any cookie.
     async with client_for(app) as fresh:
-        r = await fresh.post("/api/auth/credentials/sign-in", json={"email": "owner@example.com", "password": PASSWORD})
+        r = await fresh.post(
+            "/api/auth/credentials/sign-in", json={"email": "owner@example.com", "password": PASSWORD}
+        )
         assert (r.status_code, r.json()) == (403, forbidden)
         r = await fresh.post("/api/auth/logout", headers={"origin": "http://evil.example"})
         assert r.status_code == 403
@@ -234,24 +281,33 @@ async def test_csrf(app: Any, owner: httpx.AsyncClient) -> None:
 async def test_csrf_trusted_origin_and_cors(sqlite_url: str) -> None:
     app = make_app(sqlite_url, trusted_origins=["https://app.example.com"])
     async with client_for(app) as c:
-        r = await c.post("/api/auth/credentials/sign-up", json={"email": "a@example.com", "password": PASSWORD},
-                         headers={"origin": "https://app.example.com"})
+        r = await c.post(
+            "/api/auth/credentials/sign-up",
+            json={"email": "a@example.com", "password": PASSWORD},
+            headers={"origin": "https://app.example.com"},
+        )
         assert r.status_code == 201
         assert r.headers["access-control-allow-origin"] == "https://app.example.com"
         assert r.headers["access-control-allow-credentials"] == "true"
         r = await c.get("/api/auth/me", headers={"origin": "https://evil.example.com"})
         assert "access-control-allow-origin" not in r.headers
-        r = await c.options("/api/auth/me", headers={"origin": "https://app.example.com",
-                                                     "access-control-request-method": "POST"})
+        r = await c.options(
+            "/api/auth/me",
+            headers={"origin": "https://app.example.com", "access-control-request-method": "POST"},
+        )
         assert r.status_code == 204 and "POST" in r.headers["access-control-allow-methods"]
         assert "Authorization" in r.headers["access-control-allow-headers"]
-        r = await c.options("/api/auth/me", headers={"origin": "https://evil.example.com",
-                                                     "access-control-request-method": "POST"})
+        r = await c.options(
+            "/api/auth/me",
+            headers={"origin": "https://evil.example.com", "access-control-request-method": "POST"},
+        )
         assert r.status_code == 403 and "access-control-allow-origin" not in r.headers
 
 
 async def test_public_and_protected_patterns(sqlite_url: str) -> None:
-    app = make_app(sqlite_url, auth={"public": ["GET /custom/*", "/agents/:id/detail"], "protected": ["/custom/x"]})
+    app = make_app(
+        sqlite_url, auth={"public": ["GET /custom/*", "/agents/:id/detail"], "protected": ["/custom/x"]}
+    )
     async with client_for(app) as c:
         assert (await c.get("/api/agents/zz/detail")).status_code == 200  # public by pattern
         assert (await c.get("/api/custom/x")).status_code == 401  # protected wins
@@ -286,8 +342,11 @@ async def test_sliding_refresh_reissues_cookie(app: Any, owner: httpx.AsyncClien
     assert "set-cookie" not in r.headers  # fresh session: nothing to slide
     # A session last refreshed two minutes ago is slid forward on the next request.
     sessions.clock = lambda: utcnow() - timedelta(seconds=120)
-    r = await owner.post("/api/auth/credentials/sign-in", json={"email": "owner@example.com", "password": PASSWORD},
-                         headers=ORIGIN)
+    r = await owner.post(
+        "/api/auth/credentials/sign-in",
+        json={"email": "owner@example.com", "password": PASSWORD},
+        headers=ORIGIN,
+    )
     assert r.status_code == 200
     sessions.clock = utcnow
     r = await owner.get("/api/custom/x")
@@ -326,12 +385,11 @@ async def test_no_store_and_separate_cookies(owner: httpx.AsyncClient) -> None:
 
 async def test_require_permission_fastapi_and_starlette(sqlite_url: str) -> None:
     from fastapi import Depends, FastAPI
-    from starlette.applications import Starlette
-    from starlette.routing import Route as StarletteRoute
-
     from mastra.core.ee.plugins import PluginRegistry, build_auth
     from mastra.core.ee.testing.reference import reference_plugin
     from mastra.core.server import mount_ee, require_permission
+    from starlette.applications import Starlette
+    from starlette.routing import Route as StarletteRoute
 
     settings = reference_settings(sqlite_url)
 
@@ -364,23 +422,34 @@ async def test_require_permission_fastapi_and_starlette(sqlite_url: str) -> None
 
     for host in (api, star):
         async with client_for(host) as owner, client_for(host) as viewer, client_for(host) as anon:
-            r = await owner.post("/api/auth/credentials/sign-up",
-                                 json={"email": f"o{id(host)}@example.com", "password": PASSWORD}, headers=ORIGIN)
+            r = await owner.post(
+                "/api/auth/credentials/sign-up",
+                json={"email": f"o{id(host)}@example.com", "password": PASSWORD},
+                headers=ORIGIN,
+            )
             assert r.status_code == 201, r.text
-            await viewer.post("/api/auth/credentials/sign-up",
-                              json={"email": f"v{id(host)}@example.com", "password": PASSWORD}, headers=ORIGIN)
+            await viewer.post(
+                "/api/auth/credentials/sign-up",
+                json={"email": f"v{id(host)}@example.com", "password": PASSWORD},
+                headers=ORIGIN,
+            )
             r = await owner.post("/host/run", headers=ORIGIN)
             assert r.status_code == 200, r.text
             assert r.json()["ran_by"].startswith("o")
             r = await viewer.post("/host/run", headers=ORIGIN)
             assert (r.status_code, r.json()) == (
-                403, {"error": "Forbidden", "message": "Missing required permission: agents:execute"})
+                403,
+                {"error": "Forbidden", "message": "Missing required permission: agents:execute"},
+            )
             r = await anon.post("/host/run")
             assert (r.status_code, r.json()) == (401, {"error": "Invalid or expired token"})
         if host is api:
             async with client_for(host) as viewer:
-                await viewer.post("/api/auth/credentials/sign-in",
-                                  json={"email": f"v{id(host)}@example.com", "password": PASSWORD}, headers=ORIGIN)
+                await viewer.post(
+                    "/api/auth/credentials/sign-in",
+                    json={"email": f"v{id(host)}@example.com", "password": PASSWORD},
+                    headers=ORIGIN,
+                )
                 r = await viewer.get("/host/derived")
                 assert r.json()["message"] == "Missing required permission: host:read"
 
@@ -398,8 +467,11 @@ async def test_auth_cache_revocation(sqlite_url: str) -> None:
         return await original(token_hash)
 
     async with client_for(app) as c:
-        await c.post("/api/auth/credentials/sign-up", json={"email": "a@example.com", "password": PASSWORD},
-                     headers=ORIGIN)
+        await c.post(
+            "/api/auth/credentials/sign-up",
+            json={"email": "a@example.com", "password": PASSWORD},
+            headers=ORIGIN,
+        )
         sessions.registry.find_by_token_hash = counting
         for _ in range(5):
             assert (await c.get("/api/custom/x")).status_code == 200
@@ -410,8 +482,11 @@ async def test_auth_cache_revocation(sqlite_url: str) -> None:
         await asyncio.sleep(0.6)
         assert (await c.get("/api/custom/x")).status_code == 401
         # In-process sign-out clears the cache at once.
-        await c.post("/api/auth/credentials/sign-in", json={"email": "a@example.com", "password": PASSWORD},
-                     headers=ORIGIN)
+        await c.post(
+            "/api/auth/credentials/sign-in",
+            json={"email": "a@example.com", "password": PASSWORD},
+            headers=ORIGIN,
+        )
         assert (await c.get("/api/custom/x")).status_code == 200
         cookie = c.cookies.get("mastra_session")
         await c.post("/api/auth/logout", headers=ORIGIN)

@@ -7,14 +7,20 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
-from starlette.requests import Request
-
 from mastra.core.ee import hookimpl
 from mastra.core.ee.errors import SSOError
-from mastra.core.ee.models import AuditFilter, EEUser, Pagination, SSOCallbackResult, SSOLoginConfig, SSOTokens
+from mastra.core.ee.models import (
+    AuditFilter,
+    EEUser,
+    Pagination,
+    SSOCallbackResult,
+    SSOLoginConfig,
+    SSOTokens,
+)
 from mastra.core.ee.settings import Settings
 from mastra.core.ee.testing.reference import ReferenceUser, reference_app, reference_settings
 from mastra.core.server import client_ip, public_origin, validate_redirect
+from starlette.requests import Request
 
 
 class FakeSSO:
@@ -24,7 +30,9 @@ class FakeSSO:
     def get_login_cookies(self, redirect_uri: str, state: str) -> list[str]:
         return ["idp_pkce=abc; Path=/; HttpOnly; SameSite=Lax; Max-Age=300"]
 
-    async def handle_callback(self, code: str, state: str, *, cookie_header: str | None = None) -> SSOCallbackResult:
+    async def handle_callback(
+        self, code: str, state: str, *, cookie_header: str | None = None
+    ) -> SSOCallbackResult:
         if code == "bad":
             raise SSOError("token_exchange_failed")
         if code == "boom":
@@ -75,7 +83,9 @@ async def login(c: httpx.AsyncClient, redirect: str = "/agents?x=1") -> str:
 
 
 async def sso_events(app: Any) -> list[Any]:
-    page = await app.state.mastra_ee.auth.audit_storage.list(AuditFilter(action="auth.sso-callback"), Pagination())
+    page = await app.state.mastra_ee.auth.audit_storage.list(
+        AuditFilter(action="auth.sso-callback"), Pagination()
+    )
     return list(reversed(page.events))
 
 
@@ -96,9 +106,15 @@ async def test_sso_round_trip(app: Any) -> None:
         assert r.headers["location"].startswith("http://test/login?error=invalid_state")
         # Logout offers the federated logout URL.
         r = await c.post("/api/auth/logout", headers={"origin": "http://test"})
-        assert r.json() == {"success": True, "redirectTo": "https://idp.example/logout?return_to=http://test/"}
+        assert r.json() == {
+            "success": True,
+            "redirectTo": "https://idp.example/logout?return_to=http://test/",
+        }
     events = await sso_events(app)
-    assert [(e.outcome, e.metadata.get("reason")) for e in events] == [("success", None), ("failure", "invalid_state")]
+    assert [(e.outcome, e.metadata.get("reason")) for e in events] == [
+        ("success", None),
+        ("failure", "invalid_state"),
+    ]
     assert events[0].metadata["provider"] == "fake"
 
 
@@ -159,10 +175,23 @@ async def test_sso_login_rejects_open_redirect(app: Any) -> None:
 
 # -- 9.1 helpers --------------------------------------------------------------------
 
+
 def fake_request(headers: dict[str, str] | None = None, client: str = "10.0.0.9") -> Request:
-    raw = [(k.lower().encode(), v.encode()) for k, v in {"host": "app.example.com", **(headers or {})}.items()]
-    return Request({"type": "http", "method": "GET", "path": "/", "headers": raw, "scheme": "https",
-                    "client": (client, 1234), "server": ("app.example.com", 443), "query_string": b""})
+    raw = [
+        (k.lower().encode(), v.encode()) for k, v in {"host": "app.example.com", **(headers or {})}.items()
+    ]
+    return Request(
+        {
+            "type": "http",
+            "method": "GET",
+            "path": "/",
+            "headers": raw,
+            "scheme": "https",
+            "client": (client, 1234),
+            "server": ("app.example.com", 443),
+            "query_string": b"",
+        }
+    )
 
 
 @pytest.mark.parametrize(
@@ -194,8 +223,11 @@ def test_validate_redirect_table(target: str, dev: bool, expected: str) -> None:
 
 
 def test_public_origin_and_client_ip() -> None:
-    forwarded = {"x-forwarded-proto": "http", "x-forwarded-host": "proxy.example.com, inner",
-                 "x-forwarded-for": "203.0.113.7, 198.51.100.2"}
+    forwarded = {
+        "x-forwarded-proto": "http",
+        "x-forwarded-host": "proxy.example.com, inner",
+        "x-forwarded-for": "203.0.113.7, 198.51.100.2",
+    }
     plain = Settings()
     assert public_origin(fake_request(forwarded), plain) == "https://app.example.com"
     assert client_ip(fake_request(forwarded), plain) == "10.0.0.9"  # proxies not trusted
@@ -205,4 +237,5 @@ def test_public_origin_and_client_ip() -> None:
     two = Settings(trusted_proxy_count=2)
     assert client_ip(fake_request(forwarded), two) == "203.0.113.7"
     assert public_origin(fake_request(forwarded), Settings(public_url="https://pub.example.com/")) == (
-        "https://pub.example.com")
+        "https://pub.example.com"
+    )

@@ -28,7 +28,7 @@ __all__ = ["SECRET_WARNING", "ensure_secret", "register", "run"]
 logger = logging.getLogger("mastra.cli")
 
 SECRET_PATH = Path(".mastra") / "secret"
-SECRET_WARNING = "MASTRA_AUTH_SECRET is not set; generated a secret in ./.mastra/secret"
+SECRET_WARNING = "MASTRA_AUTH_SECRET is not set; generated a secret in ./.mastra/secret"  # noqa: S105 - a message
 EXTRA_PLUGINS_ENV = "MASTRA_EE_EXTRA_PLUGINS"
 
 
@@ -88,7 +88,7 @@ async def _user_count(auth: Any) -> int | None:
         if provider is None or not hasattr(provider, "count_users"):
             return None
         return int(await maybe_await(provider.count_users()))
-    except Exception:  # noqa: BLE001 - only for a hint at startup
+    except Exception:
         logger.debug("could not count users", exc_info=True)
         return None
     finally:

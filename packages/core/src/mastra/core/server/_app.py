@@ -63,8 +63,15 @@ def _openapi_route(table: RouteTable, prefix: str) -> ApiRoute:
             cache["doc"] = build_openapi(table, prefix)
         return JSONResponse(cache["doc"])
 
-    return ApiRoute("GET", "/openapi.json", openapi, requires_auth=False, tag="meta",
-                    summary="This OpenAPI document", responses={200: "OpenAPI 3.1 document"})
+    return ApiRoute(
+        "GET",
+        "/openapi.json",
+        openapi,
+        requires_auth=False,
+        tag="meta",
+        summary="This OpenAPI document",
+        responses={200: "OpenAPI 3.1 document"},
+    )
 
 
 def _plugin_route(route: PluginRoute) -> ApiRoute:
@@ -125,13 +132,20 @@ def mount_ee(
     if auth is None:
         auth = build_auth(settings, registry)
     if settings.is_production and not settings.public_url:
-        logger.warning("MASTRA_PUBLIC_URL is not set in production; the public origin comes from request headers")
+        logger.warning(
+            "MASTRA_PUBLIC_URL is not set in production; the public origin comes from request headers"
+        )
     table = build_route_table(registry)
     prefix = settings.normalised_api_prefix
     table.add(_openapi_route(table, prefix))
     ctx = EEContext.create(
-        auth, settings, registry, table,
-        sso_state_store=sso_state_store, auth_cache_ttl=auth_cache_ttl, reset_delay=reset_delay,
+        auth,
+        settings,
+        registry,
+        table,
+        sso_state_store=sso_state_store,
+        auth_cache_ttl=auth_cache_ttl,
+        reset_delay=reset_delay,
     )
     app.state.mastra_ee = ctx
     routes: list[BaseRoute] = [Route(prefix + r.path, r.endpoint, methods=[r.method]) for r in table.routes]

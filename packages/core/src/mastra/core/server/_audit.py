@@ -73,5 +73,5 @@ async def record(
             metadata=metadata or {},
         )
         await emit(ctx.auth, event)
-    except Exception:  # noqa: BLE001 - auditing never breaks a request
+    except Exception:
         logger.exception("failed to record audit event %s", action)

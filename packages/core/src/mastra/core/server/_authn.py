@@ -34,7 +34,9 @@ SLIDE_AFTER = timedelta(seconds=60)
 # Session validations already done while authenticating the current request. The user
 # provider (through the bound session slot) and the middleware both validate the same
 # cookie; with the memo the registry is read once per request, not twice.
-_validated: ContextVar[dict[str, Session | None] | None] = ContextVar("mastra_validated_sessions", default=None)
+_validated: ContextVar[dict[str, Session | None] | None] = ContextVar(
+    "mastra_validated_sessions", default=None
+)
 
 
 def install_session_memo(provider: Any) -> None:
@@ -92,7 +94,7 @@ def _session_id(ctx: EEContext, request: Request) -> str | None:
         return None
     try:
         sid = provider.get_session_id_from_request(request)
-    except Exception:  # noqa: BLE001 - a malformed cookie is just "no session"
+    except Exception:
         return None
     return sid or None
 
@@ -130,7 +132,7 @@ def request_with_cookies(request: Request, headers: list[tuple[str, str]]) -> Re
 async def _authenticate(ctx: EEContext, request: Request, token: str | None) -> EEUser | None:
     try:
         return await ctx.auth.authenticate(request, token)
-    except Exception:  # noqa: BLE001 - provider errors are "not authenticated"
+    except Exception:
         logger.warning("user provider failed to authenticate a request", exc_info=True)
         return None
 
@@ -150,7 +152,9 @@ async def authenticate_request(
         _validated.reset(marker)
 
 
-async def _authenticate_request(ctx: EEContext, request: Request, *, refresh: bool, sliding: bool) -> AuthOutcome:
+async def _authenticate_request(
+    ctx: EEContext, request: Request, *, refresh: bool, sliding: bool
+) -> AuthOutcome:
     token = extract_token(request, ctx)
     outcome = AuthOutcome(token=token, request=request)
     outcome.session_id = _session_id(ctx, request)
@@ -167,7 +171,7 @@ async def _authenticate_request(ctx: EEContext, request: Request, *, refresh: bo
                     outcome.session = renewed
                     outcome.session_id = renewed.id
                     outcome.request = retry
-        except Exception:  # noqa: BLE001 - refresh failure = stay unauthenticated
+        except Exception:
             logger.info("transparent session refresh failed", exc_info=True)
     if user is None:
         return outcome
@@ -175,7 +179,7 @@ async def _authenticate_request(ctx: EEContext, request: Request, *, refresh: bo
     if outcome.session is None and outcome.session_id and ctx.auth.session is not None:
         try:
             session = await ctx.auth.session.validate_session(outcome.session_id)
-        except Exception:  # noqa: BLE001
+        except Exception:
             session = None
         if session is not None and session.user_id == user.id:
             outcome.session = session
@@ -192,7 +196,7 @@ async def _slide(ctx: EEContext, outcome: AuthOutcome) -> None:
         return
     try:
         renewed = await ctx.auth.session.refresh_session(outcome.session_id)
-    except Exception:  # noqa: BLE001
+    except Exception:
         logger.info("sliding session refresh failed", exc_info=True)
         return
     if renewed is not None:
@@ -212,7 +216,7 @@ async def rbac_access(ctx: EEContext, user: EEUser) -> tuple[list[str], list[str
     try:
         roles = list(await ctx.auth.rbac.get_roles(user))
         permissions = list(await ctx.auth.rbac.get_permissions(user))
-    except Exception:  # noqa: BLE001 - RBAC errors are logged, never fatal
+    except Exception:
         logger.warning("RBAC provider failed for user %s", user.id, exc_info=True)
         return None
     return roles, permissions

@@ -36,7 +36,9 @@ __all__ = ["PermissionDenied", "PermissionRequirement", "require_permission"]
 class PermissionDenied(Exception):
     """Raised by the dependency form; ``mount_ee`` registers a handler rendering it."""
 
-    def __init__(self, status: int, body: dict[str, Any], headers: list[tuple[str, str]] | None = None) -> None:
+    def __init__(
+        self, status: int, body: dict[str, Any], headers: list[tuple[str, str]] | None = None
+    ) -> None:
         super().__init__(body.get("message") or body.get("error"))
         self.status = status
         self.body = body
@@ -90,9 +92,15 @@ class PermissionRequirement:
                 "denied",
                 user=user,
                 resource=AuditResource(type=wanted[0].split(":", 1)[0], id=request.url.path),
-                metadata={"permission": text, "method": request.scope.get("method", "GET"), "path": request.url.path},
+                metadata={
+                    "permission": text,
+                    "method": request.scope.get("method", "GET"),
+                    "path": request.url.path,
+                },
             )
-            raise PermissionDenied(403, {"error": "Forbidden", "message": f"Missing required permission: {text}"})
+            raise PermissionDenied(
+                403, {"error": "Forbidden", "message": f"Missing required permission: {text}"}
+            )
         return user
 
     async def _dependency(self, request: Request) -> EEUser | None:

@@ -29,7 +29,7 @@ from ._spec import UNSAFE_METHODS, ApiRoute
 if TYPE_CHECKING:
     from ._context import EEContext
 
-__all__ = ["AuthMiddleware", "MAX_BODY_BYTES"]
+__all__ = ["MAX_BODY_BYTES", "AuthMiddleware"]
 
 logger = logging.getLogger("mastra.server")
 
@@ -101,7 +101,12 @@ class AuthMiddleware:
     # -- the pipeline ----------------------------------------------------------------
 
     async def _guard(
-        self, ctx: EEContext, request: Request, scope: Scope, receive: Receive, extra: list[tuple[bytes, bytes]]
+        self,
+        ctx: EEContext,
+        request: Request,
+        scope: Scope,
+        receive: Receive,
+        extra: list[tuple[bytes, bytes]],
     ) -> tuple[Scope, Receive]:
         path: str = scope["path"]
         method: str = scope["method"]
@@ -182,7 +187,7 @@ class AuthMiddleware:
             return cached
         try:
             outcome = await authenticate_request(ctx, request, sliding=True)
-        except Exception:  # noqa: BLE001 - any failure is a 401, never a 500
+        except Exception:
             logger.warning("authentication failed with an error", exc_info=True)
             outcome = AuthOutcome()
         if outcome.user is None:
@@ -190,7 +195,7 @@ class AuthMiddleware:
             if outcome.session_id and ctx.auth.session is not None:
                 try:
                     headers = list(await maybe_await(ctx.auth.session.get_clear_session_headers()))
-                except Exception:  # noqa: BLE001
+                except Exception:
                     headers = []
             raise _Reject(error_response("Invalid or expired token", 401, headers=headers))
         access = await rbac_access(ctx, outcome.user)
@@ -201,7 +206,13 @@ class AuthMiddleware:
         return outcome
 
     async def _authorize(
-        self, ctx: EEContext, request: Request, route: ApiRoute | None, method: str, rel: str, outcome: AuthOutcome
+        self,
+        ctx: EEContext,
+        request: Request,
+        route: ApiRoute | None,
+        method: str,
+        rel: str,
+        outcome: AuthOutcome,
     ) -> None:
         auth = ctx.auth
         user = outcome.user
@@ -240,7 +251,7 @@ class AuthMiddleware:
             resource = ResourceIdentifier(type=kind, id=segments[1])
             try:
                 allowed = bool(await auth.acl.can_access(user, resource, action))
-            except Exception:  # noqa: BLE001 - fail closed
+            except Exception:
                 logger.warning("ACL provider failed", exc_info=True)
                 allowed = False
             if not allowed:
@@ -250,7 +261,11 @@ class AuthMiddleware:
                     "denied",
                     user=user,
                     resource=AuditResource(type=kind, id=segments[1]),
-                    metadata={"resource": f"{kind}:{segments[1]}", "method": method, "path": request.url.path},
+                    metadata={
+                        "resource": f"{kind}:{segments[1]}",
+                        "method": method,
+                        "path": request.url.path,
+                    },
                 )
                 raise _Reject(
                     error_response("Forbidden", 403, message=f"Access denied to {kind} '{segments[1]}'")
@@ -261,7 +276,9 @@ def _is_trusted(origin: str, ctx: EEContext) -> bool:
     from ._origin import normalise_origin
 
     candidate = normalise_origin(origin)
-    return candidate is not None and any(normalise_origin(t) == candidate for t in ctx.settings.trusted_origins)
+    return candidate is not None and any(
+        normalise_origin(t) == candidate for t in ctx.settings.trusted_origins
+    )
 
 
 def _origin_ok(request: Request, ctx: EEContext) -> bool:

@@ -41,9 +41,14 @@ def _query_parameters(model: type[BaseModel]) -> list[dict[str, Any]]:
     return params
 
 
+def _operation_id(route: ApiRoute) -> str:
+    slug = route.path.strip("/").replace("/", "_").replace("{", "").replace("}", "")
+    return f"{route.method.lower()}_{slug}"
+
+
 def _operation(route: ApiRoute, components: dict[str, Any]) -> dict[str, Any]:
     op: dict[str, Any] = {
-        "operationId": f"{route.method.lower()}_{route.path.strip('/').replace('/', '_').replace('{', '').replace('}', '')}",
+        "operationId": _operation_id(route),
         "summary": route.summary or f"{route.method} {route.path}",
         "tags": [route.tag],
     }
@@ -78,7 +83,9 @@ def _operation(route: ApiRoute, components: dict[str, Any]) -> dict[str, Any]:
     return op
 
 
-def build_openapi(table: RouteTable, prefix: str, *, title: str = "Mastra EE API", version: str = "0.1.0") -> dict[str, Any]:
+def build_openapi(
+    table: RouteTable, prefix: str, *, title: str = "Mastra EE API", version: str = "0.1.0"
+) -> dict[str, Any]:
     components: dict[str, Any] = {"Error": _ERROR}
     paths: dict[str, dict[str, Any]] = {}
     for route in table.routes:

@@ -16,7 +16,7 @@ from typing import Any, Literal
 from pydantic import BaseModel
 from starlette.routing import compile_path
 
-__all__ = ["ApiRoute", "RouteTable", "RouteCollision", "UNSAFE_METHODS"]
+__all__ = ["UNSAFE_METHODS", "ApiRoute", "RouteCollision", "RouteTable"]
 
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from ..ee.crypto import sha256_hex
 from ..ee.db import create_tables, get_engine
 
-__all__ = ["MemoryStateStore", "SQLStateStore", "StateStore", "STATE_TTL"]
+__all__ = ["STATE_TTL", "MemoryStateStore", "SQLStateStore", "StateStore"]
 
 STATE_TTL = 600
 

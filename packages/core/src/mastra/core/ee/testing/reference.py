@@ -43,7 +43,13 @@ def _normalise_email(email: str) -> str:
 
 def _scrypt(password: str, salt: bytes) -> bytes:
     return hashlib.scrypt(
-        unicodedata.normalize("NFKC", password).encode(), salt=salt, n=_N, r=_R, p=_P, dklen=64, maxmem=128 << 20
+        unicodedata.normalize("NFKC", password).encode(),
+        salt=salt,
+        n=_N,
+        r=_R,
+        p=_P,
+        dklen=64,
+        maxmem=128 << 20,
     )
 
 
@@ -253,7 +259,7 @@ mastra_ee_credentials_provider = _module_plugin.mastra_ee_credentials_provider
 
 # -- test helpers ---------------------------------------------------------------------
 
-TEST_SECRET = "reference-test-secret-0123456789abcdefghijklmnop"
+TEST_SECRET = "reference-test-secret-0123456789abcdefghijklmnop"  # noqa: S105 - tests only
 
 
 def reference_settings(database_url: str, **overrides: Any) -> Any:
@@ -300,8 +306,14 @@ class ServeProcess:
     leaving the block sends SIGINT (Ctrl-C) and waits for a clean exit.
     """
 
-    def __init__(self, cwd: Any, env: Mapping[str, str] | None = None, *, port: int | None = None,
-                 args: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self,
+        cwd: Any,
+        env: Mapping[str, str] | None = None,
+        *,
+        port: int | None = None,
+        args: tuple[str, ...] = (),
+    ) -> None:
         from .servers import free_port
 
         self.cwd = cwd
@@ -325,8 +337,9 @@ class ServeProcess:
         import httpx
 
         command = [sys.executable, "-m", "mastra.core.cli", "serve", "--port", str(self.port), *self.args]
-        self.process = subprocess.Popen(command, cwd=self.cwd, env=self.env, stdout=subprocess.PIPE,
-                                        stderr=subprocess.PIPE, text=True)
+        self.process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+            command, cwd=self.cwd, env=self.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -353,7 +366,7 @@ class ServeProcess:
         if self.process is not None and self.returncode is None:
             try:
                 self._collect()
-            except Exception:  # noqa: BLE001 - never leave a server behind
+            except Exception:
                 self.process.kill()
                 self._collect()
         return self.returncode if self.returncode is not None else -1

@@ -14,7 +14,7 @@ from ...ee.models import EEUser
 if TYPE_CHECKING:
     from .._context import EEContext
 
-__all__ = ["SafeStr", "Body", "context", "issue_session", "session_metadata", "clear_headers"]
+__all__ = ["Body", "SafeStr", "clear_headers", "context", "issue_session", "session_metadata"]
 
 logger = logging.getLogger("mastra.server")
 
@@ -81,7 +81,7 @@ async def clear_headers(ctx: EEContext, *providers: Any) -> list[tuple[str, str]
         seen.add(id(provider))
         try:
             headers.extend(await maybe_await(provider.get_clear_session_headers()))
-        except Exception:  # noqa: BLE001
+        except Exception:
             logger.warning("clearing session cookies failed", exc_info=True)
     return headers
 
@@ -95,7 +95,7 @@ async def destroy_presented_session(ctx: EEContext, request: Request) -> None:
         sid = session.get_session_id_from_request(request)
         if sid:
             await session.destroy_session(sid)
-    except Exception:  # noqa: BLE001 - an unreadable old session is simply gone
+    except Exception:
         logger.info("destroying the presented session failed", exc_info=True)
     finally:
         ctx.auth_cache.clear()

@@ -55,7 +55,7 @@ async def _limiter_call(coro: Any) -> Any:
     # A broken limiter store must not lock everybody out: fail open, loudly.
     try:
         return await coro
-    except Exception:  # noqa: BLE001
+    except Exception:
         logger.error("rate limit storage failed; request not limited", exc_info=True)
         return None
 
@@ -73,24 +73,41 @@ async def sign_in(request: Request) -> Response:
     ip = client_ip(request, ctx.settings)
     wait = await _limiter_call(ctx.limiter.blocked(ip, body.email))
     if wait:
-        await record(request, "auth.sign-in", "failure", email=body.email,
-                     metadata={"method": "password", "reason": "rate_limited"})
+        await record(
+            request,
+            "auth.sign-in",
+            "failure",
+            email=body.email,
+            metadata={"method": "password", "reason": "rate_limited"},
+        )
         return _too_many(wait)
     try:
         result = await creds.sign_in(body.email, body.password, request)
     except ProviderUnavailable:
-        await record(request, "auth.sign-in", "failure", email=body.email,
-                     metadata={"method": "password", "reason": "provider_unavailable"})
+        await record(
+            request,
+            "auth.sign-in",
+            "failure",
+            email=body.email,
+            metadata={"method": "password", "reason": "provider_unavailable"},
+        )
         return error_response("Auth provider unavailable", 503)
-    except Exception as exc:  # noqa: BLE001 - every other failure looks the same (S6)
-        reason = getattr(exc, "reason", "invalid_credentials") if isinstance(exc, InvalidCredentials) else None
+    except Exception as exc:
+        reason = (
+            getattr(exc, "reason", "invalid_credentials") if isinstance(exc, InvalidCredentials) else None
+        )
         if reason is None:
             reason = "invalid_credentials" if isinstance(exc, AuthError) else "provider_error"
             if not isinstance(exc, AuthError):
                 logger.warning("credentials provider failed during sign-in", exc_info=True)
         await _limiter_call(ctx.limiter.failed(ip, body.email))
-        await record(request, "auth.sign-in", "failure", email=body.email,
-                     metadata={"method": "password", "reason": reason})
+        await record(
+            request,
+            "auth.sign-in",
+            "failure",
+            email=body.email,
+            metadata={"method": "password", "reason": reason},
+        )
         return error_response("Invalid email or password", 401)
     headers, owned = await issue_session(
         ctx, request, creds, result.user, list(result.cookies), session_metadata(request, method="password")
@@ -122,16 +139,26 @@ async def sign_up(request: Request) -> Response:
     ip = client_ip(request, ctx.settings)
     wait = await _limiter_call(ctx.limiter.blocked(ip, body.email))
     if wait:
-        await record(request, "auth.sign-up", "failure", email=body.email,
-                     metadata={"method": "password", "reason": "rate_limited"})
+        await record(
+            request,
+            "auth.sign-up",
+            "failure",
+            email=body.email,
+            metadata={"method": "password", "reason": "rate_limited"},
+        )
         return _too_many(wait)
     try:
         result = await creds.sign_up(body.email, body.password, body.name, request)
     except ProviderUnavailable:
-        await record(request, "auth.sign-up", "failure", email=body.email,
-                     metadata={"method": "password", "reason": "provider_unavailable"})
+        await record(
+            request,
+            "auth.sign-up",
+            "failure",
+            email=body.email,
+            metadata={"method": "password", "reason": "provider_unavailable"},
+        )
         return error_response("Auth provider unavailable", 503)
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         if isinstance(exc, SignUpDisabled):
             reason, response = "sign_up_disabled", error_response("Sign up is disabled", 403)
         elif isinstance(exc, PasswordPolicyError):
@@ -141,11 +168,18 @@ async def sign_up(request: Request) -> Response:
         else:
             if not isinstance(exc, AuthError):
                 logger.warning("credentials provider failed during sign-up", exc_info=True)
-            reason = getattr(exc, "reason", None) or ("sign_up_failed" if isinstance(exc, AuthError) else "provider_error")
+            reason = getattr(exc, "reason", None) or (
+                "sign_up_failed" if isinstance(exc, AuthError) else "provider_error"
+            )
             response = error_response("Failed to create account", 400)
         await _limiter_call(ctx.limiter.failed(ip, body.email))
-        await record(request, "auth.sign-up", "failure", email=body.email,
-                     metadata={"method": "password", "reason": reason})
+        await record(
+            request,
+            "auth.sign-up",
+            "failure",
+            email=body.email,
+            metadata={"method": "password", "reason": reason},
+        )
         return response
     headers, owned = await issue_session(
         ctx, request, creds, result.user, list(result.cookies), session_metadata(request, method="password")
@@ -177,11 +211,18 @@ async def request_reset(request: Request) -> Response:
     ip = client_ip(request, ctx.settings)
     wait = await _limiter_call(ctx.limiter.reset_request_ip_wait(ip))
     if wait:
-        await record(request, "auth.password-reset", "failure", email=body.email,
-                     metadata={"stage": "request", "reason": "rate_limited"})
+        await record(
+            request,
+            "auth.password-reset",
+            "failure",
+            email=body.email,
+            metadata={"stage": "request", "reason": "rate_limited"},
+        )
         return _too_many(wait)
     if _email_ok(body.email) and await _limiter_call(ctx.limiter.allow_reset_delivery(body.email)):
-        reset_url = public_origin(request, ctx.settings) + ctx.settings.normalised_studio_base + "reset-password"
+        reset_url = (
+            public_origin(request, ctx.settings) + ctx.settings.normalised_studio_base + "reset-password"
+        )
         task = asyncio.create_task(creds.request_password_reset(body.email, reset_url))
         _background.add(task)
         task.add_done_callback(_log_task_failure)
@@ -201,14 +242,15 @@ async def confirm_reset(request: Request) -> Response:
     ip = client_ip(request, ctx.settings)
     wait = await _limiter_call(ctx.limiter.blocked(ip, None))
     if wait:
-        await record(request, "auth.password-reset", "failure",
-                     metadata={"stage": "confirm", "reason": "rate_limited"})
+        await record(
+            request, "auth.password-reset", "failure", metadata={"stage": "confirm", "reason": "rate_limited"}
+        )
         return _too_many(wait)
     try:
         user_id = await creds.reset_password(body.token, body.password)
     except ProviderUnavailable:
         return error_response("Auth provider unavailable", 503)
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         if isinstance(exc, PasswordPolicyError):
             reason, response = "password_policy", error_response(exc.message, 400)
         else:
@@ -216,21 +258,23 @@ async def confirm_reset(request: Request) -> Response:
                 logger.warning("credentials provider failed during reset", exc_info=True)
             reason, response = "invalid_token", error_response("Invalid or expired reset token", 400)
         await _limiter_call(ctx.limiter.failed(ip, None))
-        await record(request, "auth.password-reset", "failure", metadata={"stage": "confirm", "reason": reason})
+        await record(
+            request, "auth.password-reset", "failure", metadata={"stage": "confirm", "reason": reason}
+        )
         return response
     session = ctx.auth.session
     if session is not None and hasattr(session, "revoke_user_sessions"):
         try:
             await session.revoke_user_sessions(user_id)
-        except Exception:  # noqa: BLE001
+        except Exception:
             logger.error("revoking sessions after a password reset failed", exc_info=True)
     ctx.auth_cache.clear()
     user = EEUser(id=user_id)
     if ctx.auth.user is not None:
         try:
             user = await ctx.auth.user.get_user(user_id) or user
-        except Exception:  # noqa: BLE001
-            pass
+        except Exception:  # the id alone identifies the actor
+            logger.debug("user lookup for the audit actor failed", exc_info=True)
     await record(request, "auth.password-reset", "success", user=user, metadata={"stage": "confirm"})
     return json_response({"success": True}, headers=await clear_headers(ctx))
 
@@ -239,17 +283,59 @@ def credentials_routes() -> list[ApiRoute]:
     r = ApiRoute
     limited = {429: "Too many attempts", 403: "CSRF", 404: "Not configured"}
     return [
-        r("POST", "/auth/credentials/sign-in", sign_in, requires_auth=False, csrf="always", body=SignInBody,
-          tag="auth", summary="Sign in with email and password",
-          responses={200: "Signed in", 400: "Invalid request", 401: "Invalid email or password",
-                     503: "Provider unavailable", **limited}),
-        r("POST", "/auth/credentials/sign-up", sign_up, requires_auth=False, csrf="always", body=SignUpBody,
-          tag="auth", summary="Create an account and sign in",
-          responses={201: "Created", 400: "Invalid request or refused", 503: "Provider unavailable", **limited}),
-        r("POST", "/auth/credentials/password-reset", request_reset, requires_auth=False, csrf="always",
-          body=ResetRequestBody, tag="auth", summary="Request a password reset link",
-          responses={202: "Accepted", 400: "Invalid request", **limited}),
-        r("POST", "/auth/credentials/password-reset/confirm", confirm_reset, requires_auth=False, csrf="always",
-          body=ResetConfirmBody, tag="auth", summary="Set a new password with a reset token",
-          responses={200: "Password changed", 400: "Invalid token or request", **limited}),
+        r(
+            "POST",
+            "/auth/credentials/sign-in",
+            sign_in,
+            requires_auth=False,
+            csrf="always",
+            body=SignInBody,
+            tag="auth",
+            summary="Sign in with email and password",
+            responses={
+                200: "Signed in",
+                400: "Invalid request",
+                401: "Invalid email or password",
+                503: "Provider unavailable",
+                **limited,
+            },
+        ),
+        r(
+            "POST",
+            "/auth/credentials/sign-up",
+            sign_up,
+            requires_auth=False,
+            csrf="always",
+            body=SignUpBody,
+            tag="auth",
+            summary="Create an account and sign in",
+            responses={
+                201: "Created",
+                400: "Invalid request or refused",
+                503: "Provider unavailable",
+                **limited,
+            },
+        ),
+        r(
+            "POST",
+            "/auth/credentials/password-reset",
+            request_reset,
+            requires_auth=False,
+            csrf="always",
+            body=ResetRequestBody,
+            tag="auth",
+            summary="Request a password reset link",
+            responses={202: "Accepted", 400: "Invalid request", **limited},
+        ),
+        r(
+            "POST",
+            "/auth/credentials/password-reset/confirm",
+            confirm_reset,
+            requires_auth=False,
+            csrf="always",
+            body=ResetConfirmBody,
+            tag="auth",
+            summary="Set a new password with a reset token",
+            responses={200: "Password changed", 400: "Invalid token or request", **limited},
+        ),
     ]

@@ -51,7 +51,7 @@ def state_cookie_spec(ctx: Any, request: Request) -> CookieSpec:
 def _provider_id(sso: Any) -> str:
     try:
         return str(sso.get_login_button_config().provider)
-    except Exception:  # noqa: BLE001
+    except Exception:
         return "sso"
 
 
@@ -83,7 +83,12 @@ async def sso_login(request: Request) -> Response:
     state = new_secret(32)
     spec = state_cookie_spec(ctx, request)
     sealed = ctx.state_sealer.seal_json(
-        {"state": state, "redirect": target, "provider": _provider_id(sso), "exp": int(time.time()) + STATE_TTL},
+        {
+            "state": state,
+            "redirect": target,
+            "provider": _provider_id(sso),
+            "exp": int(time.time()) + STATE_TTL,
+        },
         aad=spec.name,
     )
     await ctx.sso_states.add(state)
@@ -146,7 +151,7 @@ async def sso_callback(request: Request) -> Response:
         host_state = state
         if state and hasattr(sso, "host_state_from_callback"):
             host_state = str(await maybe_await(sso.host_state_from_callback(state)) or "")
-    except Exception:  # noqa: BLE001
+    except Exception:
         host_state = ""
     if (
         cookie is None
@@ -168,13 +173,15 @@ async def sso_callback(request: Request) -> Response:
         result = await sso.handle_callback(code, state, cookie_header=request.headers.get("cookie"))
     except SSOError as exc:
         return await fail(exc.code if _CODE.fullmatch(exc.code or "") else "sso_failed")
-    except Exception:  # noqa: BLE001 - details go to the log, never to the browser
+    except Exception:
         logger.warning("SSO callback failed", exc_info=True)
         return await fail("sso_failed")
     headers, _ = await issue_session(
         ctx, request, sso, result.user, list(result.cookies), session_metadata(request, sso=provider or "sso")
     )
-    await record(request, "auth.sso-callback", "success", user=result.user, metadata={"provider": provider or "sso"})
+    await record(
+        request, "auth.sso-callback", "success", user=result.user, metadata={"provider": provider or "sso"}
+    )
     response = RedirectResponse(absolute_url(target or "/", request, settings), status_code=302)
     add_headers(response, [clear_state, *headers])
     return response
@@ -182,9 +189,22 @@ async def sso_callback(request: Request) -> Response:
 
 def sso_routes() -> list[ApiRoute]:
     return [
-        ApiRoute("GET", "/auth/sso/login", sso_login, requires_auth=False, tag="auth",
-                 summary="Start single sign-on: the IdP URL (JSON) or a redirect (HTML)",
-                 responses={200: "Login URL", 302: "Redirect to the IdP", 404: "SSO not configured"}),
-        ApiRoute("GET", "/auth/sso/callback", sso_callback, requires_auth=False, tag="auth",
-                 summary="IdP callback; always redirects", responses={302: "Redirect"}),
+        ApiRoute(
+            "GET",
+            "/auth/sso/login",
+            sso_login,
+            requires_auth=False,
+            tag="auth",
+            summary="Start single sign-on: the IdP URL (JSON) or a redirect (HTML)",
+            responses={200: "Login URL", 302: "Redirect to the IdP", 404: "SSO not configured"},
+        ),
+        ApiRoute(
+            "GET",
+            "/auth/sso/callback",
+            sso_callback,
+            requires_auth=False,
+            tag="auth",
+            summary="IdP callback; always redirects",
+            responses={302: "Redirect"},
+        ),
     ]

@@ -152,13 +152,39 @@ async def get_event(request: Request) -> Response:
 def audit_routes() -> list[ApiRoute]:
     common = {401: "Unauthenticated", 403: "Forbidden", 503: "Audit storage not configured"}
     return [
-        ApiRoute("GET", "/audit", list_events, query=ListQuery, tag="audit", summary="List audit events",
-                 responses={200: "AuditPage", 400: "Invalid request", **common}),
-        ApiRoute("GET", "/audit/export", export_events, query=ExportQuery, tag="audit",
-                 summary="Export audit events (json, jsonl, csv), streamed",
-                 responses={200: "Export stream", 400: "Invalid format", **common}),
-        ApiRoute("GET", "/audit/stats", event_stats, query=StatsQuery, tag="audit",
-                 summary="Events per hour by outcome", responses={200: "Buckets", 400: "Invalid request", **common}),
-        ApiRoute("GET", "/audit/{eventId}", get_event, tag="audit", summary="One audit event",
-                 responses={200: "AuditEvent", 404: "Not found", **common}),
+        ApiRoute(
+            "GET",
+            "/audit",
+            list_events,
+            query=ListQuery,
+            tag="audit",
+            summary="List audit events",
+            responses={200: "AuditPage", 400: "Invalid request", **common},
+        ),
+        ApiRoute(
+            "GET",
+            "/audit/export",
+            export_events,
+            query=ExportQuery,
+            tag="audit",
+            summary="Export audit events (json, jsonl, csv), streamed",
+            responses={200: "Export stream", 400: "Invalid format", **common},
+        ),
+        ApiRoute(
+            "GET",
+            "/audit/stats",
+            event_stats,
+            query=StatsQuery,
+            tag="audit",
+            summary="Events per hour by outcome",
+            responses={200: "Buckets", 400: "Invalid request", **common},
+        ),
+        ApiRoute(
+            "GET",
+            "/audit/{eventId}",
+            get_event,
+            tag="audit",
+            summary="One audit event",
+            responses={200: "AuditEvent", 404: "Not found", **common},
+        ),
     ]
