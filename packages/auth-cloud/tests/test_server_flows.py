@@ -175,3 +175,36 @@ async def test_oidc_login_through_server(sqlite_url: str) -> None:
                 assert (await browser.get(f"{app.url}/api/auth/me")).json() is None
                 end = await browser.get(urljoin(peer.issuer, redirect))
                 assert end.status_code == 200  # the IdP accepted the hint and shows its logout page
+
+
+@pytest.mark.node
+@pytest.mark.parametrize("tamper", ["wrong", "missing"])
+async def test_oidc_iss_response_parameter_is_checked_through_server(sqlite_url: str, tamper: str) -> None:
+    """RFC 9207 mix-up defence end to end: the host hands the callback request to the
+    provider, which refuses a wrong or (when advertised) missing ``iss`` parameter."""
+    port = free_port()
+    callback = f"http://127.0.0.1:{port}/api/auth/sso/callback"
+    clients = [
+        {
+            "client_id": "app",
+            "token_endpoint_auth_method": "none",
+            "redirect_uris": [callback],
+            "grant_types": ["authorization_code"],
+            "response_types": ["code"],
+        }
+    ]
+    with OIDCPeer(clients) as peer:
+        options = {"issuer": peer.issuer, "client_id": "app", "registry": "memory"}
+        with start_app(options, port, name="oidc", rbac=False, db=sqlite_url) as app:
+            async with httpx.AsyncClient() as browser:
+                at_callback = await browser_login(await begin(browser, app.url), callback, browser=browser)
+                parsed = urlparse(at_callback)
+                query = {k: v[0] for k, v in parse_qs(parsed.query).items()}
+                if tamper == "wrong":
+                    query["iss"] = "https://attacker.example"
+                else:
+                    query.pop("iss")
+                response = await browser.get(callback, params=query)
+                assert response.status_code == 302
+                assert "/login?error=" in response.headers["location"]
+                assert (await browser.get(f"{app.url}/api/auth/me")).json() is None

@@ -7,6 +7,8 @@ be replayed nor completed in another browser.
 
 from __future__ import annotations
 
+import inspect
+
 import logging
 import re
 import time
@@ -170,7 +172,8 @@ async def sso_callback(request: Request) -> Response:
     if not code:
         return await fail("missing_code")
     try:
-        result = await sso.handle_callback(code, state, cookie_header=request.headers.get("cookie"))
+        extra = {"request": request} if _accepts_request(sso.handle_callback) else {}
+        result = await sso.handle_callback(code, state, cookie_header=request.headers.get("cookie"), **extra)
     except SSOError as exc:
         return await fail(exc.code if _CODE.fullmatch(exc.code or "") else "sso_failed")
     except Exception:
@@ -208,3 +211,13 @@ def sso_routes() -> list[ApiRoute]:
             responses={302: "Redirect"},
         ),
     ]
+
+
+def _accepts_request(method: Any) -> bool:
+    """Whether ``handle_callback`` takes the callback ``request`` (an extension of SPEC 3.3:
+    OIDC reads the RFC 9207 ``iss`` parameter and the client address from it)."""
+    try:
+        params = inspect.signature(method).parameters
+    except (TypeError, ValueError):
+        return False
+    return "request" in params or any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
