@@ -5,8 +5,8 @@
 * ``MASTRA_EE_EXTRA_PLUGINS`` (comma list of importable modules) registers extra
   plugin modules that are not installed as entry points, e.g. local plugins or the
   test-only ``mastra.core.ee.testing.reference``.
-* ``MASTRA_AUTH_CACHE_TTL`` (seconds, default 0 = registry read on every request)
-  enables the short authentication cache; see ``mastra.core.server.AuthCache``.
+* ``MASTRA_AUTH__CACHE_TTL`` (seconds, default 1; 0 = registry read on every request)
+  sets the short authentication cache; see ``mastra.core.server.AuthCache``.
 * Ctrl-C stops uvicorn gracefully (lifespan shutdown disposes database engines);
   users, sessions and audit events live in the database and survive a restart.
 """
@@ -113,8 +113,7 @@ def run(args: argparse.Namespace) -> int:
         auth = build_auth(settings, registry)
         # Optional short cache of successful authentications (see server.AuthCache):
         # revocations by other processes then take effect within this many seconds.
-        cache_ttl = float(os.environ.get("MASTRA_AUTH_CACHE_TTL", "0") or 0)
-        app = create_app(settings, auth=auth, registry=registry, auth_cache_ttl=cache_ttl)
+        app = create_app(settings, auth=auth, registry=registry)
     except (ConfigurationError, ValueError, ImportError) as exc:
         print(f"mastra-ee serve: {exc}", file=sys.stderr)
         return 1

@@ -67,6 +67,10 @@ class AuthSettings(BaseModel):
     protected: StrList = Field(default_factory=list)
     query_token: bool | None = None
     login_description: str | None = None
+    # Seconds a successful authentication is reused by one server process. Revocations
+    # made by this process apply at once; those made by another process (CLI, a second
+    # server) within this many seconds. 0 reads the session registry on every request.
+    cache_ttl: float = Field(default=1.0, ge=0, le=60)
 
     _split = field_validator("public", "protected", mode="before")(_split_list)
 

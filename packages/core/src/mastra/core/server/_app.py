@@ -116,7 +116,7 @@ def mount_ee(
     auth: MastraAuthProvider | None = None,
     registry: PluginRegistry | None = None,
     sso_state_store: Any = None,
-    auth_cache_ttl: float = 0.0,
+    auth_cache_ttl: float | None = None,
     reset_delay: float = 0.5,
 ) -> EEContext:
     """Add the EE routes under the prefix, the auth middleware and the error handlers.
@@ -144,7 +144,7 @@ def mount_ee(
         registry,
         table,
         sso_state_store=sso_state_store,
-        auth_cache_ttl=auth_cache_ttl,
+        auth_cache_ttl=settings.auth.cache_ttl if auth_cache_ttl is None else auth_cache_ttl,
         reset_delay=reset_delay,
     )
     app.state.mastra_ee = ctx
