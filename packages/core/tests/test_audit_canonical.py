@@ -45,7 +45,7 @@ def _encodable(value: object) -> bool:
     return True
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=250, deadline=None)
 @given(json_values)
 def test_canonical_json_equals_the_rfc8785_reference(value: object) -> None:
     if _encodable(value):
@@ -80,7 +80,7 @@ def test_event_hash_is_sha256_of_jcs_without_the_hash_key() -> None:
     assert compute_event_hash(body) == expected
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=120, deadline=None)
 @given(st.dictionaries(st.text(max_size=8), json_values, max_size=5))
 def test_sealed_events_hash_exactly_like_the_api_object(metadata: dict[str, object]) -> None:
     (sealed,) = chain_events(

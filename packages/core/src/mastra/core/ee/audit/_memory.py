@@ -7,6 +7,7 @@ loops in several threads (a test client and a background server).
 
 from __future__ import annotations
 
+import builtins
 import threading
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from datetime import datetime
@@ -144,7 +145,7 @@ class MemoryAuditStorage:
                     yield ev.model_copy(deep=True)
             cursor = batch[-1].seq
 
-    def _slice(self, cursor: int | None, ascending: bool) -> list[AuditEvent]:
+    def _slice(self, cursor: int | None, ascending: bool) -> builtins.list[AuditEvent]:
         events = self._events
         if ascending:
             start = 0 if cursor is None else _first_index_after(events, cursor)
@@ -152,7 +153,7 @@ class MemoryAuditStorage:
         end = len(events) if cursor is None else _first_index_after(events, cursor - 1)
         return events[max(0, end - BATCH_SIZE) : end][::-1]
 
-    async def stats(self, filter: AuditFilter, bucket: str = "hour") -> list[dict[str, Any]]:
+    async def stats(self, filter: AuditFilter, bucket: str = "hour") -> builtins.list[dict[str, Any]]:
         validate_bucket(bucket)
         matches = compile_filter(filter)
         with self._lock:

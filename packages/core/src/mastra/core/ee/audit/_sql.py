@@ -13,6 +13,7 @@ import builtins
 import hashlib
 import json
 import weakref
+from functools import lru_cache
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from datetime import datetime
 from typing import Any
@@ -133,7 +134,11 @@ class SQLAuditStorage:
         last = (await conn.execute(select(_t.seq, _t.hash).order_by(_t.seq.desc()).limit(1))).first()
         if last is not None:
             return int(last.seq), str(last.hash)
-        anchor = (await conn.execute(select(chain_table.c.seq, chain_table.c.hash))).first()
+        anchor = (
+            await conn.execute(
+                select(chain_table.c.seq, chain_table.c.hash).where(chain_table.c.name == "anchor")
+            )
+        ).first()
         if anchor is not None:
             return int(anchor.seq), str(anchor.hash)
         return 0, ZERO_HASH
@@ -171,7 +176,12 @@ class SQLAuditStorage:
         engine = await self._engine()
         async with self._append_lock(), engine.connect() as conn:
             await self._lock_chain(conn)
-            boundary = (await conn.execute(select(func.min(_t.seq)).where(_t.timestamp >= cutoff))).scalar()
+            # The first event at or after the cutoff, found by walking seq upwards (it
+            # touches only the rows about to go; on SQLite the timestamp index is hidden).
+            stamp = UNINDEXED_COLUMNS.timestamp if conn.dialect.name == "sqlite" else _t.timestamp
+            boundary = (
+                await conn.execute(select(_t.seq).where(stamp >= cutoff).order_by(_t.seq).limit(1))
+            ).scalar()
             last_q = select(_t.seq, _t.hash).order_by(_t.seq.desc()).limit(1)
             if boundary is not None:
                 last_q = last_q.where(_t.seq < boundary)
@@ -338,13 +348,21 @@ _COLUMNS = (
     "prev_hash",
     "hash",
 )
-# SQLite fast path: a prepared qmark INSERT fed tuples, skipping SQLAlchemy's per-row
-# parameter processing (it halves the insert cost). Timestamps use the exact text form
-# SQLAlchemy's SQLite DateTime writes and reads, so both paths agree on ordering.
-# Identifiers come from our own table definition, values are always bound.
-_SQLITE_INSERT = (
-    f"INSERT INTO {events_table.name} ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})"  # noqa: S608
-)
+# SQLite fast path: one multi-row qmark INSERT per chunk, fed a flat tuple. It skips
+# SQLAlchemy's per-row parameter processing, and one statement step per chunk keeps
+# the driver thread out of the GIL for the whole chunk (executemany re-takes the GIL
+# after every row), which is what lets sealing and writing overlap. Timestamps use
+# the exact text form SQLAlchemy's SQLite DateTime writes and reads, so both paths
+# agree on ordering. Identifiers come from our own table definition; values are bound.
+_SQLITE_ROW = "(" + ", ".join("?" * len(_COLUMNS)) + ")"
+
+
+@lru_cache(maxsize=8)
+def _sqlite_insert(rows: int) -> str:
+    values = ", ".join([_SQLITE_ROW] * rows)
+    return f"INSERT INTO {events_table.name} ({', '.join(_COLUMNS)}) VALUES {values}"  # noqa: S608
+
+
 _SQLITE_TIME_FORMAT = "%Y-%m-%d %H:%M:%S.%f"
 _json_text = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
 
@@ -384,7 +402,8 @@ async def _seal_and_insert(
 async def _insert(conn: AsyncConnection, sealed: builtins.list[SealedEvent]) -> None:
     if conn.dialect.name == "sqlite":
         stamp = sealed[0].timestamp.replace(tzinfo=None).strftime(_SQLITE_TIME_FORMAT)
-        await conn.exec_driver_sql(_SQLITE_INSERT, [_row_values(s, stamp) for s in sealed])
+        flat = tuple(value for s in sealed for value in _row_values(s, stamp))
+        await conn.exec_driver_sql(_sqlite_insert(len(sealed)), flat)
     else:
         await conn.execute(
             insert(events_table),

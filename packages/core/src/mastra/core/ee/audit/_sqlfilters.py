@@ -8,7 +8,7 @@ dialects then match exactly what the in-memory glob matcher matches.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any
 
 from sqlalchemy import ColumnElement
 from sqlalchemy.ext.compiler import compiles
@@ -27,9 +27,7 @@ class _NoIndex(ColumnElement[Any]):
     that have their own (here worse) indexes."""
 
     inherit_cache = True
-    _traverse_internals: ClassVar[list[tuple[str, InternalTraversal]]] = [
-        ("column", InternalTraversal.dp_clauseelement)
-    ]
+    _traverse_internals = [("column", InternalTraversal.dp_clauseelement)]  # noqa: RUF012
 
     def __init__(self, column: Any) -> None:
         self.column = column
