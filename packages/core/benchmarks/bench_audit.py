@@ -115,10 +115,11 @@ async def ingest_round(path: Path, n: int) -> tuple[float, float]:
     _remove_db(path / "ingest-batch.db")
     batch_storage = SQLAuditStorage(url2)
     await batch_storage.append(event(-1))
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     for offset in range(0, n, 2000):
         await batch_storage.append_many(inputs[offset : offset + 2000], return_events=False)
     batch_rate = n / (time.perf_counter() - started)
+    print(f"    append_many CPU (both threads) {(time.process_time() - cpu) / n * 1e6:.1f} µs/event")
     report = await verify_chain(batch_storage)
     assert report.ok and report.count == n + 1, report
     await dispose_engines()
@@ -209,7 +210,7 @@ async def query_bench(storage: SQLAuditStorage) -> list[tuple[str, float, float]
 async def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp)
-        print(f"ingest: {INGEST:,} events per round, SQLite, chained, batched")
+        print(f"ingest: {INGEST:,} events per round, SQLite, chained, batched; load {os.getloadavg()[0]:.1f}")
         emit_rates, batch_rates = [], []
         for round_no in range(3):
             emit_rate, batch_rate = await ingest_round(path, INGEST)
@@ -226,7 +227,7 @@ async def main() -> int:
 
         db = Path(os.environ["BENCH_AUDIT_DB"]) if os.environ.get("BENCH_AUDIT_DB") else path / "query.db"
         storage = await build_query_set(db, EVENTS)
-        print(f"queries over {EVENTS:,} events, {REPEAT} runs each:")
+        print(f"queries over {EVENTS:,} events, {REPEAT} runs each; load {os.getloadavg()[0]:.1f}")
         results = await query_bench(storage)
         worst = max(p95 for _, _, p95 in results)
         median_p50 = statistics.median(p50 for _, p50, _ in results)

@@ -231,3 +231,11 @@ def test_pattern_limits() -> None:
         validate_action_pattern("x" * 201)
     with pytest.raises(ValueError, match=r"too many '\*' wildcards \(9; the limit is 8\)"):
         validate_action_pattern("*" * 9)
+
+
+def test_has_secret_keys_finds_nested_keys_without_copying() -> None:
+    from mastra.core.ee.audit._metadata import has_secret_keys
+
+    assert not has_secret_keys({"method": "password", "list": [{"count": 1}], "n": None})
+    assert has_secret_keys({"list": [{"apiKey": "k"}]})
+    assert has_secret_keys({"outer": {"inner": {"Set-Cookie": "c"}}})

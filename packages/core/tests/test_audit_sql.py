@@ -378,3 +378,31 @@ async def test_large_append_many_is_pipelined_in_one_chain(database_url: str) ->
     assert (await storage.list(AuditFilter(action="test.e700"), Pagination())).events[0].metadata == {
         "i": 700
     }
+
+
+async def test_sql_wildcards_agree_with_the_glob_matcher(database_url: str) -> None:
+    import random
+
+    from mastra.core.ee.audit import glob_match
+
+    rng = random.Random(5)
+    alphabet = "ab.%_\\[]?*A"
+    actions = sorted({"".join(rng.choice(alphabet) for _ in range(rng.randrange(1, 7))) for _ in range(60)})
+    storage = SQLAuditStorage(database_url)
+    await storage.append_many([make_event(action) for action in actions])
+    for _ in range(150):
+        pattern = "".join(rng.choice(alphabet + "**") for _ in range(rng.randrange(1, 6)))
+        if pattern.count("*") > 8:
+            continue
+        expected = (
+            sorted(a for a in actions if glob_match(pattern, a))
+            if "*" in pattern
+            else [a for a in actions if a == pattern]
+        )
+        page = await storage.list(AuditFilter(action=pattern), Pagination(per_page=None))
+        assert sorted(e.action for e in page.events) == expected, pattern
+        prefix = pattern.replace("*", "")[:2]
+        page = await storage.list(AuditFilter(action_prefix=prefix), Pagination(per_page=None))
+        assert sorted(e.action for e in page.events) == sorted(a for a in actions if a.startswith(prefix)), (
+            prefix
+        )

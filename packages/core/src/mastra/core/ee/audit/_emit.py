@@ -13,7 +13,7 @@ from typing import Any
 
 from ..interfaces import maybe_await
 from ..models import AuditEvent, AuditEventInput
-from ._metadata import scrub_metadata
+from ._metadata import has_secret_keys, scrub_metadata
 
 __all__ = ["emit"]
 
@@ -27,9 +27,8 @@ def _first_line(exc: BaseException) -> str:
 
 def _coerce(event_input: AuditEventInput | Mapping[str, Any]) -> AuditEventInput:
     if isinstance(event_input, AuditEventInput):
-        scrubbed = scrub_metadata(event_input.metadata)
-        if scrubbed != event_input.metadata:
-            return event_input.model_copy(update={"metadata": scrubbed})
+        if has_secret_keys(event_input.metadata):
+            return event_input.model_copy(update={"metadata": scrub_metadata(event_input.metadata)})
         return event_input
     data = dict(event_input)
     if isinstance(data.get("metadata"), Mapping):

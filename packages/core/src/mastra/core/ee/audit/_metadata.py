@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from functools import lru_cache
 from typing import Any
 
-__all__ = ["REDACTED", "is_secret_key", "normalise_metadata", "scrub_metadata"]
+__all__ = ["REDACTED", "has_secret_keys", "is_secret_key", "normalise_metadata", "scrub_metadata"]
 
 REDACTED = "[REDACTED]"
 _MAX_SAFE_INT = 2**53 - 1
@@ -40,6 +40,17 @@ def is_secret_key(key: str) -> bool:
     """``refreshToken``, ``client_secret``, ``Set-Cookie``, ``API_KEY``... look secret."""
     squashed = key.lower().replace("-", "").replace("_", "").replace(" ", "")
     return any(marker in squashed for marker in _SECRET_MARKERS)
+
+
+def has_secret_keys(value: Any, depth: int = 0) -> bool:
+    """True if any key at any depth looks secret (cheap: no copy)."""
+    if depth > _MAX_DEPTH:
+        return True  # too deep to vouch for: let the scrubber truncate it
+    if isinstance(value, Mapping):
+        return any(is_secret_key(str(k)) or has_secret_keys(v, depth + 1) for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return any(has_secret_keys(item, depth + 1) for item in value)
+    return False
 
 
 def scrub_metadata(metadata: Mapping[str, Any]) -> dict[str, Any]:
