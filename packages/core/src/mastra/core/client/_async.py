@@ -130,7 +130,11 @@ class AsyncMastraClient(ClientBase):
     # -- audit ----------------------------------------------------------------------
 
     async def audit_list(
-        self, filter: AuditFilter | Mapping[str, Any] | None = None, *, page: int = 0, per_page: int = 50,
+        self,
+        filter: AuditFilter | Mapping[str, Any] | None = None,
+        *,
+        page: int = 0,
+        per_page: int = 50,
         **filters: Any,
     ) -> AuditPage:
         return await self._run(ops.audit_list(ops.audit_params(filter, **filters), page, per_page))
@@ -161,7 +165,7 @@ class AsyncMastraClient(ClientBase):
     ) -> AsyncIterator[bytes]:
         params = self.export_params(format, filter, filters)
         async with self.http.stream(
-            "GET", self.url("/audit/export"), params=params, headers=self.headers("GET")
+            "GET", self.url("/audit/export"), params=tuple(params), headers=self.headers("GET")
         ) as response:
             if not response.is_success:
                 await response.aread()
@@ -170,8 +174,12 @@ class AsyncMastraClient(ClientBase):
                 yield chunk
 
     async def audit_export(
-        self, format: str = "json", filter: AuditFilter | Mapping[str, Any] | None = None, *,
-        output: ExportTarget = None, **filters: Any,
+        self,
+        format: str = "json",
+        filter: AuditFilter | Mapping[str, Any] | None = None,
+        *,
+        output: ExportTarget = None,
+        **filters: Any,
     ) -> bytes | int:
         stream, opened = self.open_target(output)
         chunks: list[bytes] = []

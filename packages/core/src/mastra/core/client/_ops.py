@@ -96,7 +96,9 @@ def _call(response: httpx.Response | None) -> httpx.Response:
 def capabilities() -> Op[dict[str, Any]]:
     response = _call((yield Call("GET", "/auth/capabilities")))
     if not response.is_success:
-        raise error_for(response.status_code, None, f"Failed to fetch auth capabilities: {response.status_code}")
+        raise error_for(
+            response.status_code, None, f"Failed to fetch auth capabilities: {response.status_code}"
+        )
     result: dict[str, Any] = response.json()
     return result
 
@@ -110,13 +112,17 @@ def me() -> Op[dict[str, Any] | None]:
             result: dict[str, Any] | None = response.json()
             return result
         if response.status_code != 503 or attempt >= ME_RETRIES:
-            raise error_for(response.status_code, None, f"Failed to fetch current user: {response.status_code}")
+            raise error_for(
+                response.status_code, None, f"Failed to fetch current user: {response.status_code}"
+            )
         yield Sleep(min(0.5 * 2**attempt, 8.0))
         attempt += 1
 
 
 def sign_in(email: str, password: str) -> Op[dict[str, Any]]:
-    response = _call((yield Call("POST", "/auth/credentials/sign-in", json={"email": email, "password": password})))
+    response = _call(
+        (yield Call("POST", "/auth/credentials/sign-in", json={"email": email, "password": password}))
+    )
     result: dict[str, Any] = check(response, "Invalid email or password")
     return result
 
@@ -182,11 +188,13 @@ def _text(value: Any) -> str:
     return format_timestamp(value) if isinstance(value, datetime) else str(value)
 
 
-def audit_params(filter: AuditFilter | Mapping[str, Any] | None = None, **kwargs: Any) -> list[tuple[str, str]]:
+def audit_params(
+    filter: AuditFilter | Mapping[str, Any] | None = None, **kwargs: Any
+) -> list[tuple[str, str]]:
     """Query parameters of SPEC 9.6 from an :class:`AuditFilter` and/or snake_case keywords."""
     values: dict[str, Any] = {}
     if isinstance(filter, AuditFilter):
-        values.update(filter.model_dump(exclude_none=True))
+        values.update(filter.model_dump(exclude_none=True, by_alias=False))
     elif filter:
         values.update(filter)
     values.update({k: v for k, v in kwargs.items() if v is not None})
@@ -215,5 +223,8 @@ def audit_get(event_id: str) -> Op[AuditEvent]:
 
 
 def audit_stats(params: list[tuple[str, str]]) -> Op[list[dict[str, Any]]]:
-    body = check(_call((yield Call("GET", "/audit/stats", params=[*params, ("bucket", "hour")]))), "Failed to load stats")
+    body = check(
+        _call((yield Call("GET", "/audit/stats", params=[*params, ("bucket", "hour")]))),
+        "Failed to load stats",
+    )
     return list(body.get("buckets", []))

@@ -122,7 +122,11 @@ class MastraClient(ClientBase):
     # -- audit ----------------------------------------------------------------------
 
     def audit_list(
-        self, filter: AuditFilter | Mapping[str, Any] | None = None, *, page: int = 0, per_page: int = 50,
+        self,
+        filter: AuditFilter | Mapping[str, Any] | None = None,
+        *,
+        page: int = 0,
+        per_page: int = 50,
         **filters: Any,
     ) -> AuditPage:
         return self._run(ops.audit_list(ops.audit_params(filter, **filters), page, per_page))
@@ -143,7 +147,9 @@ class MastraClient(ClientBase):
     def audit_get(self, event_id: str) -> AuditEvent:
         return self._run(ops.audit_get(event_id))
 
-    def audit_stats(self, filter: AuditFilter | Mapping[str, Any] | None = None, **filters: Any) -> list[dict[str, Any]]:
+    def audit_stats(
+        self, filter: AuditFilter | Mapping[str, Any] | None = None, **filters: Any
+    ) -> list[dict[str, Any]]:
         return self._run(ops.audit_stats(ops.audit_params(filter, **filters)))
 
     def iter_audit_export(
@@ -151,15 +157,21 @@ class MastraClient(ClientBase):
     ) -> Iterator[bytes]:
         """The export stream of ``/audit/export`` as it arrives (never buffered whole)."""
         params = self.export_params(format, filter, filters)
-        with self.http.stream("GET", self.url("/audit/export"), params=params, headers=self.headers("GET")) as response:
+        with self.http.stream(
+            "GET", self.url("/audit/export"), params=tuple(params), headers=self.headers("GET")
+        ) as response:
             if not response.is_success:
                 response.read()
                 ops.check(response, "Failed to export audit logs")
             yield from response.iter_bytes()
 
     def audit_export(
-        self, format: str = "json", filter: AuditFilter | Mapping[str, Any] | None = None, *,
-        output: ExportTarget = None, **filters: Any,
+        self,
+        format: str = "json",
+        filter: AuditFilter | Mapping[str, Any] | None = None,
+        *,
+        output: ExportTarget = None,
+        **filters: Any,
     ) -> bytes | int:
         """Bytes of the export, or the number of bytes written when ``output`` is given."""
         stream, opened = self.open_target(output)

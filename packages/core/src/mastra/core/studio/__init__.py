@@ -12,6 +12,7 @@ block because the CSP (``default-src 'self'``) forbids inline code.
 
 from __future__ import annotations
 
+from collections.abc import MutableMapping
 from functools import partial
 from importlib.resources import files
 from typing import Any
@@ -40,7 +41,7 @@ class _StaticWithHeaders:
         self.files = StaticFiles(directory=str(files("mastra.core.studio") / "static"))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        async def send_with_headers(message: dict[str, Any]) -> None:
+        async def send_with_headers(message: MutableMapping[str, Any]) -> None:
             if message["type"] == "http.response.start":
                 headers: dict[str, str] = {}
                 apply_security_headers(headers, self.settings, html=False)

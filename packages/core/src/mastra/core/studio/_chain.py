@@ -39,10 +39,14 @@ def chain_status_endpoint(settings: Settings, auth: MastraAuthProvider | None) -
             return _json({"error": "Invalid or expired token"}, settings, 401)
         if auth is not None and auth.audit_storage is not None and not is_feature_licensed(auth, "audit"):
             return _json(
-                {"error": "Forbidden", "message": "The audit log API requires a valid EE license"}, settings, 403
+                {"error": "Forbidden", "message": "The audit log API requires a valid EE license"},
+                settings,
+                403,
             )
         if not viewer.can("audit:read"):
-            return _json({"error": "Forbidden", "message": "Missing required permission: audit:read"}, settings, 403)
+            return _json(
+                {"error": "Forbidden", "message": "Missing required permission: audit:read"}, settings, 403
+            )
         if auth is None or auth.audit_storage is None:
             return _json({"error": "Audit storage not configured"}, settings, 503)
         from ..ee.audit import verify_chain

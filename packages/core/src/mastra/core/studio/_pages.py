@@ -102,7 +102,9 @@ class StudioPages:
         if page.slug == "audit":
             return self._audit(request, viewer, page)
         if page.permission and not viewer.can(page.permission):
-            fallback = next((p for p in NAV_PAGES if p.slug != page.slug and self._nav_visible(viewer, p)), None)
+            fallback = next(
+                (p for p in NAV_PAGES if p.slug != page.slug and self._nav_visible(viewer, p)), None
+            )
             if fallback is None:
                 return self._no_access(request, viewer)
             return self._redirect(self.link(fallback.slug), viewer)
@@ -163,7 +165,9 @@ class StudioPages:
         viewer = await resolve_viewer(self.auth, request)
         # The token travels to the page script through the config block, never into a link.
         token = request.query_params.get("token", "")[:512]
-        context = self._context(request, viewer, None, page_name="reset-password", client={"resetToken": token})
+        context = self._context(
+            request, viewer, None, page_name="reset-password", client={"resetToken": token}
+        )
         response = html_page("reset_password.html", context, self.settings)
         # The URL carries a one-time secret: keep it out of Referer headers entirely.
         response.headers["Referrer-Policy"] = "no-referrer"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import MutableMapping
+from typing import Any
 from urllib.parse import quote
 
 from ..ee.settings import Settings
@@ -16,7 +17,9 @@ CSP = "default-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors '
 _FORBIDDEN_CHARS = frozenset("\\") | {chr(c) for c in range(0x20)} | {"\x7f"}
 
 
-def apply_security_headers(headers: MutableMapping[str, str], settings: Settings, *, html: bool) -> None:
+def apply_security_headers(
+    headers: MutableMapping[str, str] | Any, settings: Settings, *, html: bool
+) -> None:
     """CSP only matters for documents; nosniff and the referrer policy go everywhere."""
     if html:
         headers["Content-Security-Policy"] = CSP
