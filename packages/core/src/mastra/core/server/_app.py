@@ -15,6 +15,7 @@ from starlette.routing import BaseRoute, Mount, Route
 
 from ..ee.db import dispose_engines
 from ..ee.errors import AuthError, ConfigurationError
+from ..ee.interfaces import maybe_await
 from ..ee.plugins import PluginRegistry, build_auth
 from ..ee.provider import MastraAuthProvider
 from ..ee.routes import Route as PluginRoute
@@ -180,6 +181,9 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         yield
+        # Flush what providers still hold (buffered audit writes, export queues) before
+        # the database engines go away.
+        await close_providers(app.state.mastra_ee.auth)
         await dispose_engines()
 
     async def internal_error(request: Request, exc: Exception) -> Response:
@@ -189,3 +193,19 @@ def create_app(
     ctx = mount_ee(app, settings=settings, auth=auth, registry=registry, **options)
     app.router.routes.extend(_studio_routes(settings, ctx.auth))
     return app
+
+
+async def close_providers(auth: MastraAuthProvider) -> None:
+    """``aclose()`` each distinct slot provider that has one; failures are logged."""
+    seen: set[int] = set()
+    for provider in auth.slots().values():
+        if provider is None or id(provider) in seen:
+            continue
+        seen.add(id(provider))
+        aclose = getattr(provider, "aclose", None)
+        if aclose is None:
+            continue
+        try:
+            await maybe_await(aclose())
+        except Exception:
+            logger.warning("closing %s failed", type(provider).__name__, exc_info=True)
