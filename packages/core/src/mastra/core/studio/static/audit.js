@@ -69,9 +69,8 @@ function hasFilters() {
 }
 
 function setFiltersDisabled(disabled) {
-  for (const control of form.querySelectorAll("input, select, button")) {
-    // Never yank focus out of the box the user is typing in.
-    if (disabled && control === document.activeElement && control.type === "search") continue;
+  // Reset stays usable, and the text boxes keep focus while a query runs.
+  for (const control of form.querySelectorAll("select, input:not([type=search])")) {
     control.disabled = disabled;
   }
 }
@@ -156,8 +155,11 @@ async function loadPage(reset, { quiet = false } = {}) {
       state.events = events;
       rowsEl.replaceChildren(...events.map(eventRow));
     } else {
-      state.events.push(...events);
-      rowsEl.append(...events.map(eventRow));
+      // Offset pages shift when new events arrive: skip rows already on screen.
+      const shown = new Set(state.events.map((e) => e.id));
+      const fresh = events.filter((e) => !shown.has(e.id));
+      state.events.push(...fresh);
+      rowsEl.append(...fresh.map(eventRow));
     }
     state.loading = false;
     renderFooter();
@@ -296,7 +298,11 @@ function applyFilters() {
 }
 
 let typingTimer = null;
-form.addEventListener("change", applyFilters);
+form.addEventListener("change", (event) => {
+  // Text boxes apply through the debounced input handler; their blur-time change
+  // event would otherwise fire a second, redundant query.
+  if (event.target.type !== "search") applyFilters();
+});
 form.addEventListener("input", (event) => {
   if (event.target.type !== "search") return;
   clearTimeout(typingTimer);
