@@ -25,6 +25,8 @@ function keyIcon() {
   const icon = document.createElementNS(ns, "svg");
   icon.setAttribute("viewBox", "0 0 24 24");
   icon.setAttribute("class", "icon");
+  icon.setAttribute("width", "18");
+  icon.setAttribute("height", "18");
   icon.setAttribute("aria-hidden", "true");
   for (const d of ["M14 10a4 4 0 1 0-3.9 4.9L9 16H7v2H5v2H3v-3l6.1-6.1A4 4 0 0 0 14 10z"]) {
     const path = document.createElementNS(ns, "path");
