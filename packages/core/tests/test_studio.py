@@ -11,7 +11,6 @@ from urllib.parse import unquote
 
 import httpx
 import pytest
-
 from mastra.core.ee.models import AuditActor, AuditEventInput
 from mastra.core.ee.testing.reference import reference_app, reference_settings
 from mastra.core.studio import CSP, safe_local_path
@@ -67,7 +66,9 @@ async def test_guard_redirects_page_requests_to_login_with_the_path(client: http
     assert r.headers["cache-control"] == "no-store"
 
 
-async def test_login_page_renders_for_anonymous_and_redirects_when_signed_in(client: httpx.AsyncClient) -> None:
+async def test_login_page_renders_for_anonymous_and_redirects_when_signed_in(
+    client: httpx.AsyncClient,
+) -> None:
     r = await client.get("/login?redirect=/agents")
     assert r.status_code == 200
     config = studio_config(r.text)
@@ -130,7 +131,8 @@ async def test_config_block_cannot_be_closed_by_user_data(client: httpx.AsyncCli
     origin = {"origin": "http://test"}
     evil = "</script><script>alert(1)</script>"
     r = await client.post(
-        "/api/auth/credentials/sign-up", json={"email": "x@example.com", "password": PASSWORD, "name": evil},
+        "/api/auth/credentials/sign-up",
+        json={"email": "x@example.com", "password": PASSWORD, "name": evil},
         headers=origin,
     )
     assert r.status_code == 201
@@ -156,7 +158,17 @@ async def test_html_responses_carry_security_headers(client: httpx.AsyncClient) 
 
 async def test_pages_contain_no_inline_script_or_style(client: httpx.AsyncClient, app: Any) -> None:
     await sign_up(client, "owner@example.com")
-    for path in ("/", "/agents", "/workflows", "/tools", "/logs", "/settings", "/audit", "/sessions", "/login"):
+    for path in (
+        "/",
+        "/agents",
+        "/workflows",
+        "/tools",
+        "/logs",
+        "/settings",
+        "/audit",
+        "/sessions",
+        "/login",
+    ):
         r = await client.get(path, follow_redirects=False)
         html = r.text
         for tag in re.findall(r"<script\b[^>]*>", html):
@@ -181,7 +193,9 @@ async def test_production_adds_hsts(sqlite_url: str, monkeypatch: pytest.MonkeyP
     async with make_client(reference_app(settings), "https://studio.example") as c:
         r = await c.get("/login")
         assert r.headers["strict-transport-security"] == "max-age=31536000"
-        assert (await c.get("/_studio/static/client.js")).headers["strict-transport-security"] == "max-age=31536000"
+        assert (await c.get("/_studio/static/client.js")).headers[
+            "strict-transport-security"
+        ] == "max-age=31536000"
 
 
 # -- navigation and permission gating ----------------------------------------------------
@@ -236,7 +250,9 @@ async def test_user_without_studio_read_gets_the_no_access_page(app: Any) -> Non
 
 
 async def test_auth_disabled_renders_everything(sqlite_url: str) -> None:
-    settings = reference_settings(sqlite_url, auth={"user": None, "credentials": None, "session": None, "rbac": None})
+    settings = reference_settings(
+        sqlite_url, auth={"user": None, "credentials": None, "session": None, "rbac": None}
+    )
     async with make_client(reference_app(settings)) as c:
         r = await c.get("/settings")
         assert r.status_code == 200
@@ -298,8 +314,9 @@ async def test_audit_page_and_chain_status(app: Any, client: httpx.AsyncClient) 
     assert "Export JSON" in html and "Export CSV" in html
     storage = app.state.mastra_ee.auth.audit_storage
     for i in range(3):
-        await storage.append(AuditEventInput(actor=AuditActor(type="system", id="cli"), action=f"test.e{i}",
-                                             outcome="success"))
+        await storage.append(
+            AuditEventInput(actor=AuditActor(type="system", id="cli"), action=f"test.e{i}", outcome="success")
+        )
     r = await client.get("/_studio/chain-status")
     assert r.status_code == 200 and r.headers["cache-control"] == "no-store"
     body = r.json()
