@@ -12,6 +12,7 @@ from typing import Any
 
 import httpx
 import pytest
+from mastra.core.ee.testing.servers import BackgroundServer
 from mastra.core.client import (
     AsyncMastraClient,
     AuthenticationRequired,
@@ -28,7 +29,6 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
-from starlette.testclient import TestClient
 
 PASSWORD = "correct horse battery"
 BASE = "http://test"
@@ -296,7 +296,8 @@ async def test_me_retries_only_503_with_backoff() -> None:
 
 
 def test_sync_client_full_flow(app: Any, tmp_path: Path) -> None:
-    with TestClient(app, base_url=BASE) as http, MastraClient(BASE, http_client=http) as client:
+    # The blocking client over real HTTP on loopback (the server runs in its own thread).
+    with BackgroundServer(app) as server, MastraClient(server.url) as client:
         assert client.capabilities()["login"]["type"] == "credentials"
         with pytest.raises(AuthenticationRequired):
             client.sign_in("nobody@example.com", PASSWORD)
