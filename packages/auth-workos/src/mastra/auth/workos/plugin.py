@@ -1,19 +1,17 @@
 """Entry point of the ``workos`` provider (group ``mastra_ee``).
 
-Every capability hook returns the SAME provider for one options set. The host builds a
-fresh options mapping per capability, so instances are cached by the settings object
-and the options' content (not the mapping's identity).
+Every capability hook returns the SAME provider for one composition
+(``mastra.core.ee.options.shared_provider``): one WorkOS client, one JWKS cache,
+one membership cache.
 """
 
 from __future__ import annotations
 
-import json
-import threading
-from collections import OrderedDict
 from collections.abc import Mapping
 from typing import Any
 
 from mastra.core.ee import hookimpl
+from mastra.core.ee.options import shared_provider
 from mastra.core.ee.routes import Route
 
 from . import admin_portal
@@ -21,28 +19,10 @@ from .provider import WorkOSAuthProvider
 from .webhooks import route as webhook_route
 
 NAME = "workos"
-_lock = threading.Lock()
-_MAX_INSTANCES = 32
-# (id(settings), options content) -> (settings kept alive so its id is not reused, provider)
-_instances: OrderedDict[tuple[int, str], tuple[Any, WorkOSAuthProvider]] = OrderedDict()
-
-
-def _key(options: Mapping[str, Any]) -> str:
-    public = {k: v for k, v in options.items() if k != "_settings"}
-    return json.dumps(public, sort_keys=True, default=repr)
 
 
 def provider_for(options: Mapping[str, Any]) -> WorkOSAuthProvider:
-    settings = options.get("_settings")
-    key = (id(settings), _key(options))
-    with _lock:
-        entry = _instances.get(key)
-        if entry is None:
-            entry = _instances[key] = (settings, WorkOSAuthProvider.from_options(options))
-            while len(_instances) > _MAX_INSTANCES:
-                _instances.popitem(last=False)
-        _instances.move_to_end(key)
-        return entry[1]
+    return shared_provider(options, WorkOSAuthProvider.from_options)
 
 
 def _create(name: str, options: Mapping[str, Any]) -> WorkOSAuthProvider | None:

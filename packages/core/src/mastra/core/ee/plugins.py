@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import os
-import types
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib.metadata import EntryPoint, entry_points
@@ -21,6 +20,7 @@ from . import hookspecs
 from .errors import ConfigurationError, PluginError
 from .hookspecs import CAPABILITY_HOOKS, ENTRY_POINT_GROUP, PROJECT_NAME
 from .license import is_ee_enabled, is_license_valid, warn_dev_unlicensed_once
+from .options import ProviderOptions
 from .provider import SLOTS, MastraAuthProvider, with_ee
 from .routes import Route
 from .settings import Settings
@@ -66,7 +66,9 @@ class PluginRegistry:
 
     # -- registration -----------------------------------------------------------
 
-    def register(self, plugin: object, name: str, *, distribution: str = "(local)", version: str = "") -> None:
+    def register(
+        self, plugin: object, name: str, *, distribution: str = "(local)", version: str = ""
+    ) -> None:
         """Register a plugin object (module or instance) under ``name``; tests use this directly."""
         if name in self.disabled:
             self.plugins[name] = PluginInfo(name, distribution, version, "blocked")
@@ -103,7 +105,7 @@ class PluginRegistry:
             try:
                 plugin = ep.load()
                 self.register(plugin, ep.name, distribution=dist, version=ver)
-            except Exception as exc:  # noqa: BLE001 - any error in third-party code
+            except Exception as exc:
                 self._mark_failed(ep.name, dist, ver, f"{type(exc).__name__}: {exc}")
 
     def _mark_failed(self, name: str, dist: str, ver: str, error: str) -> None:
@@ -135,7 +137,7 @@ class PluginRegistry:
                 continue
             try:
                 owned = impl() or {}
-            except Exception as exc:  # noqa: BLE001
+            except Exception as exc:
                 logger.warning("plugin '%s' failed to list provider names: %s", plugin_name, exc)
                 continue
             for cap, cap_names in owned.items():
@@ -158,7 +160,7 @@ class PluginRegistry:
                 continue
             try:
                 provider = impl(name=name, options=options)
-            except Exception as exc:  # noqa: BLE001 - third-party factory
+            except Exception as exc:
                 errors.append((plugin_name, exc))
                 continue
             if provider is not None:
@@ -168,16 +170,18 @@ class PluginRegistry:
             dists = " and ".join(self.plugins[p].distribution for p, _ in results)
             raise PluginError(f"Provider name '{name}' for {capability} is claimed by {dists}")
         if results:
-            for plugin_name, exc in errors:
+            for plugin_name, error in errors:
                 info = self.plugins[plugin_name]
-                self._mark_failed(plugin_name, info.distribution, info.version, f"{type(exc).__name__}: {exc}")
+                self._mark_failed(
+                    plugin_name, info.distribution, info.version, f"{type(error).__name__}: {error}"
+                )
             return results[0][1]
         if errors:
-            plugin_name, exc = errors[0]
+            plugin_name, first = errors[0]
             dist = self.plugins[plugin_name].distribution
             raise ConfigurationError(
-                f"Provider '{name}' for {capability} failed to initialise ({dist}): {exc}"
-            ) from exc
+                f"Provider '{name}' for {capability} failed to initialise ({dist}): {first}"
+            ) from first
         available = ", ".join(self.provider_names().get(capability, [])) or "(none)"
         message = f"Unknown provider '{name}' for {env_name}. Available: {available}"
         failed = self.failed()
@@ -193,7 +197,7 @@ class PluginRegistry:
                 continue
             try:
                 fragment = impl(context=context)
-            except Exception as exc:  # noqa: BLE001
+            except Exception as exc:
                 logger.warning("capabilities hook of plugin '%s' failed: %s", plugin_name, exc)
                 continue
             if isinstance(fragment, dict):
@@ -208,7 +212,7 @@ class PluginRegistry:
                 continue
             try:
                 routes.extend(impl() or [])
-            except Exception as exc:  # noqa: BLE001
+            except Exception as exc:
                 logger.warning("routes hook of plugin '%s' failed: %s", plugin_name, exc)
         return routes
 
@@ -262,14 +266,15 @@ def build_auth(
     selection, explicit = effective_selection(settings, registry, embedded_default=embedded_default)
 
     providers: dict[str, Any] = {}
-    created: dict[str, Any] = {}  # one instance per provider name where factories share
+    # One options mapping per provider name: factories of several capabilities share
+    # their instance through it (``mastra.core.ee.options.shared_provider``).
+    options_by_name: dict[str, ProviderOptions] = {}
     for capability in SLOTS:
         name = selection.get(capability)
         if not name:
             continue
-        options = types.MappingProxyType(settings.provider_options(name))
+        options = options_by_name.setdefault(name, ProviderOptions(settings.provider_options(name)))
         providers[capability] = registry.create_provider(capability, name, options)
-        created.setdefault(name, providers[capability])
 
     for capability in ("user", "sso"):
         provider = providers.get(capability)
