@@ -384,3 +384,21 @@ async def test_production_cookie_names(peer: OIDCPeer) -> None:
     assert names == ["__Host-mastra_oidc_session", "__Host-mastra_oidc_login"]
     assert provider.owns_sessions is True
     assert provider.get_login_button_config().to_json() == {"provider": "oidc", "text": "Sign in with SSO"}
+
+
+async def test_token_endpoint_unreachable_is_a_network_error(provider: OIDCAuth, monkeypatch: Any) -> None:
+    """The code exchange runs on Authlib's client (httpx2): a refused connection must
+    surface as ``network_error`` (503-class), not a generic ``sso_failed``."""
+    from mastra.core.ee.testing.servers import free_port
+
+    query, state, cookies = await login(provider)
+    metadata = dict(await provider.metadata.get())
+    metadata["token_endpoint"] = f"http://127.0.0.1:{free_port()}/token"  # nothing listens
+
+    async def dead_endpoint_metadata() -> dict[str, Any]:
+        return metadata
+
+    monkeypatch.setattr(provider.metadata, "get", dead_endpoint_metadata)
+    with pytest.raises(SSOError) as err:
+        await provider.handle_callback(query["code"], state, cookie_header=cookies)
+    assert err.value.code == "network_error"

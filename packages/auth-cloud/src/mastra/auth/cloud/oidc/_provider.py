@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 import httpx
+import httpx2
 from authlib.integrations.httpx_client import AsyncOAuth2Client
 from mastra.core.ee.crypto import (
     SealError,
@@ -252,7 +253,8 @@ class OIDCAuth:
         try:
             async with self._client() as client:
                 token = await client.fetch_token(md["token_endpoint"], **params)
-        except httpx.TransportError as exc:
+        except (httpx.TransportError, httpx2.TransportError) as exc:
+            # Authlib's client runs on httpx2; discovery and userinfo on httpx.
             raise SSOError("network_error", "identity provider unreachable") from exc
         except Exception as exc:
             logger.warning(
