@@ -92,7 +92,9 @@ def bench(session: nox.Session) -> None:
 def changeset(session: nox.Session) -> None:
     """Fail when a change under packages/X carries no changeset naming X."""
     base = os.environ.get("CHANGESET_BASE", "origin/main")
-    session.run(sys.executable, str(ROOT / "scripts" / "changesets.py"), "check", "--base", base, *session.posargs)
+    session.run(
+        sys.executable, str(ROOT / "scripts" / "changesets.py"), "check", "--base", base, *session.posargs
+    )
 
 
 @nox.session(venv_backend="none")

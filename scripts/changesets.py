@@ -104,7 +104,9 @@ def apply_version(root: Path) -> dict[str, str]:
         if not current:
             raise ChangesetError(f"{pyproject}: no static version")
         new = bump(current["v"], level)
-        pyproject.write_text(_VERSION.sub(lambda m: f"{m[1]}{new}{m[3]}", text, count=1), encoding="utf-8")
+        pyproject.write_text(
+            _VERSION.sub(lambda m, new=new: f"{m[1]}{new}{m[3]}", text, count=1), encoding="utf-8"
+        )
         sections: dict[int, list[str]] = {}
         for cs in changesets:
             if name in cs.bumps and cs.summary:
@@ -146,7 +148,9 @@ def check(root: Path, base: str) -> list[str]:
     """Problems found: one line per package changed without a changeset naming it."""
     files = changed_files(root, base)
     dists = {folder.name: name for name, folder in distributions(root).items()}
-    touched = {dists[f.split("/")[1]] for f in files if f.startswith("packages/") and f.split("/")[1] in dists}
+    touched = {
+        dists[f.split("/")[1]] for f in files if f.startswith("packages/") and f.split("/")[1] in dists
+    }
     named: set[str] = set()
     for f in files:
         if f.startswith(".changeset/") and f.endswith(".md") and not f.lower().endswith("readme.md"):

@@ -53,13 +53,20 @@ def test_check_ignores_changes_outside_packages(repo: Path) -> None:
 
 def test_version_bumps_writes_changelog_and_consumes(repo: Path) -> None:
     (repo / ".changeset/a.md").write_text('---\n"mastra-core": patch\n---\n\nFix a.\n')
-    (repo / ".changeset/b.md").write_text('---\n"mastra-core": minor\n"mastra-auth-workos": major\n---\n\nAdd b.\n')
+    (repo / ".changeset/b.md").write_text(
+        '---\n"mastra-core": minor\n"mastra-auth-workos": major\n---\n\nAdd b.\n'
+    )
     released = changesets.apply_version(repo)
     assert released == {"mastra-auth-workos": "1.0.0", "mastra-core": "0.2.0"}
     assert 'version = "0.2.0"' in (repo / "packages/core/pyproject.toml").read_text()
     log = (repo / "packages/core/CHANGELOG.md").read_text()
     assert log.startswith("# mastra-core\n\n## 0.2.0\n")
-    assert log.index("### Minor Changes") < log.index("- Add b.") < log.index("### Patch Changes") < log.index("- Fix a.")
+    assert (
+        log.index("### Minor Changes")
+        < log.index("- Add b.")
+        < log.index("### Patch Changes")
+        < log.index("- Fix a.")
+    )
     assert sorted(p.name for p in (repo / ".changeset").iterdir()) == ["README.md"]
     # A second release keeps the history below the new entry.
     (repo / ".changeset/c.md").write_text('---\n"mastra-core": patch\n---\n\nFix c.\n')

@@ -8,7 +8,6 @@ import json
 from pathlib import Path
 
 import pytest
-
 from mastra.core.cli import main
 
 SECRET = "cli-users-secret-0123456789abcdefghijkl"
@@ -26,10 +25,26 @@ def run(argv: list[str], monkeypatch: pytest.MonkeyPatch, stdin: str = "") -> in
     return main(argv)
 
 
-def test_create_list_set_role_disable(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
-    assert run(["users", "create", "--email", " Ann@Example.COM ", "--password-stdin"], monkeypatch, "pass-word-1\n") == 0
+def test_create_list_set_role_disable(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert (
+        run(
+            ["users", "create", "--email", " Ann@Example.COM ", "--password-stdin"],
+            monkeypatch,
+            "pass-word-1\n",
+        )
+        == 0
+    )
     assert "role=owner" in capsys.readouterr().out  # first account is the owner
-    assert run(["users", "create", "--email", "bob@example.com", "--name", "Bob", "--password-stdin"], monkeypatch, "pass-word-2\n") == 0
+    assert (
+        run(
+            ["users", "create", "--email", "bob@example.com", "--name", "Bob", "--password-stdin"],
+            monkeypatch,
+            "pass-word-2\n",
+        )
+        == 0
+    )
     assert "role=viewer" in capsys.readouterr().out
 
     assert run(["users", "list", "--json"], monkeypatch) == 0
@@ -57,8 +72,13 @@ def test_create_list_set_role_disable(monkeypatch: pytest.MonkeyPatch, capsys: p
     assert all("system:cli" in line for line in out)
 
 
-def test_bad_input_is_a_clear_error(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
-    assert run(["users", "create", "--email", "not-an-email", "--password-stdin"], monkeypatch, "pass-word-1\n") == 1
+def test_bad_input_is_a_clear_error(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert (
+        run(["users", "create", "--email", "not-an-email", "--password-stdin"], monkeypatch, "pass-word-1\n")
+        == 1
+    )
     assert capsys.readouterr().err.startswith("mastra-ee users create: ")
     assert run(["users", "create", "--email", "a@b.io", "--password-stdin"], monkeypatch, "short\n") == 1
     assert "at least 8 characters" in capsys.readouterr().err

@@ -3,11 +3,10 @@
 
 from __future__ import annotations
 
-import time
-
 import csv
 import io
 import os
+import time
 from pathlib import Path
 
 import httpx
@@ -107,3 +106,23 @@ def test_two_servers_share_postgres(tmp_path: Path, postgres_url: str) -> None:
                 time.sleep(1.2)
                 assert b.get("/api/auth/sessions").status_code == 401
                 assert b.get("/api/auth/me").text == "null"
+
+
+def test_serve_embedded_default_startup(tmp_path: Path) -> None:
+    """The embedded default of ``serve``: Better Auth credentials, first-owner hint."""
+    import os
+    import stat
+
+    from mastra.core.cli._serve import SECRET_WARNING
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MASTRA_")}
+    server = ServeProcess(tmp_path, env)
+    server.env = env
+    with server:
+        caps = httpx.get(server.url + "/api/auth/capabilities").json()
+        assert caps == {"enabled": True, "login": {"type": "credentials", "signUpEnabled": True}}
+    assert server.returncode == 0
+    assert SECRET_WARNING in server.stderr
+    assert stat.S_IMODE((tmp_path / ".mastra" / "secret").stat().st_mode) == 0o600
+    assert "first account created becomes the owner" in server.stdout
+    assert (tmp_path / ".mastra" / "mastra.db").is_file()

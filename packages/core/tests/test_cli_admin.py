@@ -7,7 +7,6 @@ import tomllib
 from pathlib import Path
 
 import pytest
-
 from mastra.core.cli import main
 from mastra.core.cli._config import MASK, to_toml
 from mastra.core.ee.audit import SQLAuditStorage
@@ -53,19 +52,27 @@ def test_config_show_masks_every_secret_and_reads_back(
         assert secret not in out
     data = tomllib.loads(out)
     assert data["auth_secret"] == MASK and data["ee_license"] == MASK
-    assert data["auth"]["options"]["workos"] == {"api_key": MASK, "cookie_password": MASK, "client_id": "client_1"}
+    assert data["auth"]["options"]["workos"] == {
+        "api_key": MASK,
+        "cookie_password": MASK,
+        "client_id": "client_1",
+    }
     assert data["auth"]["audit_storage"] == "sql"
 
 
 def test_toml_writer_round_trips_nested_option_values() -> None:
     data = {
         "a": 'quote " and \\ backslash',
-        "auth": {"options": {"workos": {"role_mapping": {"admin": ["*"], "_default": []}, "n": 3, "on": True}}},
+        "auth": {
+            "options": {"workos": {"role_mapping": {"admin": ["*"], "_default": []}, "n": 3, "on": True}}
+        },
     }
     assert tomllib.loads(to_toml(data)) == data
 
 
-def test_license_check_exit_codes(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_license_check_exit_codes(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert main(["license", "check"]) == 1
     out = capsys.readouterr().out
     assert out.startswith("invalid\n") and "dev exemption: yes" in out
@@ -111,10 +118,12 @@ async def test_audit_list_export_verify(tmp_path: Path, capsys: pytest.CaptureFi
     assert code == 0 and out.count("\n") == 1 and "auth.sign-in" in out and "failure" in out
 
     out_file = tmp_path / "export.csv"
-    assert await asyncio.to_thread(main, ["audit", "export", "--format", "csv", "--output", str(out_file)]) == 0
+    assert (
+        await asyncio.to_thread(main, ["audit", "export", "--format", "csv", "--output", str(out_file)]) == 0
+    )
     lines = out_file.read_bytes().decode().split("\r\n")
-    assert lines[0].startswith("id,timestamp,actorType") and len([l for l in lines if l]) == 4
-    assert "\"'=cmd2@x.io\"" in lines[1]  # formula neutralised
+    assert lines[0].startswith("id,timestamp,actorType") and len([line for line in lines if line]) == 4
+    assert '"\'=cmd2@x.io"' in lines[1]  # formula neutralised
 
     assert await asyncio.to_thread(main, ["audit", "verify"]) == 0
     assert capsys.readouterr().out.strip() == "OK 3 events"
@@ -143,7 +152,9 @@ async def test_audit_verify_names_tampered_event(tmp_path: Path, capsys: pytest.
         (["audit", "list", "--action", "*" * 9], "*"),
     ],
 )
-def test_audit_bad_input_is_a_clear_error(argv: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
+def test_audit_bad_input_is_a_clear_error(
+    argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert main(argv) == 1
     err = capsys.readouterr().err
     assert err.startswith(f"mastra-ee {argv[0]} {argv[1]}: ") and message in err

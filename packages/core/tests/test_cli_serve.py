@@ -15,22 +15,24 @@ from mastra.core.ee.testing.reference import ServeProcess
 pytestmark = pytest.mark.slow
 
 
-def test_generated_secret_file(tmp_path: Path) -> None:
+def test_generated_secret_file_and_core_only_startup(tmp_path: Path) -> None:
+    """Core alone (provider plugins blocked): the secret is generated once, auth is
+    disabled with the SPEC warning, and the capabilities say so."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("MASTRA_")}
+    env["MASTRA_EE_DISABLED_PLUGINS"] = "better,workos,cloud"
     server = ServeProcess(tmp_path, env)
     server.env = env
     with server:
         caps = httpx.get(server.url + "/api/auth/capabilities").json()
-        assert caps == {"enabled": True, "login": {"type": "credentials", "signUpEnabled": True}}
+        assert caps == {"enabled": False, "login": None}
     assert server.returncode == 0  # Ctrl-C stops cleanly
+    assert "No auth provider installed; authentication is disabled" in server.stderr
     secret = tmp_path / ".mastra" / "secret"
     assert stat.S_IMODE(secret.stat().st_mode) == 0o600
     value = secret.read_text().strip()
     assert len(value) == 48 and all(c.isalnum() or c in "-_" for c in value)
     assert SECRET_WARNING in server.stderr
     assert f"Mastra EE studio: http://127.0.0.1:{server.port}/" in server.stdout
-    assert "first account created becomes the owner" in server.stdout
-    assert (tmp_path / ".mastra" / "mastra.db").is_file()
     # Second start reuses the file and does not warn again.
     second = ServeProcess(tmp_path, env)
     second.env = env

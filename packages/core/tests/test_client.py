@@ -12,7 +12,6 @@ from typing import Any
 
 import httpx
 import pytest
-from mastra.core.ee.testing.servers import BackgroundServer
 from mastra.core.client import (
     AsyncMastraClient,
     AuthenticationRequired,
@@ -25,6 +24,7 @@ from mastra.core.client import (
 )
 from mastra.core.ee.models import AuditActor, AuditEventInput, AuditFilter, AuditResource
 from mastra.core.ee.testing.reference import reference_app, reference_settings
+from mastra.core.ee.testing.servers import BackgroundServer
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse

@@ -7,11 +7,10 @@ import base64
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-
 from mastra.core.ee.crypto import (
     CookieSpec,
-    SealError,
     Sealer,
+    SealError,
     clear_cookie,
     cookie_name,
     new_handle,
@@ -34,7 +33,9 @@ def test_seal_round_trip_and_format() -> None:
 
 
 def test_short_secret_is_refused_with_spec_text() -> None:
-    with pytest.raises(ValueError, match=r"^Session secret must be at least 32 bytes \(256 bits\) for AES-256-GCM"):
+    with pytest.raises(
+        ValueError, match=r"^Session secret must be at least 32 bytes \(256 bits\) for AES-256-GCM"
+    ):
         Sealer("x" * 31)
 
 

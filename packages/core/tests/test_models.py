@@ -5,8 +5,6 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
-from pydantic import ValidationError
-
 from mastra.core.ee.models import (
     AuditActor,
     AuditEvent,
@@ -16,6 +14,7 @@ from mastra.core.ee.models import (
     Session,
     format_timestamp,
 )
+from pydantic import ValidationError
 
 
 def test_user_json_is_camel_case_and_drops_none() -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-
 from mastra.core.ee import EEUser, MastraAuthProvider, with_ee
 
 
@@ -53,8 +52,13 @@ def test_with_ee_overrides_copies_and_binds_once() -> None:
 def test_capability_flags_audit_means_storage() -> None:
     caps = with_ee(user=Users(None), audit=object()).get_capabilities()
     assert caps == {
-        "user": True, "session": False, "sso": False, "credentials": False,
-        "rbac": False, "acl": False, "audit": False,
+        "user": True,
+        "session": False,
+        "sso": False,
+        "credentials": False,
+        "rbac": False,
+        "acl": False,
+        "audit": False,
     }
 
 

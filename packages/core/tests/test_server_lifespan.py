@@ -23,7 +23,10 @@ async def test_lifespan_shutdown_flushes_buffered_audit_events(tmp_path: Path) -
     app = create_app(settings, auth=auth, registry=registry)
     async with app.router.lifespan_context(app):
         for i in range(250):
-            await emit(auth, AuditEventInput(actor=AuditActor(type="system", id=f"s{i}"), action="t.x", outcome="success"))
+            await emit(
+                auth,
+                AuditEventInput(actor=AuditActor(type="system", id=f"s{i}"), action="t.x", outcome="success"),
+            )
     fresh = SQLAuditStorage.from_options({"_settings": settings})
     page = await fresh.list(AuditFilter(), Pagination(per_page=1))
     assert page.pagination.total == 250

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from mastra.core.ee.errors import ConfigurationError
 from mastra.core.ee.settings import Settings, load_settings
 

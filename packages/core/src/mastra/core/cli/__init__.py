@@ -19,7 +19,9 @@ COMMAND_MODULES = ("_serve", "_plugins", "_config", "_users", "_audit", "_licens
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="mastra-ee", description="Mastra EE auth: server and administration")
+    parser = argparse.ArgumentParser(
+        prog="mastra-ee", description="Mastra EE auth: server and administration"
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     for name in COMMAND_MODULES:

@@ -87,7 +87,8 @@ def format_line(event: Any) -> str:
 
     actor = f"{event.actor.type}:{event.actor.email or event.actor.id}"
     resource = f" {event.resource.type}:{event.resource.id}" if event.resource else ""
-    return f"{event.seq:>6}  {format_timestamp(event.timestamp)}  {event.outcome:<7}  {actor}  {event.action}{resource}"
+    when = format_timestamp(event.timestamp)
+    return f"{event.seq:>6}  {when}  {event.outcome:<7}  {actor}  {event.action}{resource}"
 
 
 def run_list(args: argparse.Namespace) -> int:
@@ -112,18 +113,16 @@ def run_export(args: argparse.Namespace) -> int:
         storage = _storage(args)
         audit_filter = _filter(args)
 
-        async def write() -> None:
-            out = open(args.output, "wb") if args.output else sys.stdout.buffer  # noqa: SIM115
-            try:
-                async for chunk in export_stream(storage, audit_filter, args.format):
-                    out.write(chunk)
-            finally:
-                if args.output:
-                    out.close()
-                else:
-                    out.flush()
+        async def write(out: Any) -> None:
+            async for chunk in export_stream(storage, audit_filter, args.format):
+                out.write(chunk)
 
-        run_async(write)
+        if args.output:
+            with open(args.output, "wb") as handle:
+                run_async(lambda: write(handle))
+        else:
+            run_async(lambda: write(sys.stdout.buffer))
+            sys.stdout.flush()
         return 0
 
     return _guard("audit export", body)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import sys
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
@@ -29,19 +30,24 @@ def fail(command: str, message: str) -> int:
 
 def load(args: argparse.Namespace, *, with_auth: bool = True) -> tuple[Any, Any, Any]:
     """``(settings, registry, auth)``; ``auth`` is ``None`` when ``with_auth`` is false."""
-    import logging
-
     from ..ee.plugins import build_auth
     from ..ee.settings import load_settings
     from ._serve import _registry
 
-    # Administration commands print their own results; startup chatter (the dev-license
-    # notice, the composition summary) belongs to `serve`. Plugin failures show in `plugins`.
-    logging.getLogger("mastra.ee").setLevel(logging.ERROR)
-
     settings = load_settings(getattr(args, "config", None))
     registry = _registry(settings)
-    auth = build_auth(settings, registry) if with_auth else None
+    auth = None
+    if with_auth:
+        # Administration commands print their own results; composition chatter (the
+        # dev-license notice, the summary line) belongs to `serve`. Plugin failures show
+        # in `mastra-ee plugins`. The level is restored: tests run commands in-process.
+        ee_logger = logging.getLogger("mastra.ee")
+        previous = ee_logger.level
+        ee_logger.setLevel(logging.ERROR)
+        try:
+            auth = build_auth(settings, registry)
+        finally:
+            ee_logger.setLevel(previous)
     return settings, registry, auth
 
 

@@ -15,7 +15,15 @@ from typing import Any
 from ._common import add_config_option, load
 
 MASK = "********"
-SECRET_KEYS = ("secret", "password", "api_key", "license", "cookie_password", "client_secret", "webhook_secret")
+SECRET_KEYS = (
+    "secret",
+    "password",
+    "api_key",
+    "license",
+    "cookie_password",
+    "client_secret",
+    "webhook_secret",
+)
 _BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
 
 
@@ -30,7 +38,9 @@ def register(sub: Any) -> None:
 
 def is_secret(key: str) -> bool:
     lowered = key.lower()
-    return any(lowered == word or lowered.endswith("_" + word) or lowered.endswith(word) for word in SECRET_KEYS)
+    return any(
+        lowered == word or lowered.endswith("_" + word) or lowered.endswith(word) for word in SECRET_KEYS
+    )
 
 
 def mask(data: Any) -> Any:
@@ -67,7 +77,7 @@ def to_toml(data: dict[str, Any], path: tuple[str, ...] = ()) -> str:
     for key, value in data.items():
         if value is None:
             continue
-        if isinstance(value, dict) and not _is_leaf_mapping(path + (key,)):
+        if isinstance(value, dict) and not _is_leaf_mapping((*path, key)):
             tables.append((key, value))
         else:
             lines.append(f"{_key(key)} = {_value(value)}")
@@ -77,7 +87,7 @@ def to_toml(data: dict[str, Any], path: tuple[str, ...] = ()) -> str:
     out.extend(lines)
     text = "\n".join(out)
     for key, table in tables:
-        sub = to_toml(table, path + (key,))
+        sub = to_toml(table, (*path, key))
         text = f"{text}\n\n{sub}" if text else sub
     return text
 
@@ -88,11 +98,12 @@ def _is_leaf_mapping(path: tuple[str, ...]) -> bool:
 
 
 def settings_dict(settings: Any) -> dict[str, Any]:
-    data = settings.model_dump(mode="json")
+    data: dict[str, Any] = settings.model_dump(mode="json")
     for field in ("auth_secret", "ee_license"):
         value = getattr(settings, field)
         data[field] = value.get_secret_value() if value is not None else None
-    return mask(data)
+    masked: dict[str, Any] = mask(data)
+    return masked
 
 
 def run_show(args: argparse.Namespace) -> int:

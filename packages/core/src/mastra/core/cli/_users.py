@@ -83,7 +83,7 @@ def _guard(command: str, body: Any) -> int:
 
 def run_create(args: argparse.Namespace) -> int:
     def body() -> int:
-        auth, provider = _admin(args)
+        _, provider = _admin(args)
         password = _read_password(args.password_stdin)
         user = run_async(lambda: provider.create_user(args.email, password, name=args.name, role=args.role))
         print(f"created {user.email} ({user.id}) role={user.metadata.get('role')}")
@@ -101,7 +101,8 @@ def run_list(args: argparse.Namespace) -> int:
             return 0
         for row in rows:
             state = "disabled" if row.get("disabled") else "active"
-            print(f"{row['id']}  {row['email']}  {row.get('name') or '-'}  {row.get('role') or '-'}  {state}  {row.get('created')}")
+            name, role = row.get("name") or "-", row.get("role") or "-"
+            print(f"{row['id']}  {row['email']}  {name}  {role}  {state}  {row.get('created')}")
         return 0
 
     return _guard("users list", body)
@@ -115,7 +116,10 @@ def run_set_role(args: argparse.Namespace) -> int:
         auth, provider = _admin(args)
         rbac = auth.rbac
         if rbac is not None and hasattr(rbac, "get_available_roles"):
-            known = {r["id"] if isinstance(r, dict) else r.id for r in run_async(_awaitable(rbac.get_available_roles))}
+            known = {
+                r["id"] if isinstance(r, dict) else r.id
+                for r in run_async(_awaitable(rbac.get_available_roles))
+            }
             if args.role not in known:
                 raise CommandError(f"unknown role '{args.role}'. Known roles: {', '.join(sorted(known))}")
 

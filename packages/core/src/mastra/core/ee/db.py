@@ -21,7 +21,9 @@ _engines: dict[str, AsyncEngine] = {}
 _created: set[tuple[str, int]] = set()
 # One lock per event loop: an asyncio.Lock binds to the first loop that waits on it,
 # and tests (and threaded servers) run several loops in one process.
-_create_locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = weakref.WeakKeyDictionary()
+_create_locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 def _create_lock() -> asyncio.Lock:

@@ -7,11 +7,11 @@ Startup problems are ``ConfigurationError`` (never shown to end users).
 from __future__ import annotations
 
 __all__ = [
-    "MastraEEError",
     "AuthError",
     "ConfigurationError",
     "InvalidCredentials",
     "InvalidResetToken",
+    "MastraEEError",
     "PasswordPolicyError",
     "PluginError",
     "ProviderUnavailable",

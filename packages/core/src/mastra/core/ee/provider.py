@@ -107,8 +107,6 @@ def with_ee(base: MastraAuthProvider | None = None, **slots: Any) -> MastraAuthP
         raise TypeError(f"with_ee() got unknown slots: {', '.join(sorted(unknown))}")
     base = base or MastraAuthProvider()
     values = {slot: slots.get(slot) if slots.get(slot) is not None else getattr(base, slot) for slot in SLOTS}
-    composed = MastraAuthProvider(
-        f"{base.name}-ee", is_mastra_cloud_auth=base.is_mastra_cloud_auth, **values
-    )
+    composed = MastraAuthProvider(f"{base.name}-ee", is_mastra_cloud_auth=base.is_mastra_cloud_auth, **values)
     composed.bind_all()
     return composed

@@ -20,7 +20,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-__all__ = ["AuthSettings", "RateLimitSettings", "Settings", "load_settings", "CAPABILITIES"]
+__all__ = ["CAPABILITIES", "AuthSettings", "RateLimitSettings", "Settings", "load_settings"]
 
 CAPABILITIES = ("user", "session", "sso", "credentials", "rbac", "acl", "audit", "audit_storage")
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./.mastra/mastra.db"

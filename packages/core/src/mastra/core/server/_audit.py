@@ -68,7 +68,7 @@ async def record(
         event = AuditEventInput(
             actor=request_actor(request, user, email=email),
             action=action,
-            outcome=outcome,  # type: ignore[arg-type]
+            outcome=outcome,
             resource=resource,
             metadata=metadata or {},
         )

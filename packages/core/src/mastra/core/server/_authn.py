@@ -12,7 +12,7 @@ from collections import OrderedDict
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from starlette.requests import Request
 
@@ -48,10 +48,10 @@ def install_session_memo(provider: Any) -> None:
     async def validate_session(session_id: str) -> Session | None:
         memo = _validated.get()
         if memo is None:
-            return await original(session_id)
+            return cast("Session | None", await original(session_id))
         if session_id in memo:
             return memo[session_id]
-        result = await original(session_id)
+        result = cast("Session | None", await original(session_id))
         memo[session_id] = result
         return result
 
@@ -82,9 +82,9 @@ def extract_token(request: Request, ctx: EEContext) -> str | None:
         if scheme.lower() == "bearer" and value.strip():
             return value.strip()
     if ctx.settings.query_token_enabled and request.method in {"GET", "HEAD"}:
-        value = request.query_params.get("apiKey")
-        if value:
-            return value
+        query_token = request.query_params.get("apiKey")
+        if query_token:
+            return query_token
     return None
 
 

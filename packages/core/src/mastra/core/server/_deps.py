@@ -103,7 +103,7 @@ class PermissionRequirement:
             )
         return user
 
-    async def _dependency(self, request: Request) -> EEUser | None:
+    async def _dependency(self, request: HTTPConnection) -> EEUser | None:
         return await self.check(request)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:

@@ -117,7 +117,7 @@ class _SQLBackend:
         if count < limit.amount:
             return None
         # The window frees when enough old hits expire; the oldest is a safe lower bound.
-        return max(1, math.ceil(oldest + limit.seconds - now))
+        return max(1, math.ceil(float(oldest) + limit.seconds - now))
 
     async def hit(self, key: str, limit: Limit) -> None:
         await create_tables(self.engine, _metadata)

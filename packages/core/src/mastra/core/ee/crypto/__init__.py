@@ -1,7 +1,7 @@
 """Sealing (AES-256-GCM with rotation), cookie building and secret helpers."""
 
 from ._cookies import CookieSpec, clear_cookie, cookie_name, parse_cookie_header, set_cookie
-from ._sealing import SealError, Sealer
+from ._sealing import Sealer, SealError
 from ._tokens import constant_time_equals, new_handle, new_secret, sha256_hex
 
 __all__ = [

@@ -20,8 +20,10 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-SECRET_TOO_SHORT = "Session secret must be at least 32 bytes (256 bits) for AES-256-GCM encryption"
+# An error message, not a password:
+SECRET_TOO_SHORT = "Session secret must be at least 32 bytes (256 bits) for AES-256-GCM encryption"  # noqa: S105
 _VERSION = "v1"
+_B64URL = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
 _NONCE = 12
 
 
@@ -34,7 +36,7 @@ def _b64encode(data: bytes) -> str:
 
 
 def _b64decode(text: str) -> bytes:
-    if not text or any(c not in "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_" for c in text):
+    if not text or not _B64URL.issuperset(text):
         raise SealError("bad base64")
     try:
         return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))

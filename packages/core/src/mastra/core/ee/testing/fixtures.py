@@ -12,7 +12,8 @@ import pytest
 from .postgres import PostgresServer, find_pg_bin, start_postgres
 
 
-def _require(reason: str) -> None:
+def require_peer(reason: str) -> None:
+    """Skip a test whose real peer is missing; in CI (``CI`` set) fail instead."""
     # In CI nothing may be skipped: a missing peer is a failure there.
     if os.environ.get("CI"):
         pytest.fail(reason)
@@ -22,7 +23,7 @@ def _require(reason: str) -> None:
 @pytest.fixture(scope="session")
 def postgres_server() -> Iterator[PostgresServer]:
     if find_pg_bin() is None:
-        _require("PostgreSQL server binaries not installed")
+        require_peer("PostgreSQL server binaries not installed")
     server = start_postgres()
     try:
         yield server

@@ -337,7 +337,7 @@ class ServeProcess:
         import httpx
 
         command = [sys.executable, "-m", "mastra.core.cli", "serve", "--port", str(self.port), *self.args]
-        self.process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+        self.process = subprocess.Popen(
             command, cwd=self.cwd, env=self.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
         )
         deadline = time.monotonic() + 60

@@ -8,7 +8,6 @@ be replayed nor completed in another browser.
 from __future__ import annotations
 
 import inspect
-
 import logging
 import re
 import time
