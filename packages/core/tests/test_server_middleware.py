@@ -492,3 +492,83 @@ async def test_auth_cache_revocation(sqlite_url: str) -> None:
         await c.post("/api/auth/logout", headers=ORIGIN)
         c.cookies.set("mastra_session", cookie)
         assert (await c.get("/api/custom/x")).status_code == 401
+
+
+class SlowAuthCount:
+    """Wraps ``find_by_token_hash``: counts reads and holds each until released."""
+
+    def __init__(self, registry: Any) -> None:
+        import asyncio
+
+        self.original = registry.find_by_token_hash
+        self.calls = 0
+        self.release = asyncio.Event()
+        registry.find_by_token_hash = self
+
+    async def __call__(self, token_hash: str) -> Any:
+        self.calls += 1
+        await self.release.wait()
+        return await self.original(token_hash)
+
+
+async def test_auth_cache_concurrent_misses_share_one_read(sqlite_url: str) -> None:
+    import asyncio
+
+    app = make_app(sqlite_url, app_options={"auth_cache_ttl": 5})
+    async with client_for(app) as c:
+        await c.post(
+            "/api/auth/credentials/sign-up",
+            json={"email": "a@example.com", "password": PASSWORD},
+            headers=ORIGIN,
+        )
+        slow = SlowAuthCount(app.state.mastra_ee.auth.session.registry)
+        tasks = [asyncio.create_task(c.get("/api/custom/x")) for _ in range(8)]
+        await asyncio.sleep(0.05)
+        slow.release.set()
+        assert [r.status_code for r in await asyncio.gather(*tasks)] == [200] * 8
+        assert slow.calls == 1
+
+
+async def test_auth_cache_read_in_flight_during_revocation_is_not_reused(sqlite_url: str) -> None:
+    import asyncio
+
+    app = make_app(sqlite_url, app_options={"auth_cache_ttl": 5})
+    async with client_for(app) as c:
+        await c.post(
+            "/api/auth/credentials/sign-up",
+            json={"email": "a@example.com", "password": PASSWORD},
+            headers=ORIGIN,
+        )
+        cookie = c.cookies.get("mastra_session")
+        slow = SlowAuthCount(app.state.mastra_ee.auth.session.registry)
+        early = asyncio.create_task(c.get("/api/custom/x"))
+        await asyncio.sleep(0.05)
+        slow.release.set()  # reads go through from now on; the early one is past its check
+        await c.post("/api/auth/logout", headers=ORIGIN)
+        c.cookies.set("mastra_session", cookie)
+        await early
+        # Neither the cache nor a shared in-flight read may outlive the sign-out.
+        assert (await c.get("/api/custom/x")).status_code == 401
+
+
+async def test_auth_cache_hit_keeps_the_requests_own_headers(sqlite_url: str) -> None:
+    async def headers(request: Request) -> JSONResponse:
+        return JSONResponse({"ua": request.headers.get("user-agent")})
+
+    class HeadersPlugin:
+        @hookimpl
+        def mastra_ee_routes(self) -> list[Route]:
+            return [Route("GET", "/headers", headers)]
+
+    app = reference_app(
+        reference_settings(sqlite_url), plugins={"headers": HeadersPlugin()}, auth_cache_ttl=5
+    )
+    async with client_for(app) as c:
+        await c.post(
+            "/api/auth/credentials/sign-up",
+            json={"email": "a@example.com", "password": PASSWORD},
+            headers=ORIGIN,
+        )
+        first = await c.get("/api/headers", headers={"user-agent": "first"})
+        second = await c.get("/api/headers", headers={"user-agent": "second"})
+        assert (first.json(), second.json()) == ({"ua": "first"}, {"ua": "second"})

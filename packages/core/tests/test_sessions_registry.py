@@ -182,3 +182,34 @@ async def test_memory_and_sql_registries_do_not_share(sqlite_url: str) -> None:
         assert count == 1
     finally:
         await memory.aclose()
+
+
+async def test_sqlite_lookup_matches_the_engine_and_sees_revocations(sqlite_url: str) -> None:
+    """The SQLite fast path (sqlite3 on one thread) returns what the engine returns."""
+    from mastra.core.ee.sessions._sql import _record, _sqlite_file
+
+    assert _sqlite_file(sqlite_url) is not None
+    assert _sqlite_file("sqlite+aiosqlite:///:memory:") is None
+    assert _sqlite_file("postgresql+asyncpg://u@h/db") is None
+    registry = SQLSessionRegistry(sqlite_url)
+    p = CookieSessionProvider(secret=SECRET, registry=registry)
+    session = await p.create_session("u1", {"ip": "10.0.0.1", "userAgent": "ua"})
+    payload = p.unseal(session.id)
+    assert payload is not None
+    token_hash = sha256_hex(payload.sid)
+    found = await registry.find_by_token_hash(token_hash)
+    assert registry._reader is not None  # the fast path was taken
+    async with get_engine(sqlite_url).connect() as conn:
+        row = (
+            await conn.execute(select(SESSIONS_TABLE).where(SESSIONS_TABLE.c.token_hash == token_hash))
+        ).first()
+    assert found == _record(row)
+    assert found is not None and found.created_at.tzinfo is not None and found.revoked_at is None
+    # A revocation written through the async engine (another connection) is seen at once.
+    await p.destroy_session(session.id)
+    revoked = await registry.find_by_token_hash(token_hash)
+    assert revoked is not None and revoked.revoked_at is not None
+    assert await p.validate_session(session.id) is None
+    assert await registry.find_by_token_hash("0" * 64) is None
+    await registry.aclose()
+    assert registry._reader is None

@@ -6,11 +6,12 @@ Shared by the middleware, ``/auth/me``, ``/auth/capabilities``, logout and
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections import OrderedDict
 from contextvars import ContextVar
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, cast
 
@@ -81,7 +82,11 @@ def extract_token(request: Request, ctx: EEContext) -> str | None:
         scheme, _, value = header.partition(" ")
         if scheme.lower() == "bearer" and value.strip():
             return value.strip()
-    if ctx.settings.query_token_enabled and request.method in {"GET", "HEAD"}:
+    if (
+        request.scope.get("query_string")
+        and ctx.settings.query_token_enabled
+        and request.method in {"GET", "HEAD"}
+    ):
         query_token = request.query_params.get("apiKey")
         if query_token:
             return query_token
@@ -229,16 +234,29 @@ class AuthCache:
     password reset and role change it performs, so those take effect at once; a
     revocation made by *another* process (CLI, second server) is honoured within
     ``ttl`` seconds. ``ttl=0`` disables caching (the registry is read per request).
+
+    Concurrent misses for one key share a single authentication (:meth:`pending` /
+    :meth:`begin` / :meth:`finish`): when an entry expires under load, the requests
+    that arrive meanwhile wait for the one registry read in flight instead of each
+    reading the registry. :meth:`clear` forgets the reads in flight too, and a read
+    that started before a :meth:`clear` is neither cached nor shared afterwards.
     """
 
     def __init__(self, ttl: float = 0.0, max_entries: int = 10_000) -> None:
         self.ttl = ttl
         self.max_entries = max_entries
         self._entries: OrderedDict[str, tuple[float, AuthOutcome]] = OrderedDict()
+        self._inflight: dict[str, asyncio.Future[AuthOutcome | None]] = {}
+        self._generation = 0
 
     @staticmethod
     def key(request: Request, token: str | None) -> str:
         return sha256_hex(f"{token or ''}\x00{request.headers.get('cookie', '')}")
+
+    @property
+    def generation(self) -> int:
+        """Bumped by :meth:`clear`; pass the value read before authenticating to :meth:`put`."""
+        return self._generation
 
     def get(self, key: str) -> AuthOutcome | None:
         if self.ttl <= 0:
@@ -251,15 +269,61 @@ class AuthCache:
             return None
         return entry[1]
 
-    def put(self, key: str, outcome: AuthOutcome) -> None:
+    def shareable(self, outcome: AuthOutcome) -> AuthOutcome | None:
+        """The copy of a successful outcome other requests may reuse (``None`` if none).
+
+        Never one that has to set cookies; the copy drops ``request`` so a reuser keeps
+        its own request headers.
+        """
+        if self.ttl <= 0 or outcome.user is None or outcome.headers:
+            return None
+        return replace(outcome, request=None)
+
+    def put(self, key: str, outcome: AuthOutcome, generation: int | None = None) -> None:
         if self.ttl <= 0 or outcome.headers:
             return  # never cache a response that has to set cookies
+        if generation is not None and generation != self._generation:
+            return  # a revocation happened while this was being authenticated
         self._entries[key] = (time.monotonic() + self.ttl, outcome)
         while len(self._entries) > self.max_entries:
             self._entries.popitem(last=False)
 
+    def pending(self, key: str) -> asyncio.Future[AuthOutcome | None] | None:
+        """The authentication in flight for ``key`` on this event loop, if any."""
+        future = self._inflight.get(key)
+        if future is None or future.done() or future.get_loop() is not asyncio.get_running_loop():
+            return None
+        return future
+
+    def begin(self, key: str) -> asyncio.Future[AuthOutcome | None] | None:
+        """Register this request as the one authenticating ``key`` (when caching)."""
+        if self.ttl <= 0:
+            return None
+        future: asyncio.Future[AuthOutcome | None] = asyncio.get_running_loop().create_future()
+        self._inflight[key] = future
+        return future
+
+    def finish(
+        self, key: str, future: asyncio.Future[AuthOutcome | None], shared: AuthOutcome | None
+    ) -> None:
+        """Hand ``shared`` (or ``None``: authenticate yourselves) to the waiters."""
+        if self._inflight.get(key) is future:
+            del self._inflight[key]
+        if not future.done():
+            future.set_result(shared)
+
     def clear(self) -> None:
+        self._generation += 1
         self._entries.clear()
+        inflight, self._inflight = self._inflight, {}
+        for future in inflight.values():
+            if not future.done() and not future.get_loop().is_closed():
+                future.get_loop().call_soon_threadsafe(_release, future)
+
+
+def _release(future: asyncio.Future[AuthOutcome | None]) -> None:
+    if not future.done():
+        future.set_result(None)
 
 
 def public_user(user: EEUser) -> dict[str, Any]:

@@ -8,6 +8,7 @@ caller lands in ``request.state`` (``user``, ``token``, ``roles``, ``permissions
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import TYPE_CHECKING, Any
 
@@ -182,9 +183,32 @@ class AuthMiddleware:
     async def _authenticate(self, ctx: EEContext, request: Request) -> AuthOutcome:
         cache = ctx.auth_cache
         key = cache.key(request, extract_token(request, ctx)) if cache.ttl > 0 else ""
-        cached = cache.get(key) if key else None
+        if not key:
+            return await self._authenticate_uncached(ctx, request)
+        cached = cache.get(key)
         if cached is not None:
             return cached
+        pending = cache.pending(key)
+        if pending is not None:
+            # Another request is authenticating the same credentials: share its result
+            # (a failure, or a revocation meanwhile, sends us through our own check).
+            shared = await asyncio.shield(pending)
+            if shared is not None:
+                return shared
+        generation = cache.generation
+        future = cache.begin(key)
+        shared = None
+        try:
+            outcome = await self._authenticate_uncached(ctx, request)
+            shared = cache.shareable(outcome)
+            if shared is not None:
+                cache.put(key, shared, generation)
+        finally:
+            if future is not None:
+                cache.finish(key, future, shared if generation == cache.generation else None)
+        return outcome
+
+    async def _authenticate_uncached(self, ctx: EEContext, request: Request) -> AuthOutcome:
         try:
             outcome = await authenticate_request(ctx, request, sliding=True)
         except Exception:
@@ -201,8 +225,6 @@ class AuthMiddleware:
         access = await rbac_access(ctx, outcome.user)
         if access is not None:
             outcome.roles, outcome.permissions = access
-        if key:
-            cache.put(key, outcome)
         return outcome
 
     async def _authorize(

@@ -3,14 +3,26 @@
 Every validation reads the row, so a revocation written by one process is seen by
 every other process on the next request (no cache to go stale). Timestamps are
 stored as UTC; SQLite hands them back naive, so they are re-tagged on read.
+
+On a SQLite file, that per-request read (``find_by_token_hash``) goes through one
+plain ``sqlite3`` connection on a dedicated thread: one thread hop per lookup instead
+of the async driver's hop per cursor call plus the pool's rollback on check-in. It
+runs in autocommit and reads every row to the end, so no read snapshot outlives the
+statement and a revocation committed by any connection is seen by the next lookup.
+Writes, and every other database, use the shared async engine.
 """
 
 from __future__ import annotations
 
+import asyncio
+import sqlite3
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Column, DateTime, Index, MetaData, String, Table, and_, delete, or_, select, update
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ..db import create_tables, get_engine
@@ -59,6 +71,81 @@ def _record(row: Any) -> SessionRecord:
     )
 
 
+_FIND_SQL = (
+    "SELECT handle, token_hash, user_id, created_at, last_seen_at, expires_at, ip, user_agent, "
+    "revoked_at FROM mastra_sessions WHERE token_hash = ?"
+)
+_DATETIME_COLUMNS = ("created_at", "last_seen_at", "expires_at", "revoked_at")
+
+
+def _sqlite_file(database_url: str) -> str | None:
+    """The file path of a plain ``sqlite+aiosqlite`` file URL; ``None`` for anything else."""
+    try:
+        url = make_url(database_url)
+    except Exception:
+        return None
+    if url.get_backend_name() != "sqlite" or url.get_driver_name() != "aiosqlite" or url.query:
+        return None
+    database = url.database or ""
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return None
+    return database
+
+
+class _SQLiteReader:
+    """``find_by_token_hash`` on a SQLite file: one ``sqlite3`` connection, one thread."""
+
+    def __init__(self, path: str, engine: AsyncEngine) -> None:
+        self.path = path
+        self.engine = engine
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mastra-sessions")
+        self._conn: sqlite3.Connection | None = None
+        # The engine's own DateTime conversion, so rows read here equal rows read there.
+        self._convert: list[Callable[[Any], Any] | None] = []
+        for name in _DATETIME_COLUMNS:
+            impl = SESSIONS_TABLE.c[name].type.dialect_impl(engine.dialect)
+            self._convert.append(impl.result_processor(engine.dialect, None))
+
+    def _find(self, token_hash: str) -> tuple[Any, ...] | None:
+        conn = self._conn
+        if conn is None:
+            conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            conn.execute("PRAGMA busy_timeout=10000")
+            self._conn = conn
+        rows = conn.execute(_FIND_SQL, (token_hash,)).fetchall()  # to the end: no open snapshot
+        return tuple(rows[0]) if rows else None
+
+    async def find(self, token_hash: str) -> SessionRecord | None:
+        row = await asyncio.get_running_loop().run_in_executor(self._executor, self._find, token_hash)
+        if row is None:
+            return None
+        handle, hash_, user_id, *times = row[:6]
+        ip, user_agent, revoked_at = row[6], row[7], row[8]
+        values = [*times, revoked_at]
+        converted = [
+            conv(value) if conv is not None and value is not None else value
+            for conv, value in zip(self._convert, values, strict=True)
+        ]
+        return SessionRecord(
+            handle=handle,
+            token_hash=hash_,
+            user_id=user_id,
+            created_at=_utc(converted[0]),  # type: ignore[arg-type]
+            last_seen_at=_utc(converted[1]),  # type: ignore[arg-type]
+            expires_at=_utc(converted[2]),  # type: ignore[arg-type]
+            ip=ip,
+            user_agent=user_agent,
+            revoked_at=_utc(converted[3]),
+            metadata={},
+        )
+
+    def close(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            self._executor.submit(conn.close)
+        self._executor.shutdown(wait=False)
+
+
 def _live(user_id: str, now: datetime, idle_cutoff: datetime) -> Any:
     return and_(
         _t.user_id == user_id,
@@ -73,6 +160,8 @@ class SQLSessionRegistry(SessionRegistry):
 
     def __init__(self, database_url: str) -> None:
         self.database_url = database_url
+        self._sqlite_path = _sqlite_file(database_url)
+        self._reader: _SQLiteReader | None = None
 
     def __repr__(self) -> str:
         # The URL may carry a password: show only the backend.
@@ -100,8 +189,26 @@ class SQLSessionRegistry(SessionRegistry):
                 )
             )
 
+    def _sqlite_reader(self, engine: AsyncEngine) -> _SQLiteReader | None:
+        if self._sqlite_path is None:
+            return None
+        reader = self._reader
+        if reader is None or reader.engine is not engine:  # engines were disposed and recreated
+            if reader is not None:
+                reader.close()
+            reader = self._reader = _SQLiteReader(self._sqlite_path, engine)
+        return reader
+
+    async def aclose(self) -> None:
+        reader, self._reader = self._reader, None
+        if reader is not None:
+            reader.close()
+
     async def find_by_token_hash(self, token_hash: str) -> SessionRecord | None:
         engine = await self._engine()
+        reader = self._sqlite_reader(engine)
+        if reader is not None:
+            return await reader.find(token_hash)
         async with engine.connect() as conn:
             row = (await conn.execute(select(SESSIONS_TABLE).where(_t.token_hash == token_hash))).first()
         return _record(row) if row is not None else None
