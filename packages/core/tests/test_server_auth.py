@@ -371,3 +371,31 @@ async def test_password_reset_uniform_delay(sqlite_url: str) -> None:
             await c.post("/api/auth/credentials/password-reset", json={"email": email}, headers=ORIGIN)
             timings.append(time.perf_counter() - start)
         assert all(0.3 <= t < 0.6 for t in timings), timings
+
+
+async def test_refused_sign_in_and_sign_up_are_audited_without_secrets(
+    app: Any, client: httpx.AsyncClient
+) -> None:
+    """S13: a refused attempt records who (unknown + email), how and why — never the password."""
+    await sign_up(client, "owner@example.com")
+    client.cookies.clear()
+    bad = "wrong-password-123"
+    r = await client.post(
+        "/api/auth/credentials/sign-in", json={"email": "owner@example.com", "password": bad}, headers=ORIGIN
+    )
+    assert r.status_code == 401
+    r = await client.post(
+        "/api/auth/credentials/sign-up", json={"email": "owner@example.com", "password": bad}, headers=ORIGIN
+    )
+    assert r.status_code == 400 and r.json() == {"error": "Failed to create account"}
+    [sign_in] = [e for e in await events(app, "auth.sign-in") if e.outcome == "failure"]
+    [sign_up_event] = [e for e in await events(app, "auth.sign-up") if e.outcome == "failure"]
+    assert sign_in.metadata == {"method": "password", "reason": "invalid_credentials"}
+    assert (sign_in.actor.type, sign_in.actor.id, sign_in.actor.email) == (
+        "user",
+        "unknown",
+        "owner@example.com",
+    )
+    assert sign_up_event.metadata["method"] == "password" and sign_up_event.metadata["reason"]
+    for event in (sign_in, sign_up_event):
+        assert bad not in event.model_dump_json()

@@ -64,6 +64,11 @@ def _not_configured() -> Response:
     return error_response("Credentials authentication not configured", 404)
 
 
+async def _password_failure(request: Request, action: str, email: str, reason: str) -> None:
+    """The audit event of a refused sign-in or sign-up (SPEC 9.7)."""
+    await record(request, action, "failure", email=email, metadata={"method": "password", "reason": reason})
+
+
 async def sign_in(request: Request) -> Response:
     ctx = context(request)
     creds = ctx.auth.credentials
@@ -73,24 +78,12 @@ async def sign_in(request: Request) -> Response:
     ip = client_ip(request, ctx.settings)
     wait = await _limiter_call(ctx.limiter.blocked(ip, body.email))
     if wait:
-        await record(
-            request,
-            "auth.sign-in",
-            "failure",
-            email=body.email,
-            metadata={"method": "password", "reason": "rate_limited"},
-        )
+        await _password_failure(request, "auth.sign-in", body.email, "rate_limited")
         return _too_many(wait)
     try:
         result = await creds.sign_in(body.email, body.password, request)
     except ProviderUnavailable:
-        await record(
-            request,
-            "auth.sign-in",
-            "failure",
-            email=body.email,
-            metadata={"method": "password", "reason": "provider_unavailable"},
-        )
+        await _password_failure(request, "auth.sign-in", body.email, "provider_unavailable")
         return error_response("Auth provider unavailable", 503)
     except Exception as exc:
         reason = (
@@ -101,13 +94,7 @@ async def sign_in(request: Request) -> Response:
             if not isinstance(exc, AuthError):
                 logger.warning("credentials provider failed during sign-in", exc_info=True)
         await _limiter_call(ctx.limiter.failed(ip, body.email))
-        await record(
-            request,
-            "auth.sign-in",
-            "failure",
-            email=body.email,
-            metadata={"method": "password", "reason": reason},
-        )
+        await _password_failure(request, "auth.sign-in", body.email, reason)
         return error_response("Invalid email or password", 401)
     headers, owned = await issue_session(
         ctx, request, creds, result.user, list(result.cookies), session_metadata(request, method="password")
@@ -139,24 +126,12 @@ async def sign_up(request: Request) -> Response:
     ip = client_ip(request, ctx.settings)
     wait = await _limiter_call(ctx.limiter.blocked(ip, body.email))
     if wait:
-        await record(
-            request,
-            "auth.sign-up",
-            "failure",
-            email=body.email,
-            metadata={"method": "password", "reason": "rate_limited"},
-        )
+        await _password_failure(request, "auth.sign-up", body.email, "rate_limited")
         return _too_many(wait)
     try:
         result = await creds.sign_up(body.email, body.password, body.name, request)
     except ProviderUnavailable:
-        await record(
-            request,
-            "auth.sign-up",
-            "failure",
-            email=body.email,
-            metadata={"method": "password", "reason": "provider_unavailable"},
-        )
+        await _password_failure(request, "auth.sign-up", body.email, "provider_unavailable")
         return error_response("Auth provider unavailable", 503)
     except Exception as exc:
         if isinstance(exc, SignUpDisabled):
@@ -173,13 +148,7 @@ async def sign_up(request: Request) -> Response:
             )
             response = error_response("Failed to create account", 400)
         await _limiter_call(ctx.limiter.failed(ip, body.email))
-        await record(
-            request,
-            "auth.sign-up",
-            "failure",
-            email=body.email,
-            metadata={"method": "password", "reason": reason},
-        )
+        await _password_failure(request, "auth.sign-up", body.email, reason)
         return response
     headers, owned = await issue_session(
         ctx, request, creds, result.user, list(result.cookies), session_metadata(request, method="password")
