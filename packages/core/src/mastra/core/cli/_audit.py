@@ -7,7 +7,7 @@ import sys
 from datetime import datetime
 from typing import Any
 
-from ._common import CommandError, add_config_option, fail, load, run_async
+from ._common import CommandError, add_config_option, guard, load, run_async
 
 
 def _add_filters(parser: argparse.ArgumentParser) -> None:
@@ -71,17 +71,6 @@ def _storage(args: argparse.Namespace) -> Any:
     return auth.audit_storage
 
 
-def _guard(command: str, body: Any) -> int:
-    from ..ee.errors import ConfigurationError
-
-    try:
-        return int(body())
-    except CommandError as exc:
-        return fail(command, str(exc))
-    except (ConfigurationError, ValueError) as exc:
-        return fail(command, str(exc))
-
-
 def format_line(event: Any) -> str:
     from ..ee.models import format_timestamp
 
@@ -103,7 +92,7 @@ def run_list(args: argparse.Namespace) -> int:
             print(format_line(event))
         return 0
 
-    return _guard("audit list", body)
+    return guard("audit list", body)
 
 
 def run_export(args: argparse.Namespace) -> int:
@@ -125,7 +114,7 @@ def run_export(args: argparse.Namespace) -> int:
             sys.stdout.flush()
         return 0
 
-    return _guard("audit export", body)
+    return guard("audit export", body)
 
 
 def run_verify(args: argparse.Namespace) -> int:
@@ -137,4 +126,4 @@ def run_verify(args: argparse.Namespace) -> int:
         print(report.describe())
         return 0 if report.ok else 1
 
-    return _guard("audit verify", body)
+    return guard("audit verify", body)

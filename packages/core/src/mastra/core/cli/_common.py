@@ -10,7 +10,7 @@ import sys
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
-__all__ = ["CommandError", "add_config_option", "fail", "load", "run_async"]
+__all__ = ["CommandError", "add_config_option", "fail", "guard", "load", "run_async"]
 
 T = TypeVar("T")
 
@@ -26,6 +26,18 @@ def add_config_option(parser: argparse.ArgumentParser) -> None:
 def fail(command: str, message: str) -> int:
     print(f"mastra-ee {command}: {message}", file=sys.stderr)
     return 1
+
+
+def guard(command: str, body: Callable[[], int]) -> int:
+    """Run a command body; expected failures become one stderr line and exit 1."""
+    from ..ee.errors import AuthError, ConfigurationError
+
+    try:
+        return int(body())
+    except CommandError as exc:
+        return fail(command, str(exc))
+    except (AuthError, ConfigurationError, LookupError, ValueError) as exc:
+        return fail(command, getattr(exc, "message", None) or str(exc))
 
 
 def load(args: argparse.Namespace, *, with_auth: bool = True) -> tuple[Any, Any, Any]:

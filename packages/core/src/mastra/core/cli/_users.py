@@ -13,7 +13,7 @@ import json
 import sys
 from typing import Any
 
-from ._common import CommandError, add_config_option, fail, load, run_async
+from ._common import CommandError, add_config_option, guard, load, run_async
 
 _NEEDS = ("create_user", "list_users", "set_role", "disable_user", "get_user_by_email")
 
@@ -70,17 +70,6 @@ def _read_password(from_stdin: bool) -> str:
     return first
 
 
-def _guard(command: str, body: Any) -> int:
-    from ..ee.errors import AuthError, ConfigurationError
-
-    try:
-        return int(body())
-    except CommandError as exc:
-        return fail(command, str(exc))
-    except (AuthError, ConfigurationError, LookupError, ValueError) as exc:
-        return fail(command, getattr(exc, "message", None) or str(exc))
-
-
 def run_create(args: argparse.Namespace) -> int:
     def body() -> int:
         _, provider = _admin(args)
@@ -89,7 +78,7 @@ def run_create(args: argparse.Namespace) -> int:
         print(f"created {user.email} ({user.id}) role={user.metadata.get('role')}")
         return 0
 
-    return _guard("users create", body)
+    return guard("users create", body)
 
 
 def run_list(args: argparse.Namespace) -> int:
@@ -105,7 +94,7 @@ def run_list(args: argparse.Namespace) -> int:
             print(f"{row['id']}  {row['email']}  {name}  {role}  {state}  {row.get('created')}")
         return 0
 
-    return _guard("users list", body)
+    return guard("users list", body)
 
 
 def run_set_role(args: argparse.Namespace) -> int:
@@ -142,7 +131,7 @@ def run_set_role(args: argparse.Namespace) -> int:
         print(f"{args.email}: {old or '-'} -> {new}")
         return 0
 
-    return _guard("users set-role", body)
+    return guard("users set-role", body)
 
 
 def run_disable(args: argparse.Namespace) -> int:
@@ -169,7 +158,7 @@ def run_disable(args: argparse.Namespace) -> int:
         print(f"disabled {user.email} ({user.id}); all sessions revoked")
         return 0
 
-    return _guard("users disable", body)
+    return guard("users disable", body)
 
 
 def _awaitable(fn: Any) -> Any:
