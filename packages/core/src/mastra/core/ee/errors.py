@@ -15,6 +15,8 @@ __all__ = [
     "PasswordPolicyError",
     "PluginError",
     "ProviderUnavailable",
+    "RateLimitUnavailable",
+    "RateLimited",
     "RoleNotFound",
     "SSOError",
     "SignUpDisabled",
@@ -93,6 +95,26 @@ class ProviderUnavailable(AuthError):
     code = "provider_unavailable"
     status = 503
     default_message = "Auth provider unavailable"
+
+
+class RateLimited(AuthError):
+    """A rate limit is full; ``retry_after`` seconds until a slot frees (``Retry-After``)."""
+
+    code = "rate_limited"
+    status = 429
+    default_message = "Too many attempts. Try again later."
+
+    def __init__(self, message: str | None = None, *, retry_after: int = 1):
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class RateLimitUnavailable(AuthError):
+    """The rate-limit store failed: credential routes refuse (fail closed, S21)."""
+
+    code = "rate_limit_unavailable"
+    status = 503
+    default_message = "Service unavailable"
 
 
 class RoleNotFound(AuthError):

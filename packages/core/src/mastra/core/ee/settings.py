@@ -47,7 +47,10 @@ class RateLimitSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
     ip: str = "10/60"
     account: str = "5/300"
-    storage: str = "memory"
+    #: Successful sign-ups per client IP (S21).
+    sign_up: str = "5/3600"
+    #: ``auto`` (sql on PostgreSQL, memory on SQLite), ``memory`` or ``sql``.
+    storage: str = "auto"
 
 
 class AuthSettings(BaseModel):

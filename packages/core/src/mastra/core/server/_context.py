@@ -67,7 +67,11 @@ class EEContext:
     ) -> EEContext:
         rate = settings.auth.rate_limit
         limiter = FailureLimiter(
-            ip=rate.ip, account=rate.account, storage=rate.storage, database_url=settings.database_url
+            ip=rate.ip,
+            account=rate.account,
+            sign_up=rate.sign_up,
+            storage=rate.storage,
+            database_url=settings.database_url,
         )
         store: Any = sso_state_store or "sql"
         if store == "sql":

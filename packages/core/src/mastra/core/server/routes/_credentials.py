@@ -1,15 +1,18 @@
-"""Email + password routes (SPEC 9.4, 9.5, S6, S7).
+"""Email + password routes (SPEC 9.4, 9.5, S6, S7, S21).
 
-Failures are counted per IP and per account *before* the provider is asked again,
-and every outcome is audited. Password hashing happens in the provider, off the
-event loop; the only waiting done here is ``asyncio.sleep``.
+Each attempt takes its rate-limit slots *before* the provider verifies anything
+(:mod:`.._ratelimit`), so concurrency cannot buy extra guesses; the outcome then
+settles the slots. A rate-limit store that fails closes these routes (503). Every
+outcome is audited. Password hashing happens in the provider, off the event loop;
+the only waiting done here is ``asyncio.sleep``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
+from collections.abc import Awaitable
+from typing import Any, TypeVar
 
 from email_validator import EmailNotValidError, validate_email
 from starlette.requests import Request
@@ -21,11 +24,14 @@ from ...ee.errors import (
     InvalidResetToken,
     PasswordPolicyError,
     ProviderUnavailable,
+    RateLimited,
+    RateLimitUnavailable,
     SignUpDisabled,
 )
 from ...ee.models import EEUser
 from .._audit import record
 from .._origin import client_ip, public_origin
+from .._ratelimit import Attempt
 from .._responses import error_response, json_response
 from .._spec import ApiRoute
 from ._common import (
@@ -43,25 +49,45 @@ __all__ = ["credentials_routes"]
 
 logger = logging.getLogger("mastra.server")
 
-TOO_MANY = "Too many attempts. Try again later."
 _background: set[asyncio.Task[Any]] = set()
-
-
-def _too_many(wait: int) -> Response:
-    return error_response(TOO_MANY, 429, headers=[("retry-after", str(wait))])
-
-
-async def _limiter_call(coro: Any) -> Any:
-    # A broken limiter store must not lock everybody out: fail open, loudly.
-    try:
-        return await coro
-    except Exception:
-        logger.error("rate limit storage failed; request not limited", exc_info=True)
-        return None
+_T = TypeVar("_T")
 
 
 def _not_configured() -> Response:
     return error_response("Credentials authentication not configured", 404)
+
+
+async def _limited(
+    request: Request, action: str, email: str | None, meta: dict[str, Any], taking: Awaitable[_T]
+) -> _T | Response:
+    """Await a slot-taking call; a full limit or a failed store becomes the response."""
+    try:
+        return await taking
+    except RateLimited as limited:
+        reason = "rate_limited"
+        response = error_response(limited.message, 429, headers=[("retry-after", str(limited.retry_after))])
+    except RateLimitUnavailable:
+        logger.error("rate limit storage failed; credential request refused", exc_info=True)
+        reason = "rate_limit_unavailable"
+        response = error_response("Service unavailable", 503)
+    await record(request, action, "failure", email=email, metadata={**meta, "reason": reason})
+    return response
+
+
+async def _settle(settle: Awaitable[None]) -> None:
+    # After the provider answered, a store failure only loses bookkeeping: log it.
+    try:
+        await settle
+    except RateLimitUnavailable:
+        logger.error("rate limit storage failed while settling an attempt", exc_info=True)
+
+
+def _begin(
+    request: Request, action: str, email: str | None, meta: dict[str, Any], *, sign_up: bool = False
+) -> Awaitable[Attempt | Response]:
+    ctx = context(request)
+    ip = client_ip(request, ctx.settings)
+    return _limited(request, action, email, meta, ctx.limiter.begin(ip, email, sign_up=sign_up))
 
 
 async def _password_failure(request: Request, action: str, email: str, reason: str) -> None:
@@ -75,14 +101,13 @@ async def sign_in(request: Request) -> Response:
     if creds is None:
         return _not_configured()
     body: SignInBody = request.state.mastra_body
-    ip = client_ip(request, ctx.settings)
-    wait = await _limiter_call(ctx.limiter.blocked(ip, body.email))
-    if wait:
-        await _password_failure(request, "auth.sign-in", body.email, "rate_limited")
-        return _too_many(wait)
+    attempt = await _begin(request, "auth.sign-in", body.email, {"method": "password"})
+    if isinstance(attempt, Response):
+        return attempt
     try:
         result = await creds.sign_in(body.email, body.password, request)
     except ProviderUnavailable:
+        await _settle(ctx.limiter.cancel(attempt))
         await _password_failure(request, "auth.sign-in", body.email, "provider_unavailable")
         return error_response("Auth provider unavailable", 503)
     except Exception as exc:
@@ -93,13 +118,13 @@ async def sign_in(request: Request) -> Response:
             reason = "invalid_credentials" if isinstance(exc, AuthError) else "provider_error"
             if not isinstance(exc, AuthError):
                 logger.warning("credentials provider failed during sign-in", exc_info=True)
-        await _limiter_call(ctx.limiter.failed(ip, body.email))
+        await _settle(ctx.limiter.failed(attempt))
         await _password_failure(request, "auth.sign-in", body.email, reason)
         return error_response("Invalid email or password", 401)
+    await _settle(ctx.limiter.succeeded(attempt))
     headers, owned = await issue_session(
         ctx, request, creds, result.user, list(result.cookies), session_metadata(request, method="password")
     )
-    await _limiter_call(ctx.limiter.succeeded(body.email))
     await record(request, "auth.sign-in", "success", user=result.user, metadata={"method": "password"})
     payload: dict[str, Any] = {"user": result.user.public_json()}
     if result.token and owned:
@@ -123,14 +148,13 @@ async def sign_up(request: Request) -> Response:
     body: SignUpBody = request.state.mastra_body
     if not _email_ok(body.email):
         return error_response("Invalid email", 400)
-    ip = client_ip(request, ctx.settings)
-    wait = await _limiter_call(ctx.limiter.blocked(ip, body.email))
-    if wait:
-        await _password_failure(request, "auth.sign-up", body.email, "rate_limited")
-        return _too_many(wait)
+    attempt = await _begin(request, "auth.sign-up", body.email, {"method": "password"}, sign_up=True)
+    if isinstance(attempt, Response):
+        return attempt
     try:
         result = await creds.sign_up(body.email, body.password, body.name, request)
     except ProviderUnavailable:
+        await _settle(ctx.limiter.cancel(attempt))
         await _password_failure(request, "auth.sign-up", body.email, "provider_unavailable")
         return error_response("Auth provider unavailable", 503)
     except Exception as exc:
@@ -147,9 +171,10 @@ async def sign_up(request: Request) -> Response:
                 "sign_up_failed" if isinstance(exc, AuthError) else "provider_error"
             )
             response = error_response("Failed to create account", 400)
-        await _limiter_call(ctx.limiter.failed(ip, body.email))
+        await _settle(ctx.limiter.failed(attempt))
         await _password_failure(request, "auth.sign-up", body.email, reason)
         return response
+    await _settle(ctx.limiter.succeeded(attempt))
     headers, owned = await issue_session(
         ctx, request, creds, result.user, list(result.cookies), session_metadata(request, method="password")
     )
@@ -177,25 +202,28 @@ async def request_reset(request: Request) -> Response:
         return error_response("Password reset not supported", 404)
     started = asyncio.get_running_loop().time()
     body: ResetRequestBody = request.state.mastra_body
+    meta = {"stage": "request"}
     ip = client_ip(request, ctx.settings)
-    wait = await _limiter_call(ctx.limiter.reset_request_ip_wait(ip))
-    if wait:
-        await record(
-            request,
-            "auth.password-reset",
-            "failure",
-            email=body.email,
-            metadata={"stage": "request", "reason": "rate_limited"},
+    refused = await _limited(
+        request, "auth.password-reset", body.email, meta, ctx.limiter.begin_reset_request(ip)
+    )
+    if isinstance(refused, Response):
+        return refused
+    deliver: bool | Response = False
+    if _email_ok(body.email):
+        deliver = await _limited(
+            request, "auth.password-reset", body.email, meta, ctx.limiter.allow_reset_delivery(body.email)
         )
-        return _too_many(wait)
-    if _email_ok(body.email) and await _limiter_call(ctx.limiter.allow_reset_delivery(body.email)):
+        if isinstance(deliver, Response):
+            return deliver
+    if deliver:
         reset_url = (
             public_origin(request, ctx.settings) + ctx.settings.normalised_studio_base + "reset-password"
         )
         task = asyncio.create_task(creds.request_password_reset(body.email, reset_url))
         _background.add(task)
         task.add_done_callback(_log_task_failure)
-    await record(request, "auth.password-reset", "success", email=body.email, metadata={"stage": "request"})
+    await record(request, "auth.password-reset", "success", email=body.email, metadata=meta)
     remaining = ctx.reset_delay - (asyncio.get_running_loop().time() - started)
     if remaining > 0:
         await asyncio.sleep(remaining)
@@ -208,16 +236,14 @@ async def confirm_reset(request: Request) -> Response:
     if creds is None or not hasattr(creds, "reset_password"):
         return error_response("Password reset not supported", 404)
     body: ResetConfirmBody = request.state.mastra_body
-    ip = client_ip(request, ctx.settings)
-    wait = await _limiter_call(ctx.limiter.blocked(ip, None))
-    if wait:
-        await record(
-            request, "auth.password-reset", "failure", metadata={"stage": "confirm", "reason": "rate_limited"}
-        )
-        return _too_many(wait)
+    meta = {"stage": "confirm"}
+    attempt = await _begin(request, "auth.password-reset", None, meta)
+    if isinstance(attempt, Response):
+        return attempt
     try:
         user_id = await creds.reset_password(body.token, body.password)
     except ProviderUnavailable:
+        await _settle(ctx.limiter.cancel(attempt))
         return error_response("Auth provider unavailable", 503)
     except Exception as exc:
         if isinstance(exc, PasswordPolicyError):
@@ -226,11 +252,10 @@ async def confirm_reset(request: Request) -> Response:
             if not isinstance(exc, InvalidResetToken):
                 logger.warning("credentials provider failed during reset", exc_info=True)
             reason, response = "invalid_token", error_response("Invalid or expired reset token", 400)
-        await _limiter_call(ctx.limiter.failed(ip, None))
-        await record(
-            request, "auth.password-reset", "failure", metadata={"stage": "confirm", "reason": reason}
-        )
+        await _settle(ctx.limiter.failed(attempt))
+        await record(request, "auth.password-reset", "failure", metadata={**meta, "reason": reason})
         return response
+    await _settle(ctx.limiter.succeeded(attempt))
     session = ctx.auth.session
     if session is not None and hasattr(session, "revoke_user_sessions"):
         try:
@@ -244,7 +269,7 @@ async def confirm_reset(request: Request) -> Response:
             user = await ctx.auth.user.get_user(user_id) or user
         except Exception:  # the id alone identifies the actor
             logger.debug("user lookup for the audit actor failed", exc_info=True)
-    await record(request, "auth.password-reset", "success", user=user, metadata={"stage": "confirm"})
+    await record(request, "auth.password-reset", "success", user=user, metadata=meta)
     return json_response({"success": True}, headers=await clear_headers(ctx))
 
 
