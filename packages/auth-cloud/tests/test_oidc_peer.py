@@ -330,8 +330,11 @@ async def test_discovery_issuer_must_match_exactly(peer: OIDCPeer) -> None:
         await provider.get_login_url(CALLBACK, new_secret())
 
 
-async def test_bearer_access_token_jwt(peer: OIDCPeer) -> None:
-    provider = make(peer, audience="urn:mastra:api")
+API = "urn:mastra:api"
+
+
+async def access_token(peer: OIDCPeer, resource: str = API) -> str:
+    """A real RFC 9068 access token (``typ: at+jwt``) for ``resource`` (client credentials)."""
     async with httpx.AsyncClient() as client:
         response = await client.post(
             f"{peer.issuer}/token",
@@ -339,18 +342,144 @@ async def test_bearer_access_token_jwt(peer: OIDCPeer) -> None:
                 "grant_type": "client_credentials",
                 "client_id": "svc",
                 "client_secret": CLIENT_SECRET,
-                "resource": "urn:mastra:api",
+                "resource": resource,
                 "scope": "api",
             },
         )
     assert response.status_code == 200, response.text
-    token = response.json()["access_token"]
-    user = await provider.authenticate_token(token, None)
+    return str(response.json()["access_token"])
+
+
+async def reissued_id_token(peer: OIDCPeer, mode: dict[str, Any]) -> str:
+    """Sign in, then redeem the refresh token with the peer in ``mode``: an ID token signed
+    by the IdP's real key whose claims and header the test shapes."""
+    provider = make(peer)
+    query, state, cookies = await login(provider)
+    result = await provider.handle_callback(query["code"], state, cookie_header=cookies)
+    peer.set_mode(mode)
+    async with httpx.AsyncClient() as client:
+        response = await client.post(
+            f"{peer.issuer}/token",
+            data={
+                "grant_type": "refresh_token",
+                "client_id": "app",
+                "refresh_token": result.tokens.refresh_token,
+            },
+        )
+    peer.set_mode({})
+    assert response.status_code == 200, response.text
+    return str(response.json()["id_token"])
+
+
+def bearer_request(token: str) -> Request:
+    return Request(
+        {
+            "type": "http",
+            "method": "GET",
+            "path": "/",
+            "query_string": b"",
+            "headers": [(b"authorization", f"Bearer {token}".encode())],
+            "client": ("127.0.0.9", 5000),
+        }
+    )
+
+
+async def test_bearer_access_token_jwt(peer: OIDCPeer) -> None:
+    provider = make(peer, api_audience=API)
+    token = await access_token(peer)
+    user = await provider.authenticate_token(token, bearer_request(token))
     assert user is not None and user.id == "svc"
-    wrong_audience = make(peer, audience="urn:other")
+    # The real IdP's token for another resource server is not ours.
+    other = await access_token(peer, "urn:other:api")
+    assert await provider.authenticate_token(other, bearer_request(other)) is None
+    wrong_audience = make(peer, api_audience="urn:other")
     assert await wrong_audience.authenticate_token(token, None) is None
     assert await provider.authenticate_token(token[:-4] + "AAAA", None) is None
     assert await provider.authenticate_token("opaque-token", None) is None
+
+
+async def test_without_api_audience_no_bearer_is_accepted(peer: OIDCPeer) -> None:
+    """S24: bearer validation is off until ``api_audience`` is configured, even for a
+    perfectly valid access token of this issuer."""
+    provider = make(peer)
+    assert provider.api_audience is None
+    token = await access_token(peer)
+    assert await provider.authenticate_token(token, bearer_request(token)) is None
+    assert (await make(peer, api_audience=API).authenticate_token(token, None)) is not None  # control
+
+
+async def test_id_token_is_not_a_bearer_token(peer: OIDCPeer) -> None:
+    """Issue #10 finding 5: the ID token (the logout URL's ``id_token_hint``) authenticated
+    API calls. It is refused while its session lives and after logout."""
+    provider = make(peer, api_audience=API)
+    query, state, cookies = await login(provider)
+    result = await provider.handle_callback(query["code"], state, cookie_header=cookies)
+    browser = pairs([result.cookies[1]])
+    logout = await provider.get_logout_url(STUDIO, cookie_request(browser))
+    assert logout is not None
+    id_token = parse_qs(urlparse(logout).query)["id_token_hint"][0]
+    assert id_token == result.tokens.id_token
+    assert await provider.get_current_user(cookie_request(browser)) is not None  # session is live
+    assert await provider.authenticate_token(id_token, bearer_request(id_token)) is None
+    assert await make(peer).authenticate_token(id_token, bearer_request(id_token)) is None
+    session_id = provider.get_session_id_from_request(cookie_request(browser))
+    await provider.destroy_session(session_id or "")
+    assert await provider.get_current_user(cookie_request(browser)) is None
+    assert await provider.authenticate_token(id_token, bearer_request(id_token)) is None
+    assert await make(peer).authenticate_token(id_token, bearer_request(id_token)) is None
+
+
+@pytest.mark.parametrize(
+    ("mode", "why"),
+    [
+        ({"claims": {"aud": ["app", API], "azp": "app"}}, "also addressed to the API, carries nonce"),
+        ({"claims": {"aud": API}}, "addressed to the API, carries nonce"),
+        ({"claims": {"aud": API, "at_hash": "x4Qy3WZ0a7Jb"}, "drop": ["nonce"]}, "carries at_hash"),
+        ({"claims": {"aud": API}, "drop": ["nonce"], "typ": "logout+jwt"}, "typed as another JWT"),
+        ({"claims": {"aud": API}, "drop": ["nonce"], "typ": "id_token+jwt"}, "typed as an ID token"),
+    ],
+)
+async def test_id_token_shaped_jwt_is_not_a_bearer_token(
+    peer: OIDCPeer, mode: dict[str, Any], why: str
+) -> None:
+    """Even signed by the issuer and addressed to ``api_audience``, a JWT shaped like an ID
+    token (``nonce``, ``at_hash``) or typed as something else is not an access token."""
+    provider = make(peer, api_audience=API)
+    token = await reissued_id_token(peer, mode)
+    assert await provider.authenticate_token(token, bearer_request(token)) is None, why
+    # Control: the same kind of token without the ID-token marks is accepted, so the
+    # refusal above is due to them and not to the audience or signature.
+    plain = await reissued_id_token(peer, {"claims": {"aud": API}, "drop": ["nonce"]})
+    assert await provider.authenticate_token(plain, bearer_request(plain)) is not None, why
+
+
+async def test_typed_access_tokens(peer: OIDCPeer) -> None:
+    """RFC 9068 ``typ``: required when configured, or once this issuer was seen typing its
+    access tokens; ``typed_access_tokens=False`` never requires it."""
+    untyped = await reissued_id_token(peer, {"claims": {"aud": API}, "drop": ["nonce"]})
+    generic = await reissued_id_token(peer, {"claims": {"aud": API}, "drop": ["nonce"], "typ": "JWT"})
+    long_form = await reissued_id_token(
+        peer, {"claims": {"aud": API}, "drop": ["nonce"], "typ": "Application/AT+JWT"}
+    )
+    typed = await access_token(peer)
+
+    strict = make(peer, api_audience=API, typed_access_tokens=True)
+    assert await strict.authenticate_token(untyped, None) is None
+    assert await strict.authenticate_token(generic, None) is None
+    assert await strict.authenticate_token(long_form, None) is not None
+    assert await strict.authenticate_token(typed, None) is not None
+
+    lenient = make(peer, api_audience=API, typed_access_tokens="false")
+    for token in (untyped, generic, typed, untyped):
+        assert await lenient.authenticate_token(token, None) is not None
+
+    auto = make(peer, api_audience=API)
+    assert await auto.authenticate_token(untyped, None) is not None
+    assert await auto.authenticate_token(generic, None) is not None
+    assert await auto.authenticate_token(typed, None) is not None  # the issuer types them
+    assert await auto.authenticate_token(untyped, None) is None
+    assert await auto.authenticate_token(generic, None) is None
+    assert await auto.authenticate_token(typed, None) is not None
 
 
 async def test_refresh_redeems_refresh_token_and_ends_on_refusal(provider: OIDCAuth) -> None:

@@ -208,3 +208,113 @@ async def test_oidc_iss_response_parameter_is_checked_through_server(sqlite_url:
                 assert response.status_code == 302
                 assert "/login?error=" in response.headers["location"]
                 assert (await browser.get(f"{app.url}/api/auth/me")).json() is None
+
+
+# -- S24: a bearer token is an access token (issue #10, finding 5) ---------------------------
+
+API = "urn:mastra:api"
+
+
+async def client_credentials_token(peer: OIDCPeer, resource: str) -> str:
+    async with httpx.AsyncClient() as client:
+        response = await client.post(
+            f"{peer.issuer}/token",
+            data={
+                "grant_type": "client_credentials",
+                "client_id": "svc",
+                "client_secret": "svc-secret-0123456789-abcdefghijklmnop",
+                "resource": resource,
+                "scope": "api",
+            },
+        )
+    assert response.status_code == 200, response.text
+    return str(response.json()["access_token"])
+
+
+def oidc_clients(port: int) -> list[dict[str, Any]]:
+    return [
+        {
+            "client_id": "app",
+            "token_endpoint_auth_method": "none",
+            "redirect_uris": [f"http://127.0.0.1:{port}/api/auth/sso/callback"],
+            "post_logout_redirect_uris": [f"http://127.0.0.1:{port}/"],
+            "grant_types": ["authorization_code", "refresh_token"],
+            "response_types": ["code"],
+        },
+        {
+            "client_id": "svc",
+            "client_secret": "svc-secret-0123456789-abcdefghijklmnop",
+            "token_endpoint_auth_method": "client_secret_post",
+            "redirect_uris": [],
+            "grant_types": ["client_credentials"],
+            "response_types": [],
+        },
+    ]
+
+
+async def bearer_calls(app: str, token: str) -> tuple[int, Any, int]:
+    """(GET /auth/sessions status, GET /auth/me body, DELETE /auth/sessions status) for a
+    client that holds nothing but ``token`` (no cookies)."""
+    headers = {"Authorization": f"Bearer {token}"}
+    async with httpx.AsyncClient(headers=headers) as attacker:
+        listed = await attacker.get(f"{app}/api/auth/sessions")
+        me = (await attacker.get(f"{app}/api/auth/me")).json()
+        revoked = await attacker.delete(f"{app}/api/auth/sessions")
+    return listed.status_code, me, revoked.status_code
+
+
+@pytest.mark.node
+@pytest.mark.parametrize("api_audience", [None, API])
+async def test_id_token_is_not_a_bearer_token(sqlite_url: str, api_audience: str | None) -> None:
+    """The attack of the finding: the ``id_token_hint`` of a logout URL, replayed as
+    ``Authorization: Bearer``, read and revoked the user's sessions. It gets 401 while the
+    user still has a live session and after the last logout, with or without bearer
+    tokens enabled."""
+    port = free_port()
+    callback = f"http://127.0.0.1:{port}/api/auth/sso/callback"
+    with OIDCPeer(oidc_clients(port)) as peer:
+        options = {"issuer": peer.issuer, "client_id": "app", "registry": "sql", "api_audience": api_audience}
+        with start_app(options, port, name="oidc", rbac=False, db=sqlite_url) as app:
+            async with httpx.AsyncClient() as laptop, httpx.AsyncClient() as kiosk:
+                for browser in (laptop, kiosk):
+                    at_callback = await browser_login(
+                        await begin(browser, app.url), callback, browser=browser
+                    )
+                    assert (await browser.get(at_callback)).status_code == 302
+                    assert (await browser.get(f"{app.url}/api/auth/me")).json()["id"] == "alice"
+                # alice signs out at the kiosk; the logout URL carries her ID token.
+                out = await kiosk.post(f"{app.url}/api/auth/logout", headers={"Origin": app.url})
+                [id_token] = parse_qs(urlparse(out.json()["redirectTo"]).query)["id_token_hint"]
+
+                # Her laptop session is still live: the token must not reach it.
+                assert await bearer_calls(app.url, id_token) == (401, None, 401)
+                listed = await laptop.get(f"{app.url}/api/auth/sessions")
+                assert listed.status_code == 200 and len(listed.json()["sessions"]) == 1
+
+                await laptop.post(f"{app.url}/api/auth/logout", headers={"Origin": app.url})
+                assert (await laptop.get(f"{app.url}/api/auth/me")).json() is None
+                assert await bearer_calls(app.url, id_token) == (401, None, 401)
+
+
+@pytest.mark.node
+@pytest.mark.parametrize("api_audience", [None, API])
+async def test_oidc_bearer_access_tokens_need_api_audience(sqlite_url: str, api_audience: str | None) -> None:
+    """Without ``api_audience`` no bearer token is accepted; with it, the IdP's access token
+    for that audience is, and its access token for another resource server is not."""
+    port = free_port()
+    with OIDCPeer(oidc_clients(port)) as peer:
+        options = {
+            "issuer": peer.issuer,
+            "client_id": "app",
+            "registry": "memory",
+            "api_audience": api_audience,
+        }
+        with start_app(options, port, name="oidc", rbac=False, db=sqlite_url) as app:
+            ours = await client_credentials_token(peer, API)
+            if api_audience is None:
+                assert await bearer_calls(app.url, ours) == (401, None, 401)
+            else:
+                status, me, _ = await bearer_calls(app.url, ours)
+                assert status == 200 and me["id"] == "svc"
+            theirs = await client_credentials_token(peer, "urn:other:api")
+            assert await bearer_calls(app.url, theirs) == (401, None, 401)

@@ -55,24 +55,26 @@ async def test_valid_token_and_leeway() -> None:
     assert await check(sign(good(exp=now - 30, iat=now + 30)))  # within the 60 s leeway
 
 
+# Factories, not values: the clock is read when the test runs, not when pytest
+# collects (a busy machine once ran this minutes later and the skew fell inside the leeway).
 @pytest.mark.parametrize(
     "claims",
     [
-        good(iss="https://evil"),
-        good(aud="other"),
-        good(aud=[AUD, "x"]),
-        good(azp="x"),
-        good(exp=int(time.time()) - 120),
-        good(iat=int(time.time()) + 120),
-        good(nonce="n2"),
-        good(sub=""),
-        {k: v for k, v in good().items() if k != "exp"},
-        {k: v for k, v in good().items() if k != "nonce"},
+        lambda: good(iss="https://evil"),
+        lambda: good(aud="other"),
+        lambda: good(aud=[AUD, "x"]),
+        lambda: good(azp="x"),
+        lambda: good(exp=int(time.time()) - 120),
+        lambda: good(iat=int(time.time()) + 120),
+        lambda: good(nonce="n2"),
+        lambda: good(sub=""),
+        lambda: {k: v for k, v in good().items() if k != "exp"},
+        lambda: {k: v for k, v in good().items() if k != "nonce"},
     ],
 )
-async def test_claim_failures(claims: dict[str, Any]) -> None:
+async def test_claim_failures(claims: Any) -> None:
     with pytest.raises(TokenError):
-        await check(sign(claims))
+        await check(sign(claims()))
 
 
 async def test_algorithm_rules() -> None:
@@ -190,7 +192,66 @@ def test_oidc_env_fallbacks_and_required(monkeypatch: pytest.MonkeyPatch) -> Non
     monkeypatch.setenv("OIDC_CLIENT_ID", "from-env")
     provider = OIDCAuth.from_options({"registry": "memory", "secret": "q" * 40, "_settings": Settings()})
     assert provider.client_id == "from-env" and provider.token_endpoint_auth == "none"
-    assert provider.audience == "from-env" and provider.scopes == "openid profile email"
+    assert provider.scopes == "openid profile email"
+    assert provider.api_audience is None  # bearer tokens are off until an API audience is set (S24)
+    monkeypatch.setenv("OIDC_AUDIENCE", "urn:legacy")
+    assert OIDCAuth.from_options({"registry": "memory", "secret": "q" * 40}).api_audience == "urn:legacy"
+    monkeypatch.setenv("OIDC_API_AUDIENCE", "urn:api")
+    assert OIDCAuth.from_options({"registry": "memory", "secret": "q" * 40}).api_audience == "urn:api"
+    aliased = OIDCAuth.from_options({"registry": "memory", "secret": "q" * 40, "audience": "urn:option"})
+    assert aliased.api_audience == "urn:option"  # options win over the environment
     monkeypatch.delenv("OIDC_ISSUER")
     with pytest.raises(ConfigurationError):
         OIDCAuth.from_options({"registry": "memory", "_settings": Settings()})
+
+
+@pytest.mark.parametrize(
+    ("options", "env"),
+    [
+        ({"api_audience": "c"}, {}),
+        ({"audience": "c"}, {}),
+        ({}, {"OIDC_API_AUDIENCE": "c"}),
+        ({}, {"OIDC_AUDIENCE": "c"}),
+    ],
+)
+def test_api_audience_equal_to_client_id_is_a_startup_error(
+    monkeypatch: pytest.MonkeyPatch, options: dict[str, str], env: dict[str, str]
+) -> None:
+    """S24: ID tokens are addressed to ``client_id``; an API audience equal to it would make
+    every ID token a bearer token again, so the server refuses to start."""
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    base = {"issuer": "http://127.0.0.1:9", "client_id": "c", "registry": "memory", **options}
+    settings = settings_for("oidc", base, user="oidc", sso="oidc", session="oidc")
+    with pytest.raises(ConfigurationError, match="api_audience must differ from client_id"):
+        build_auth(settings, PluginRegistry.default(settings))
+
+
+def test_typed_access_tokens_option_is_validated() -> None:
+    base = {"issuer": "http://127.0.0.1:9", "client_id": "c", "registry": "memory", "secret": "q" * 40}
+    with pytest.raises(ConfigurationError, match="typed_access_tokens"):
+        OIDCAuth.from_options({**base, "typed_access_tokens": "sometimes"})
+
+
+def test_cloud_rbac_beside_another_identity_provider_is_not_license_exempt(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Finding 13: the Cloud exemption follows the identity provider (user/SSO) only.
+    `rbac=cloud` with a non-Cloud user provider licensed RBAC and audit in unlicensed
+    production."""
+    from mastra.core.ee.testing.reference import reference_plugin
+
+    monkeypatch.setenv("MASTRA_ENV", "production")
+    settings = settings_for("cloud", {"project_id": "p", "cloud_base_url": "http://127.0.0.1:9"})
+    settings = settings.model_copy(
+        update={
+            "env": "production",
+            "auth": settings.auth.model_copy(
+                update={"user": "reference", "credentials": "reference", "session": "cookie", "rbac": "cloud"}
+            ),
+        }
+    )
+    registry = PluginRegistry.default(settings)
+    registry.register(reference_plugin(), "reference")
+    with pytest.raises(ConfigurationError, match="RBAC is configured but no valid EE license was found"):
+        build_auth(settings, registry)

@@ -135,3 +135,24 @@ async def test_bearer_access_token_authenticates_api_calls(http: httpx.AsyncClie
     assert me.json()["id"] == user["id"]
     bad = await http.get("/api/agents", headers={"authorization": "Bearer nope"})
     assert bad.status_code == 401
+
+
+async def test_id_token_bearer_gets_401(http: httpx.AsyncClient, emulator: Any) -> None:
+    """S24 through the server: an ID-token-shaped JWT as ``Authorization: Bearer`` reads and
+    revokes nothing, while the user's browser session stays live."""
+    user = emulator.add_user("victim@example.com")
+    emulator.add_membership(user["id"], ORG, ["admin"])
+    assert (await browser_login(http, emulator, user["id"])).status_code == 302
+    [sid] = [s for s, v in emulator.sessions.items() if v["user_id"] == user["id"]]
+    id_token = emulator.mint_id_token(sid, nonce="n-0123456789")
+    cookies = http.cookies
+    http.cookies = httpx.Cookies()
+    try:
+        bearer = {"Authorization": f"Bearer {id_token}"}
+        assert (await http.get("/api/auth/sessions", headers=bearer)).status_code == 401
+        assert (await http.delete("/api/auth/sessions", headers=bearer)).status_code == 401
+        assert (await http.get("/api/auth/me", headers=bearer)).json() is None
+    finally:
+        http.cookies = cookies
+    assert (await http.get("/api/auth/me")).json()["id"] == user["id"]
+    assert emulator.sessions[sid]["status"] == "active"

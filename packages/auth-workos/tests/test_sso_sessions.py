@@ -224,6 +224,22 @@ async def test_bearer_tokens_are_verified_against_jwks(provider, emulator, make_
     assert await provider.authenticate_token("not-a-jwt", None) is None
 
 
+@pytest.mark.parametrize(
+    "marks",
+    [{"nonce": "n-0123456789"}, {"at_hash": "x4Qy3WZ0a7Jb"}, {"nonce": "n", "at_hash": "h"}],
+)
+async def test_id_token_is_not_a_bearer_token(provider, emulator, make_request, marks) -> None:
+    """S24 (issue #10, finding 5): a JWT shaped like an ID token (``nonce``/``at_hash``)
+    signed by WorkOS's own key is not an access token, for the same live session."""
+    user = emulator.add_user("idtoken@example.com")
+    sid = emulator.start_session(user["id"], "org_01EMULATED")
+    id_token = emulator.mint_id_token(sid, **marks)
+    assert await provider.authenticate_token(id_token, make_request(provider, None, bearer=id_token)) is None
+    # Control: the same key, issuer, subject and session without the ID-token marks pass.
+    plain = emulator.mint_id_token(sid)
+    assert await provider.authenticate_token(plain, make_request(provider, None, bearer=plain)) is not None
+
+
 async def test_jwks_key_rotation_refetches_once_and_unknown_kids_are_bounded(provider, emulator) -> None:
     user = emulator.add_user("rot@example.com")
     sid = emulator.start_session(user["id"])

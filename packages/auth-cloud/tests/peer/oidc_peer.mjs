@@ -2,7 +2,9 @@
 // Env: PORT, PEER_JWKS (private JWK set JSON), PEER_CLIENTS (client metadata JSON array).
 // Test-only hook: POST /__test/mode {json} makes the token endpoint re-sign or tamper the
 // id_token it returns ({claims:{...}} merged and re-signed with the real key, {alg:"none"},
-// {hs256:"<secret>"} re-signed with HMAC, {tamper:true} one payload byte flipped).
+// {hs256:"<secret>"} re-signed with HMAC, {tamper:true} one payload byte flipped,
+// {drop:["nonce"]} claims removed, {typ:"JWT"} JOSE header typ set).
+// Resource indicators: a JWT access token's audience is the requested resource.
 import Provider from 'oidc-provider';
 import * as jose from 'jose';
 
@@ -37,8 +39,8 @@ const provider = new Provider(issuer, {
       enabled: true,
       defaultResource: () => undefined,
       useGrantedResource: () => false,
-      getResourceServerInfo: () => ({
-        scope: 'api', audience: 'urn:mastra:api', accessTokenFormat: 'jwt', jwt: { sign: { alg: 'RS256' } },
+      getResourceServerInfo: (ctx, resourceIndicator) => ({
+        scope: 'api', audience: resourceIndicator, accessTokenFormat: 'jwt', jwt: { sign: { alg: 'RS256' } },
       }),
     },
   },
@@ -63,6 +65,7 @@ async function rewrite(idToken) {
     return `${h}.${Buffer.from(JSON.stringify(payload)).toString('base64url')}.${s}`;
   }
   const payload = { ...JSON.parse(Buffer.from(p, 'base64url')), ...(mode.claims ?? {}) };
+  for (const name of mode.drop ?? []) delete payload[name];
   if (mode.alg === 'none') {
     const header = Buffer.from(JSON.stringify({ alg: 'none' })).toString('base64url');
     return `${header}.${Buffer.from(JSON.stringify(payload)).toString('base64url')}.`;
@@ -72,7 +75,8 @@ async function rewrite(idToken) {
       .sign(new TextEncoder().encode(mode.hs256));
   }
   const key = await jose.importJWK(signingJwk, 'RS256');
-  return new jose.SignJWT(payload).setProtectedHeader({ alg: 'RS256', kid: mode.kid ?? signingJwk.kid }).sign(key);
+  const header = { alg: 'RS256', kid: mode.kid ?? signingJwk.kid, ...(mode.typ ? { typ: mode.typ } : {}) };
+  return new jose.SignJWT(payload).setProtectedHeader(header).sign(key);
 }
 
 provider.use(async (ctx, next) => {

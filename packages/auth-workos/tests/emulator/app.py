@@ -151,6 +151,24 @@ class WorkOSEmulator:
             )
         return (key or self.current_key).sign(claims)
 
+    def mint_id_token(self, sid: str, **claims: Any) -> str:
+        """An OIDC ID token for the session's user (``aud`` = client id), signed with the
+        same key as access tokens, plus ``claims`` such as ``nonce`` or ``at_hash``."""
+        session = self.sessions[sid]
+        issued = now()
+        body: dict[str, Any] = {
+            "iss": self.issuer(),
+            "sub": session["user_id"],
+            "aud": self.client_id,
+            "sid": sid,
+            "iat": issued,
+            "auth_time": session["auth_time"],
+            "exp": issued + self.access_token_ttl,
+            "email": self.users[session["user_id"]]["email"],
+        }
+        body.update(claims)
+        return self.current_key.sign(body)
+
     def start_session(self, user_id: str, org_id: str | None = None, **extra: Any) -> str:
         sid = _id("session")
         self.sessions[sid] = {

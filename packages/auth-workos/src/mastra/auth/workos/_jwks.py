@@ -7,6 +7,10 @@ the last good key set when a refetch fails (so sealed sessions keep working whil
 WorkOS is down), and refetches at most once per ``min_refetch_interval`` when a token
 names an unknown ``kid`` (key rotation) — an attacker inventing ``kid`` values
 cannot turn each request into a JWKS download.
+
+Every token verified here is used as an access token (callback, refresh, bearer), so a
+token carrying ``nonce`` or ``at_hash`` — claims only ID tokens have (OIDC Core 2,
+3.1.3.6) — is refused even though WorkOS signed it (SPEC S24).
 """
 
 from __future__ import annotations
@@ -23,6 +27,8 @@ from jwt import PyJWK
 __all__ = ["JWKSCache", "TokenInvalid"]
 
 logger = logging.getLogger("mastra.auth.workos")
+
+_ID_TOKEN_CLAIMS = ("nonce", "at_hash")
 
 
 class TokenInvalid(Exception):
@@ -101,7 +107,8 @@ class JWKSCache:
     async def verify(
         self, token: str, *, issuer: str | None = None, verify_exp: bool = True, leeway: float = 0
     ) -> dict[str, Any]:
-        """Claims of an RS256 token signed by a current WorkOS key; raises ``TokenInvalid``."""
+        """Claims of an RS256 access token signed by a current WorkOS key; raises
+        ``TokenInvalid`` otherwise, ID tokens included."""
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError as exc:
@@ -120,4 +127,6 @@ class JWKSCache:
             )
         except jwt.PyJWTError as exc:
             raise TokenInvalid(type(exc).__name__) from exc
+        if any(name in claims for name in _ID_TOKEN_CLAIMS):
+            raise TokenInvalid("ID token presented as an access token")
         return claims

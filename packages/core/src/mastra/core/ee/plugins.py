@@ -285,8 +285,12 @@ def build_auth(
                     f"Provider '{name}' manages its own sessions; set MASTRA_AUTH__SESSION={name}"
                 )
 
+    # The Cloud license exemption follows the identity provider only (S29): a Cloud RBAC
+    # provider beside another user provider must not license RBAC and audit for it.
     base = MastraAuthProvider(
-        is_mastra_cloud_auth=any(getattr(p, "is_mastra_cloud_auth", False) for p in providers.values())
+        is_mastra_cloud_auth=any(
+            getattr(providers.get(cap), "is_mastra_cloud_auth", False) for cap in ("user", "sso")
+        )
     )
     auth = with_ee(base, **providers)
 

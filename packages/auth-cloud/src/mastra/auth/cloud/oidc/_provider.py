@@ -10,11 +10,14 @@ Session: the core ``cookie`` session provider under ``mastra_oidc_session`` hold
 the user snapshot, the ID token (logout hint) and, when issued, the refresh token.
 When the IdP access token has expired, a session refresh redeems the refresh token;
 an IdP refusal ends the session, so IdP-side revocation reaches us.
+
+Bearer: access tokens for ``api_audience`` only, never ID tokens (see :mod:`._bearer`).
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import time
 import types
 from collections.abc import Mapping
@@ -47,6 +50,7 @@ from .._common import (
     same_secret,
     settings_of,
 )
+from ._bearer import BearerVerifier, api_audience_option, typed_option
 from ._discovery import DiscoveryError, OIDCMetadata, UnknownKeyError
 from ._tokens import TokenError, validate_jwt
 from ._users import claims_to_user
@@ -86,7 +90,9 @@ class OIDCAuth:
         self.scopes = " ".join(scopes) if isinstance(scopes, list | tuple) else str(scopes).replace(",", " ")
         if "openid" not in self.scopes.split():
             self.scopes = f"openid {self.scopes}"
-        self.audience = str(get_option(options, "audience", "OIDC_AUDIENCE", self.client_id))
+        # Bearer tokens stay off until an API audience distinct from client_id is set (S24).
+        self.api_audience = api_audience_option(options, os.environ, self.client_id)
+        typed_access_tokens = typed_option(options.get("typed_access_tokens"))
         auth_method = get_option(options, "token_endpoint_auth", default="client_secret_post")
         self.token_endpoint_auth = "none" if not self.client_secret else str(auth_method)
         if self.token_endpoint_auth not in {"client_secret_post", "client_secret_basic", "none"}:
@@ -102,6 +108,14 @@ class OIDCAuth:
             ttl=float(get_option(options, "discovery_ttl", default=3600)),
             jwks_ttl=float(get_option(options, "jwks_ttl", default=3600)),
         )
+        self.bearer: BearerVerifier | None = None
+        if self.api_audience is not None:
+            self.bearer = BearerVerifier(
+                issuer=self.issuer,
+                audience=self.api_audience,
+                metadata=self.metadata,
+                typed=typed_access_tokens,
+            )
         self.login_cookie = cookie_spec(settings, LOGIN_COOKIE)
         self._login_sealer = build_sealer(options, settings, info="mastra-oidc-login", owner="OIDC")
         session_options = dict(options)
@@ -343,21 +357,14 @@ class OIDCAuth:
         return None
 
     async def authenticate_token(self, token: str, request: Request | None = None) -> EEUser | None:
-        """Bearer access-token JWTs: signature (JWKS only), ``iss``, ``aud`` = ``audience``."""
-        if not token or token.count(".") != 2:
+        """Bearer access-token JWTs for ``api_audience``; ``None`` for anything else,
+        ID tokens included, and for every token while ``api_audience`` is unset."""
+        if self.bearer is None or not token or token.count(".") != 2:
             return None
         try:
-            md = await self.metadata.get()
-            claims = await validate_jwt(
-                token,
-                key_lookup=self.metadata.key_for,
-                issuer=self.issuer,
-                audience=self.audience,
-                allowed_algs=md.get("id_token_signing_alg_values_supported") or ["RS256"],
-                client_secret=None,  # never accept HMAC access tokens: the secret is not the IdP's key
-                check_azp=False,
-            )
-        except (TokenError, UnknownKeyError, DiscoveryError):
+            claims = await self.bearer.verify(token)
+        except (TokenError, UnknownKeyError, DiscoveryError) as exc:
+            logger.debug("OIDC bearer token refused: %s", exc)
             return None
         return claims_to_user(claims, issuer=self.issuer, roles_claim=self.roles_claim)
 

@@ -1,9 +1,16 @@
-"""ID token and access-token JWT validation (SPEC 10.3, S9).
+"""ID token and access-token JWT validation (SPEC 10.3, S9, S24).
 
 Checks, in order: compact JWS shape, ``alg`` (one of the algorithms the IdP advertises,
 default RS256; ``none`` always refused; ``HS*`` only with a client secret, keyed by
-it, and never for access tokens), signature (JWKS key by ``kid``), ``iss``,
-``aud``/``azp``, ``exp``/``iat`` with 60 s leeway, ``sub`` and ``nonce``.
+it, and never for access tokens), for access tokens the JOSE ``typ``, signature (JWKS
+key by ``kid``), ``iss``, ``aud``/``azp``, ``exp``/``iat`` with 60 s leeway, ``sub``,
+``nonce`` for ID tokens, and for access tokens the absence of ``nonce``/``at_hash``.
+
+Access tokens (``access_token=True``): a ``typ`` naming any type other than a generic
+JWT or an RFC 9068 access token (``logout+jwt``, ``dpop+jwt``…) is refused outright;
+with ``require_typ`` only ``at+jwt`` is accepted. ``nonce`` and ``at_hash`` exist only
+in ID tokens (OIDC Core 2, 3.1.3.6), so a token carrying either is an ID token however
+it is addressed.
 """
 
 from __future__ import annotations
@@ -18,9 +25,12 @@ from joserfc.jwk import OctKey
 from joserfc.jws import extract_compact
 from mastra.core.ee.crypto import constant_time_equals
 
-__all__ = ["TokenError", "validate_jwt"]
+__all__ = ["AT_JWT", "TokenError", "token_type", "validate_jwt"]
 
 LEEWAY = 60
+AT_JWT = "at+jwt"  # RFC 9068; ``application/at+jwt`` is the same media type
+_GENERIC_TYPE = "jwt"  # what many issuers put on every token, access or not
+_ID_TOKEN_CLAIMS = ("nonce", "at_hash")
 KeyLookup = Callable[[str | None, str], Awaitable[Any]]
 
 
@@ -38,6 +48,32 @@ def _header(token: str) -> dict[str, Any]:
     if not isinstance(header, dict) or not isinstance(header.get("alg"), str):
         raise TokenError("malformed token header")
     return header
+
+
+def token_type(token: str) -> str | None:
+    """The normalised JOSE ``typ`` of a compact token (see :func:`_jose_type`)."""
+    return _jose_type(_header(token))
+
+
+def _jose_type(header: dict[str, Any]) -> str | None:
+    """The header's ``typ`` as a media type, lower-cased and without the ``application/``
+    prefix RFC 7515 (4.1.9) lets senders omit; ``None`` when absent."""
+    typ = header.get("typ")
+    if typ is None:
+        return None
+    if not isinstance(typ, str):
+        raise TokenError("typ malformed")
+    return typ.strip().lower().removeprefix("application/")
+
+
+def _check_access_type(header: dict[str, Any], *, require_typ: bool) -> None:
+    typ = _jose_type(header)
+    if typ == AT_JWT:
+        return
+    if require_typ:
+        raise TokenError("access token not typed at+jwt")
+    if typ not in (None, _GENERIC_TYPE):
+        raise TokenError("token typed as something other than an access token")
 
 
 def _audiences(claims: dict[str, Any]) -> list[str]:
@@ -60,6 +96,8 @@ async def validate_jwt(
     nonce: str | None = None,
     expect_nonce: bool = False,
     check_azp: bool = True,
+    access_token: bool = False,
+    require_typ: bool = False,
     now: float | None = None,
 ) -> dict[str, Any]:
     header = _header(token)
@@ -68,6 +106,8 @@ async def validate_jwt(
         raise TokenError("unsigned tokens are refused")
     if alg not in allowed_algs:
         raise TokenError(f"algorithm {alg} not allowed")
+    if access_token:
+        _check_access_type(header, require_typ=require_typ)  # before any JWKS fetch
     if alg.startswith("HS"):
         if not client_secret:
             raise TokenError("HMAC-signed token without a client secret")
@@ -102,4 +142,6 @@ async def validate_jwt(
         got = claims.get("nonce")
         if not isinstance(got, str) or not nonce or not constant_time_equals(got, nonce):
             raise TokenError("nonce mismatch")
+    if access_token and any(name in claims for name in _ID_TOKEN_CLAIMS):
+        raise TokenError("ID token presented as an access token")
     return claims
