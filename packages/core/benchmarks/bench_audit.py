@@ -7,7 +7,10 @@ Environment:
 * ``BENCH_AUDIT_INGEST`` — events per ingest round (default 100,000; 3 rounds);
 * ``BENCH_AUDIT_EVENTS`` — size of the query data set (default 1,000,000);
 * ``BENCH_AUDIT_REPEAT`` — runs per query (default 40);
-* ``BENCH_AUDIT_DB`` — reuse this SQLite file for the query set (built if missing).
+* ``BENCH_AUDIT_DB`` — reuse this SQLite file for the query set (built if missing);
+* ``BENCH_AUDIT_KEYED`` — ``1`` (default) chains with HMAC-SHA256 under a key derived
+  from a secret and logs a signed checkpoint every 1,000 events, as a server with
+  ``MASTRA_AUTH_SECRET`` does (SPEC S28); ``0`` measures the legacy unkeyed chain.
 
 Targets: ingest >= 20,000 events/s with nothing lost (count and ``verify_chain`` after
 every round); filtered ``list`` p95 < 50 ms over 1,000,000 events.
@@ -26,7 +29,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from mastra.core.ee.audit import SQLAuditStorage, emit, verify_chain
+from mastra.core.ee.audit import ChainKeys, SQLAuditStorage, emit, verify_chain
 from mastra.core.ee.db import dispose_engines
 from mastra.core.ee.models import AuditActor, AuditEventInput, AuditFilter, AuditResource, Pagination
 from mastra.core.ee.provider import MastraAuthProvider, with_ee
@@ -34,6 +37,8 @@ from mastra.core.ee.provider import MastraAuthProvider, with_ee
 INGEST = int(os.environ.get("BENCH_AUDIT_INGEST", "100000"))
 EVENTS = int(os.environ.get("BENCH_AUDIT_EVENTS", "1000000"))
 REPEAT = int(os.environ.get("BENCH_AUDIT_REPEAT", "40"))
+KEYED = os.environ.get("BENCH_AUDIT_KEYED", "1") != "0"
+KEYS = ChainKeys.from_secrets("bench-audit-secret-0123456789abcdefghij" if KEYED else None)
 ACTIONS = [
     "auth.sign-in",
     "auth.sign-up",
@@ -93,7 +98,7 @@ async def ingest_round(path: Path, n: int) -> tuple[float, float]:
     """Returns (emit-path events/s, append_many events/s) on fresh databases."""
     url = f"sqlite+aiosqlite:///{path / 'ingest-emit.db'}"
     _remove_db(path / "ingest-emit.db")
-    storage = SQLAuditStorage(url, buffered=True, batch_size=2000, flush_interval=0.005)
+    storage = SQLAuditStorage(url, buffered=True, batch_size=2000, flush_interval=0.005, chain_keys=KEYS)
     auth = with_ee(MastraAuthProvider(), audit_storage=storage)
     inputs = [event(i) for i in range(n)]
     await storage.append(event(-1))  # tables created outside the timing
@@ -113,7 +118,7 @@ async def ingest_round(path: Path, n: int) -> tuple[float, float]:
 
     url2 = f"sqlite+aiosqlite:///{path / 'ingest-batch.db'}"
     _remove_db(path / "ingest-batch.db")
-    batch_storage = SQLAuditStorage(url2)
+    batch_storage = SQLAuditStorage(url2, chain_keys=KEYS)
     await batch_storage.append(event(-1))
     started, cpu = time.perf_counter(), time.process_time()
     for offset in range(0, n, 2000):
@@ -129,7 +134,7 @@ async def ingest_round(path: Path, n: int) -> tuple[float, float]:
 async def build_query_set(db: Path, n: int) -> SQLAuditStorage:
     url = f"sqlite+aiosqlite:///{db}"
     clock = StepClock(START)
-    storage = SQLAuditStorage(url, clock=clock)
+    storage = SQLAuditStorage(url, clock=clock, chain_keys=KEYS)
     existing = (await storage.list(AuditFilter(), Pagination(per_page=1))).pagination.total
     if existing >= n:
         print(f"query set: reusing {existing:,} events in {db}")
@@ -210,7 +215,8 @@ async def query_bench(storage: SQLAuditStorage) -> list[tuple[str, float, float]
 async def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp)
-        print(f"ingest: {INGEST:,} events per round, SQLite, chained, batched; load {os.getloadavg()[0]:.1f}")
+        chain = "keyed (HMAC-SHA256, checkpoints)" if KEYED else "unkeyed (SHA-256)"
+        print(f"ingest: {INGEST:,} events per round, SQLite, {chain}, batched; load {os.getloadavg()[0]:.1f}")
         emit_rates, batch_rates = [], []
         for round_no in range(3):
             emit_rate, batch_rate = await ingest_round(path, INGEST)

@@ -125,3 +125,21 @@ async def test_export_streams_from_sql_without_loading_everything(sqlite_url: st
     assert chunks >= 5
     body, _ = await _collect(storage, "json")
     assert len(json.loads(body)) == 1200
+
+
+@pytest.mark.parametrize("dangerous", ["  =1+1", "\n@SUM(A1)", " -2", "\u00a0+cmd", " \t=x", "\r\n-1"])
+async def test_csv_neutralises_formulas_after_leading_whitespace(
+    storage: MemoryAuditStorage, dangerous: str
+) -> None:
+    # Spreadsheets skip leading whitespace before a formula, so "  =1+1" is as live as "=1+1" (S30).
+    await storage.append(make_event(dangerous, actor_id=dangerous, resource=("user", dangerous)))
+    body, _ = await _collect(storage, "csv")
+    row = next(csv.reader(io.StringIO(body.decode().split("\r\n", 1)[1], newline="")))
+    assert row[3] == "'" + dangerous and row[5] == "'" + dangerous and row[7] == "'" + dangerous
+
+
+@pytest.mark.parametrize("harmless", ["  plain", "a-b", "x=1", "\u00a0", "   ", "", "user@example.com"])
+def test_csv_leaves_cells_without_a_leading_formula_alone(harmless: str) -> None:
+    from mastra.core.ee.audit._export import _csv_field
+
+    assert _csv_field(harmless) == '"' + harmless + '"'

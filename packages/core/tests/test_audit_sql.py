@@ -64,6 +64,7 @@ async def test_schema_has_an_index_for_every_filter(database_url: str) -> None:
         "duration",
         "prev_hash",
         "hash",
+        "chain_kid",
     }
     leading = {tuple(cols[:2]) if cols[0] == "resource_type" else cols[0] for cols in indexes.values()}
     assert {
@@ -75,7 +76,7 @@ async def test_schema_has_an_index_for_every_filter(database_url: str) -> None:
         "timestamp",
     } <= leading
     assert "seq" in unique_columns
-    assert {"seq", "hash"} <= chain_columns
+    assert {"seq", "hash", "kid", "mac"} <= chain_columns
 
 
 async def test_two_writers_with_separate_locks_stay_gap_free(database_url: str) -> None:
@@ -360,13 +361,13 @@ async def test_an_unreadable_timestamp_is_a_clear_error(sqlite_url: str) -> None
 
 
 def test_fast_insert_names_every_column_once() -> None:
-    from mastra.core.ee.audit._sql import _COLUMNS
+    from mastra.core.ee.audit._sqlwrite import COLUMNS
 
-    assert sorted(_COLUMNS) == sorted(c.name for c in events_table.columns)
+    assert sorted(COLUMNS) == sorted(c.name for c in events_table.columns)
 
 
 async def test_large_append_many_is_pipelined_in_one_chain(database_url: str) -> None:
-    from mastra.core.ee.audit._sql import PIPELINE_CHUNK
+    from mastra.core.ee.audit._sqlwrite import PIPELINE_CHUNK
 
     storage = SQLAuditStorage(database_url)
     n = PIPELINE_CHUNK * 3 + 7

@@ -16,8 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from mastra.core.ee.crypto import derive_key
 from mastra.core.ee.errors import ConfigurationError
 from mastra.core.ee.settings import Settings
 
@@ -58,8 +57,8 @@ def derive_fernet_key(password: str) -> str:
         return password
     if len(password) < 32:
         raise ConfigurationError(SHORT_PASSWORD)
-    hkdf = HKDF(algorithm=hashes.SHA256(), length=32, salt=_HKDF_SALT, info=_HKDF_INFO)
-    return base64.urlsafe_b64encode(hkdf.derive(password.encode("utf-8"))).decode("ascii")
+    key = derive_key(password, salt=_HKDF_SALT, info=_HKDF_INFO)
+    return base64.urlsafe_b64encode(key).decode("ascii")
 
 
 def _opt(options: Mapping[str, Any], key: str, env: str | None = None) -> Any:

@@ -1,4 +1,9 @@
-"""``mastra-ee audit list|export|verify`` (SPEC 1.4, 8.6, 9.6)."""
+"""``mastra-ee audit list|export|verify|checkpoint`` (SPEC 1.4, 8.6, 9.6, S28).
+
+``verify`` and ``checkpoint`` need the server secret (``MASTRA_AUTH_SECRET``, else
+``./.mastra/secret`` as ``serve`` writes it; ``MASTRA_AUTH_PREVIOUS_SECRETS`` after a
+rotation): the chain is keyed with it and checkpoints are signed with it.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +12,7 @@ import sys
 from datetime import datetime
 from typing import Any
 
-from ._common import CommandError, add_config_option, guard, load, run_async
+from ._common import CommandError, add_config_option, guard, load, run_async, terminal_safe
 
 
 def _add_filters(parser: argparse.ArgumentParser) -> None:
@@ -37,7 +42,19 @@ def register(sub: Any) -> None:
 
     verify = audit.add_parser("verify", help="verify the hash chain")
     add_config_option(verify)
+    verify.add_argument(
+        "--checkpoint",
+        metavar="FILE",
+        default=None,
+        help="also require the log to extend the signed checkpoint(s) in FILE (one per line)",
+    )
     verify.set_defaults(handler=run_verify)
+
+    checkpoint = audit.add_parser(
+        "checkpoint", help="verify, then print a signed checkpoint of the chain head to keep elsewhere"
+    )
+    add_config_option(checkpoint)
+    checkpoint.set_defaults(handler=run_checkpoint)
 
 
 def _date(value: str | None, flag: str) -> datetime | None:
@@ -74,10 +91,12 @@ def _storage(args: argparse.Namespace) -> Any:
 def format_line(event: Any) -> str:
     from ..ee.models import format_timestamp
 
-    actor = f"{event.actor.type}:{event.actor.email or event.actor.id}"
-    resource = f" {event.resource.type}:{event.resource.id}" if event.resource else ""
+    # Every stored string is escaped: a provider or a tampered database may hold any text.
+    safe = terminal_safe
+    actor = f"{safe(event.actor.type)}:{safe(event.actor.email or event.actor.id)}"
+    resource = f" {safe(event.resource.type)}:{safe(event.resource.id)}" if event.resource else ""
     when = format_timestamp(event.timestamp)
-    return f"{event.seq:>6}  {when}  {event.outcome:<7}  {actor}  {event.action}{resource}"
+    return f"{event.seq:>6}  {when}  {safe(event.outcome):<7}  {actor}  {safe(event.action)}{resource}"
 
 
 def run_list(args: argparse.Namespace) -> int:
@@ -117,13 +136,78 @@ def run_export(args: argparse.Namespace) -> int:
     return guard("audit export", body)
 
 
+def _chain_storage(args: argparse.Namespace) -> tuple[Any, Any]:
+    """The storage and the audit keyring of the server's secret(s)."""
+    from ..ee.audit import ChainKeys
+    from ._common import project_secret
+
+    settings, _, auth = load(args)
+    if auth.audit_storage is None:
+        raise CommandError("no audit storage configured (MASTRA_AUTH__AUDIT_STORAGE)")
+    previous = [s.get_secret_value() for s in settings.auth_previous_secrets]
+    return auth.audit_storage, ChainKeys.from_secrets(project_secret(settings), previous)
+
+
+def _read_checkpoints(path: str) -> list[Any]:
+    from ..ee.audit import parse_checkpoints
+
+    try:
+        with open(path, encoding="utf-8") as handle:
+            text = handle.read(1 << 20)  # checkpoints are short lines; a huge file is a mistake
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CommandError(f"--checkpoint: cannot read {path}: {exc}") from exc
+    try:
+        return parse_checkpoints(text)
+    except ValueError as exc:
+        raise CommandError(f"--checkpoint {path}: {exc}") from exc
+
+
+def _notes(report: Any, keys: Any) -> None:
+    """What an OK verdict does not cover, on stderr (stdout keeps the SPEC 1.4 line)."""
+    if not keys.keyed:
+        print("note: no server secret found; only unkeyed events could be verified", file=sys.stderr)
+    if report.legacy:
+        print(
+            f"note: {report.legacy} events are unkeyed (plain SHA-256, written before keying or "
+            "without a secret); a database writer could rewrite them undetected",
+            file=sys.stderr,
+        )
+    if report.checkpoints:
+        print(f"note: the log extends {report.checkpoints} signed checkpoint(s)", file=sys.stderr)
+
+
 def run_verify(args: argparse.Namespace) -> int:
     from ..ee.audit import verify_chain
 
     def body() -> int:
-        storage = _storage(args)
-        report = run_async(lambda: verify_chain(storage))
-        print(report.describe())
+        checkpoints = _read_checkpoints(args.checkpoint) if args.checkpoint else []
+        storage, keys = _chain_storage(args)
+        report = run_async(lambda: verify_chain(storage, keys=keys, checkpoints=checkpoints))
+        print(terminal_safe(report.describe()))  # names a stored id
+        if report.ok:
+            _notes(report, keys)
         return 0 if report.ok else 1
 
     return guard("audit verify", body)
+
+
+def run_checkpoint(args: argparse.Namespace) -> int:
+    from ..ee.audit import sign_checkpoint, verify_chain
+    from ..ee.models import utcnow
+
+    def body() -> int:
+        storage, keys = _chain_storage(args)
+        if not keys.keyed:
+            raise CommandError(
+                "checkpoints are signed with the server secret: set MASTRA_AUTH_SECRET "
+                "(or run where ./.mastra/secret is)"
+            )
+        # Sign only what was just verified: a checkpoint vouches for everything up to it.
+        report = run_async(lambda: verify_chain(storage, keys=keys))
+        if not report.ok or report.head is None:
+            raise CommandError(f"refusing to sign a broken chain: {report.describe()}")
+        seq, head_hash = report.head
+        print(sign_checkpoint(keys, seq, head_hash, utcnow()).to_json())
+        return 0
+
+    return guard("audit checkpoint", body)

@@ -1,5 +1,6 @@
-"""The tamper-evident hash chain (SPEC 8.6, S14): sealing appended events and
-verifying a storage from its anchor.
+"""The tamper-evident hash chain (SPEC 8.6, S14, S28): sealing appended events.
+
+Verification lives in :mod:`._verify`, key derivation in :mod:`._keys`.
 """
 
 from __future__ import annotations
@@ -10,21 +11,19 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from ..crypto import constant_time_equals
 from ..errors import MastraEEError
-from ..models import AuditEvent, AuditEventInput, AuditFilter, format_timestamp
-from ._canonical import ZERO_HASH, compute_event_hash, sealed_event_hash
+from ..models import AuditEvent, AuditEventInput, format_timestamp
+from ._canonical import sealed_event_hash
+from ._keys import ChainKey
 from ._metadata import normalise_metadata
 
 __all__ = [
     "AuditCorruptionError",
-    "ChainReport",
     "SealedEvent",
     "as_utc",
     "chain_events",
     "new_event_ids",
     "truncate_to_ms",
-    "verify_chain",
 ]
 
 
@@ -82,11 +81,13 @@ def _plain(model: Any) -> dict[str, Any]:
 
 @dataclass(slots=True)
 class SealedEvent:
-    """One appended event: its input and its exact API object (``event.to_json()``)."""
+    """One appended event: its input, its exact API object (``event.to_json()``) and
+    the id of the key its hash was made with (``None``: legacy plain SHA-256)."""
 
     source: AuditEventInput
     body: dict[str, Any]
     timestamp: datetime
+    kid: str | None = None
 
     def event(self) -> AuditEvent:
         b = self.body
@@ -106,9 +107,15 @@ class SealedEvent:
 
 
 def chain_events(
-    inputs: Sequence[AuditEventInput], *, last_seq: int, last_hash: str, now: datetime
+    inputs: Sequence[AuditEventInput],
+    *,
+    last_seq: int,
+    last_hash: str,
+    now: datetime,
+    key: ChainKey | None = None,
 ) -> list[SealedEvent]:
-    """Seal ``inputs`` in order after ``(last_seq, last_hash)``.
+    """Seal ``inputs`` in order after ``(last_seq, last_hash)``, with HMAC-SHA256
+    under ``key`` (SPEC S28) or, without a key, the legacy plain SHA-256.
 
     The API object is built directly rather than through ``model_dump`` (a third of the
     cost); ``verify_chain`` recomputes every hash from ``AuditEvent.to_json()``, so any
@@ -119,6 +126,7 @@ def chain_events(
     ids = new_event_ids(len(inputs))
     sealed: list[SealedEvent] = []
     seq, prev_hash = last_seq, last_hash
+    mac_key, kid = (key.chain, key.kid) if key is not None else (None, None)
     for item, event_id in zip(inputs, ids, strict=True):
         seq += 1
         body: dict[str, Any] = {
@@ -135,67 +143,6 @@ def chain_events(
             body["resource"] = _plain(item.resource)
         if item.duration is not None:
             body["duration"] = item.duration
-        prev_hash = body["hash"] = sealed_event_hash(body)
-        sealed.append(SealedEvent(item, body, timestamp))
+        prev_hash = body["hash"] = sealed_event_hash(body, mac_key)
+        sealed.append(SealedEvent(item, body, timestamp, kid))
     return sealed
-
-
-@dataclass(frozen=True)
-class ChainReport:
-    """Result of :func:`verify_chain`; ``broken_*`` name the first bad event."""
-
-    ok: bool
-    count: int
-    broken_seq: int | None = None
-    broken_id: str | None = None
-    reason: str | None = None
-
-    def describe(self) -> str:
-        """The CLI line of SPEC 1.4."""
-        if self.ok:
-            return f"OK {self.count} events"
-        return f"BROKEN at seq {self.broken_seq} (id {self.broken_id}): {self.reason}"
-
-
-async def verify_chain(storage: Any) -> ChainReport:
-    """Walk ``storage`` in ascending ``seq`` from its anchor and report the first seq
-    gap, ``prevHash`` mismatch, recomputed-hash mismatch or unreadable row.
-
-    ``count`` is the number of events checked and found good before the break.
-    """
-    anchor = await storage.chain_anchor()
-    expected_seq = int(anchor["seq"]) + 1 if anchor else 1
-    expected_prev = str(anchor["hash"]) if anchor else ZERO_HASH
-    count = 0
-    events = storage.iter_events(AuditFilter(), ascending=True)
-    try:
-        async for event in events:
-            problem = _check(event, expected_seq, expected_prev)
-            if problem is not None:
-                return ChainReport(False, count, event.seq, event.id, problem)
-            count += 1
-            expected_seq = event.seq + 1
-            expected_prev = event.hash
-    except AuditCorruptionError as exc:
-        # A row the driver could not decode has no seq of its own: name the next expected one.
-        seq = exc.seq if exc.seq is not None else expected_seq
-        return ChainReport(False, count, seq, exc.event_id, exc.reason)
-    finally:
-        aclose = getattr(events, "aclose", None)
-        if aclose is not None:
-            await aclose()
-    return ChainReport(True, count)
-
-
-def _check(event: AuditEvent, expected_seq: int, expected_prev: str) -> str | None:
-    if event.seq != expected_seq:
-        return f"seq gap: expected {expected_seq}, found {event.seq}"
-    if not constant_time_equals(event.prev_hash, expected_prev):
-        return "prevHash does not match the previous event's hash"
-    try:
-        recomputed = compute_event_hash(event.to_json())
-    except ValueError as exc:  # rfc8785 refuses the stored values
-        return f"event cannot be canonicalised: {exc}"
-    if not constant_time_equals(recomputed, event.hash):
-        return "hash mismatch: the event was modified after it was written"
-    return None

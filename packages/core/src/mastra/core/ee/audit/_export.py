@@ -1,5 +1,5 @@
 """Export encoders shared by ``GET /audit/export`` and ``mastra-ee audit export``
-(SPEC 9.6, S11). Output is produced as events stream out of storage: memory use does
+(SPEC 9.6, S11, S30). Output is produced as events stream out of storage: memory use does
 not grow with the size of the log.
 """
 
@@ -36,10 +36,22 @@ _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 _CHUNK_EVENTS = 100  # events per yielded chunk: fewer, larger writes to the socket
 
 
+def _is_formula(text: str) -> bool:
+    """True when a spreadsheet could evaluate ``text`` (S11, S30).
+
+    Spreadsheets skip leading whitespace before a formula, so the first
+    *non-whitespace* character decides; TAB or CR anywhere in that leading run is
+    neutralised too, since SPEC 9.6 names them as dangerous starts of a cell.
+    """
+    body = text.lstrip()
+    lead = text[: len(text) - len(body)]
+    return body.startswith(_FORMULA_STARTS) or "\t" in lead or "\r" in lead
+
+
 def _csv_field(value: Any) -> str:
     text = "" if value is None else str(value)
-    if text.startswith(_FORMULA_STARTS):
-        text = "'" + text  # neutralise spreadsheet formulas (S11)
+    if _is_formula(text):
+        text = "'" + text  # neutralise spreadsheet formulas
     return '"' + text.replace('"', '""') + '"'
 
 

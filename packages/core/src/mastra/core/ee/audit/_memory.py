@@ -16,8 +16,10 @@ from typing import Any
 from ..models import AuditEvent, AuditEventInput, AuditFilter, AuditPage, PageInfo, Pagination, utcnow
 from ._canonical import ZERO_HASH
 from ._chain import as_utc, chain_events
+from ._checkpoint import CheckpointTicker
 from ._filters import compile_filter
-from ._options import option_float
+from ._keys import UNKEYED, ChainKeys
+from ._options import chain_options, option_float
 from ._retention import RetentionScheduler
 from ._stats import build_buckets, hour_floor, validate_bucket
 
@@ -30,7 +32,8 @@ DEFAULT_MAX_EVENTS = 100_000
 class MemoryAuditStorage:
     """Options: ``retention_days`` (0 = forever) and ``max_events`` (default 100,000;
     0 = unbounded). Beyond ``max_events`` the oldest events are dropped exactly like a
-    retention purge, with a chain anchor, so ``verify_chain`` still passes."""
+    retention purge, with a chain anchor, so ``verify_chain`` still passes.
+    ``chain_keys`` and the checkpoint options are those of ``SQLAuditStorage``."""
 
     def __init__(
         self,
@@ -38,10 +41,17 @@ class MemoryAuditStorage:
         retention_days: float = 0,
         max_events: int = DEFAULT_MAX_EVENTS,
         clock: Callable[[], datetime] = utcnow,
+        chain_keys: ChainKeys | None = None,
+        checkpoint_events: int = 1000,
+        checkpoint_minutes: float = 5,
     ) -> None:
         self._events: list[AuditEvent] = []
         self._by_id: dict[str, AuditEvent] = {}
         self._anchor: dict[str, Any] | None = None
+        self.chain_keys = chain_keys or UNKEYED
+        self.checkpoints = CheckpointTicker(
+            self.chain_keys, every_events=checkpoint_events, every_minutes=checkpoint_minutes, clock=clock
+        )
         self._lock = threading.Lock()
         self._clock = clock
         self.max_events = max_events
@@ -52,6 +62,7 @@ class MemoryAuditStorage:
         return cls(
             retention_days=option_float(options, "retention_days", 0),
             max_events=int(option_float(options, "max_events", DEFAULT_MAX_EVENTS)),
+            **chain_options(options),
         )
 
     # -- writes ------------------------------------------------------------------
@@ -74,13 +85,15 @@ class MemoryAuditStorage:
             else:
                 last_seq, last_hash = 0, ZERO_HASH
             now = self._clock()
-            sealed = [
-                s.event() for s in chain_events(inputs, last_seq=last_seq, last_hash=last_hash, now=now)
-            ]
+            key = self.chain_keys.current
+            chained = chain_events(inputs, last_seq=last_seq, last_hash=last_hash, now=now, key=key)
+            sealed = [s.event() for s in chained]
             self._events.extend(sealed)
             self._by_id.update((ev.id, ev) for ev in sealed)
             if self.max_events > 0 and len(self._events) > self.max_events:
                 self._drop_prefix(len(self._events) - self.max_events)
+            if sealed:
+                self.checkpoints.observe(sealed[-1].seq, sealed[-1].hash, len(sealed))
         return [ev.model_copy(deep=True) for ev in sealed] if return_events else []
 
     def _drop_prefix(self, n: int) -> int:
@@ -90,7 +103,10 @@ class MemoryAuditStorage:
         removed, self._events = self._events[:n], self._events[n:]
         for ev in removed:
             self._by_id.pop(ev.id, None)
-        self._anchor = {"seq": removed[-1].seq, "hash": removed[-1].hash}
+        last = removed[-1]
+        self._anchor = {"seq": last.seq, "hash": last.hash}
+        if (key := self.chain_keys.current) is not None:
+            self._anchor.update(kid=key.kid, mac=key.sign_anchor(last.seq, last.hash))
         return n
 
     async def delete_before(self, cutoff: datetime) -> int:
@@ -152,6 +168,13 @@ class MemoryAuditStorage:
             return events[start : start + BATCH_SIZE]
         end = len(events) if cursor is None else _first_index_after(events, cursor - 1)
         return events[max(0, end - BATCH_SIZE) : end][::-1]
+
+    async def iter_chain(self) -> AsyncIterator[tuple[AuditEvent, str | None]]:
+        """Every event ascending with the id of the key its hash was made with: the
+        current key's, as this storage wrote every event it holds."""
+        key = self.chain_keys.current
+        async for event in self.iter_events(AuditFilter(), ascending=True):
+            yield event, key.kid if key else None
 
     async def stats(self, filter: AuditFilter, bucket: str = "hour") -> builtins.list[dict[str, Any]]:
         validate_bucket(bucket)

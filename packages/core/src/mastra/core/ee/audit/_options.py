@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Mapping
 from typing import Any
 
 from ..errors import ConfigurationError
+from ._keys import ChainKeys
 
-__all__ = ["option_bool", "option_float", "option_list"]
+__all__ = ["UNKEYED_WARNING", "chain_options", "option_bool", "option_float", "option_list"]
+
+UNKEYED_WARNING = (
+    "MASTRA_AUTH_SECRET is not set: the audit chain is unkeyed (plain SHA-256), so anyone "
+    "who can write to the database can rewrite it undetected, and no signed checkpoints are logged"
+)
 
 
 def option_bool(options: Mapping[str, Any], key: str, default: bool) -> bool:
@@ -52,3 +59,17 @@ def option_list(options: Mapping[str, Any], key: str) -> list[str] | None:
     if not isinstance(value, list | tuple):
         raise ConfigurationError(f"Option '{key}' must be a list, got {value!r}")
     return [str(item) for item in value]
+
+
+def chain_options(options: Mapping[str, Any]) -> dict[str, Any]:
+    """Keyword arguments of a storage for the keyed chain and its checkpoints (S28):
+    keys from ``_settings`` (``MASTRA_AUTH_SECRET``, ``MASTRA_AUTH_PREVIOUS_SECRETS``),
+    ``checkpoint_events`` (default 1000) and ``checkpoint_minutes`` (default 5)."""
+    keys = ChainKeys.from_settings(options.get("_settings"))
+    if not keys.keyed:
+        logging.getLogger("mastra.ee.audit").warning(UNKEYED_WARNING)
+    return {
+        "chain_keys": keys,
+        "checkpoint_events": int(option_float(options, "checkpoint_events", 1000)),
+        "checkpoint_minutes": option_float(options, "checkpoint_minutes", 5),
+    }

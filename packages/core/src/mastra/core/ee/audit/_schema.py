@@ -11,13 +11,23 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Column, DateTime, Index, Integer, MetaData, String, Table, Text
+from sqlalchemy import BigInteger, Column, DateTime, Index, Integer, MetaData, String, Table, Text, inspect
 from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.types import TypeDecorator
 
 from ._chain import as_utc
 
-__all__ = ["SEQ_INDEX", "UTCTimestamp", "audit_metadata", "chain_table", "counts_table", "events_table"]
+__all__ = [
+    "SEQ_INDEX",
+    "UTCTimestamp",
+    "add_missing_columns",
+    "audit_metadata",
+    "chain_table",
+    "counts_table",
+    "events_table",
+]
 
 
 class UTCTimestamp(TypeDecorator[datetime]):
@@ -66,6 +76,9 @@ events_table = Table(
     Column("duration", BigInteger().with_variant(Integer(), "sqlite")),
     Column("prev_hash", String(64), nullable=False),
     Column("hash", String(64), nullable=False),
+    # Id of the audit key ``hash`` was made with (HMAC-SHA256, SPEC S28); NULL for the
+    # legacy plain SHA-256 of rows written before keying or without a secret.
+    Column("chain_kid", String(16)),
 )
 
 # A named unique index (not an anonymous constraint) so SQLite queries can say
@@ -84,7 +97,8 @@ Index(
 Index("ix_mastra_audit_events_outcome", events_table.c.outcome, events_table.c.seq)
 Index("ix_mastra_audit_events_timestamp", events_table.c.timestamp)
 
-# One row, ``name = 'anchor'``: the last event removed by retention (SPEC 8.6).
+# One row, ``name = 'anchor'``: the last event removed by retention (SPEC 8.6), with
+# an HMAC of ``{seq, hash}`` under the anchor key (``kid``, ``mac``; NULL = legacy).
 chain_table = Table(
     "mastra_audit_chain",
     audit_metadata,
@@ -92,6 +106,8 @@ chain_table = Table(
     Column("seq", BigInteger().with_variant(Integer(), "sqlite"), nullable=False),
     Column("hash", String(64), nullable=False),
     Column("updated_at", UTCTimestamp(), nullable=False),
+    Column("kid", String(16)),
+    Column("mac", String(64)),
 )
 
 # Event counts per (UTC hour, actor type, action, outcome), maintained in the append
@@ -106,3 +122,35 @@ counts_table = Table(
     Column("outcome", String(16), primary_key=True),
     Column("n", BigInteger().with_variant(Integer(), "sqlite"), nullable=False),
 )
+
+
+# Columns added after the first release: databases created before them get them at
+# startup (``add_missing_columns``). All are nullable, so old rows stay valid.
+_ADDED_COLUMNS = ((events_table, ("chain_kid",)), (chain_table, ("kid", "mac")))
+
+
+async def add_missing_columns(conn: AsyncConnection) -> None:
+    """``ALTER TABLE ... ADD COLUMN`` for each added column an existing table lacks.
+
+    Several processes may start at once: PostgreSQL says ``IF NOT EXISTS``; SQLite has
+    no such clause, so a "duplicate column" error from a concurrent starter is ignored.
+    Identifiers and types come from our own table definitions, never from input.
+    """
+    present = await conn.run_sync(
+        lambda sync: {
+            t.name: {c["name"] for c in inspect(sync).get_columns(t.name)} for t, _ in _ADDED_COLUMNS
+        }
+    )
+    postgres = conn.dialect.name == "postgresql"
+    for table, names in _ADDED_COLUMNS:
+        for name in names:
+            if name in present[table.name]:
+                continue
+            column_type = table.c[name].type.compile(dialect=conn.dialect)
+            guard = "IF NOT EXISTS " if postgres else ""
+            ddl = f"ALTER TABLE {table.name} ADD COLUMN {guard}{name} {column_type}"
+            try:
+                await conn.exec_driver_sql(ddl)
+            except OperationalError as exc:
+                if "duplicate column" not in str(exc).lower():
+                    raise

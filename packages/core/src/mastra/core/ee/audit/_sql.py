@@ -15,11 +15,10 @@ import json
 import weakref
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from datetime import datetime
-from functools import lru_cache
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import delete, insert, select, text
+from sqlalchemy import delete, insert, select, text, update
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -27,12 +26,15 @@ from ..db import create_tables, get_engine, is_sqlite
 from ..errors import ConfigurationError
 from ..models import AuditEvent, AuditEventInput, AuditFilter, AuditPage, PageInfo, Pagination, utcnow
 from ._canonical import ZERO_HASH
-from ._chain import AuditCorruptionError, SealedEvent, as_utc, chain_events
-from ._options import option_bool, option_float
+from ._chain import AuditCorruptionError, as_utc
+from ._checkpoint import CheckpointTicker
+from ._keys import UNKEYED, ChainKeys
+from ._options import chain_options, option_bool, option_float
 from ._retention import RetentionScheduler
-from ._schema import audit_metadata, chain_table, counts_table, events_table
+from ._schema import add_missing_columns, audit_metadata, chain_table, counts_table, events_table
 from ._sqlcounts import add_counts, count_events, hourly_outcomes, rebuild_counts, subtract_counts
 from ._sqlfilters import UNINDEXED_COLUMNS, filter_conditions
+from ._sqlwrite import seal_and_insert
 from ._stats import build_buckets, validate_bucket
 from ._writer import BufferedAuditWriter
 
@@ -42,8 +44,8 @@ BATCH_SIZE = 500
 # SQLite: when walking events newest-first through the seq index is expected to visit
 # at most this many rows, force that plan (see ``_plan``).
 SEQ_WALK_LIMIT = 20_000
-PIPELINE_CHUNK = 250
 _t = events_table.c
+_anchor_columns = (chain_table.c.seq, chain_table.c.hash, chain_table.c.kid, chain_table.c.mac)
 # A stable 63-bit key for the PostgreSQL advisory lock guarding the chain head.
 _PG_LOCK_KEY = int.from_bytes(hashlib.sha256(b"mastra_audit_events").digest()[:8], "big") >> 1
 
@@ -51,7 +53,12 @@ _PG_LOCK_KEY = int.from_bytes(hashlib.sha256(b"mastra_audit_events").digest()[:8
 class SQLAuditStorage:
     """Options: ``database_url`` (default: the project database), ``retention_days``
     (0 = forever), ``buffered`` (default false; see :class:`BufferedAuditWriter`),
-    ``batch_size`` (500) and ``flush_interval`` (0.05 s) for the buffered writer."""
+    ``batch_size`` (500) and ``flush_interval`` (0.05 s) for the buffered writer,
+    ``checkpoint_events`` (1000) and ``checkpoint_minutes`` (5) for the signed
+    checkpoints logged to ``mastra.audit`` (0 turns a trigger off).
+
+    ``chain_keys`` keys the hash chain (SPEC S28); without it (no secret) events are
+    chained with the legacy plain SHA-256 and no checkpoints are logged."""
 
     def __init__(
         self,
@@ -62,6 +69,9 @@ class SQLAuditStorage:
         batch_size: int = 500,
         flush_interval: float = 0.05,
         clock: Callable[[], datetime] = utcnow,
+        chain_keys: ChainKeys | None = None,
+        checkpoint_events: int = 1000,
+        checkpoint_minutes: float = 5,
     ) -> None:
         self.database_url = database_url
         self._clock = clock
@@ -69,6 +79,11 @@ class SQLAuditStorage:
             weakref.WeakKeyDictionary()
         )
         self._counts_ready = False
+        self._columns_ready = False
+        self.chain_keys = chain_keys or UNKEYED
+        self.checkpoints = CheckpointTicker(
+            self.chain_keys, every_events=checkpoint_events, every_minutes=checkpoint_minutes, clock=clock
+        )
         self.retention = RetentionScheduler(self.delete_before, retention_days, clock=clock)
         self.writer = (
             BufferedAuditWriter(self, batch_size=batch_size, flush_interval=flush_interval)
@@ -88,6 +103,7 @@ class SQLAuditStorage:
             buffered=option_bool(options, "buffered", False),
             batch_size=int(option_float(options, "batch_size", 500, minimum=1)),
             flush_interval=option_float(options, "flush_interval", 0.05),
+            **chain_options(options),
         )
 
     # -- plumbing ----------------------------------------------------------------
@@ -95,6 +111,10 @@ class SQLAuditStorage:
     async def _engine(self) -> AsyncEngine:
         engine = get_engine(self.database_url)
         await create_tables(engine, audit_metadata)
+        if not self._columns_ready:
+            async with engine.begin() as conn:
+                await add_missing_columns(conn)
+            self._columns_ready = True
         if not self._counts_ready:
             await self._ensure_counts(engine)
         self.retention.ensure_started()
@@ -130,18 +150,29 @@ class SQLAuditStorage:
             await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_LOCK_KEY})
 
     @staticmethod
-    async def _chain_head(conn: AsyncConnection) -> tuple[int, str]:
+    async def _chain_head(conn: AsyncConnection) -> tuple[int, str, Row[Any] | None]:
+        """``(seq, hash, anchor)``: the newest event, else the anchor (then returned
+        too, so an unsigned one can be signed), else the start of the chain."""
         last = (await conn.execute(select(_t.seq, _t.hash).order_by(_t.seq.desc()).limit(1))).first()
         if last is not None:
-            return int(last.seq), str(last.hash)
-        anchor = (
-            await conn.execute(
-                select(chain_table.c.seq, chain_table.c.hash).where(chain_table.c.name == "anchor")
-            )
-        ).first()
+            return int(last.seq), str(last.hash), None
+        anchor = (await conn.execute(select(*_anchor_columns).where(chain_table.c.name == "anchor"))).first()
         if anchor is not None:
-            return int(anchor.seq), str(anchor.hash)
-        return 0, ZERO_HASH
+            return int(anchor.seq), str(anchor.hash), anchor
+        return 0, ZERO_HASH, None
+
+    async def _sign_legacy_anchor(self, conn: AsyncConnection, anchor: Row[Any] | None) -> None:
+        """Before the first keyed event goes right after an unsigned anchor (all legacy
+        events were purged before keying began), sign that anchor: verify refuses an
+        unsigned anchor in front of a keyed event, as an attacker would leave one."""
+        key = self.chain_keys.current
+        if key is None or anchor is None or anchor.mac is not None:
+            return
+        await conn.execute(
+            update(chain_table)
+            .where(chain_table.c.name == "anchor")
+            .values(kid=key.kid, mac=key.sign_anchor(int(anchor.seq), str(anchor.hash)))
+        )
 
     # -- writes ------------------------------------------------------------------
 
@@ -162,10 +193,14 @@ class SQLAuditStorage:
         engine = await self._engine()
         async with self._append_lock(), engine.connect() as conn:
             await self._lock_chain(conn)
-            last_seq, last_hash = await self._chain_head(conn)
-            sealed = await _seal_and_insert(conn, inputs, last_seq, last_hash, self._clock())
+            last_seq, last_hash, anchor = await self._chain_head(conn)
+            await self._sign_legacy_anchor(conn, anchor)
+            key = self.chain_keys.current
+            sealed = await seal_and_insert(conn, inputs, last_seq, last_hash, self._clock(), key)
             await add_counts(conn, sealed)
             await conn.commit()
+            head = sealed[-1].body
+            self.checkpoints.observe(head["seq"], head["hash"], len(sealed))
         return [s.event() for s in sealed] if return_events else []
 
     async def delete_before(self, cutoff: datetime) -> int:
@@ -192,9 +227,15 @@ class SQLAuditStorage:
             await subtract_counts(conn, last.seq)
             removed = (await conn.execute(delete(events_table).where(_t.seq <= last.seq))).rowcount
             await conn.execute(delete(chain_table).where(chain_table.c.name == "anchor"))
+            key = self.chain_keys.current
             await conn.execute(
                 insert(chain_table).values(
-                    name="anchor", seq=last.seq, hash=last.hash, updated_at=self._clock()
+                    name="anchor",
+                    seq=last.seq,
+                    hash=last.hash,
+                    updated_at=self._clock(),
+                    kid=key.kid if key else None,
+                    mac=key.sign_anchor(int(last.seq), str(last.hash)) if key else None,
                 )
             )
             await conn.commit()
@@ -230,7 +271,7 @@ class SQLAuditStorage:
     async def _stored_count(self, conn: AsyncConnection) -> int:
         """Events in the table, from the chain head and anchor in O(1): ``seq`` is
         gap-free from the anchor (a gap made behind our back is what verify reports)."""
-        last_seq, _ = await self._chain_head(conn)
+        last_seq, _, _ = await self._chain_head(conn)
         anchor = (
             await conn.execute(select(chain_table.c.seq).where(chain_table.c.name == "anchor"))
         ).scalar()
@@ -258,6 +299,15 @@ class SQLAuditStorage:
     async def iter_events(self, filter: AuditFilter, ascending: bool = False) -> AsyncIterator[AuditEvent]:
         """Keyset pages of 500 by ``seq``, each its own short query: memory stays flat
         and no transaction is held open while the consumer (an HTTP client) is slow."""
+        async for row in self._iter_rows(filter, ascending):
+            yield _from_row(row)
+
+    async def iter_chain(self) -> AsyncIterator[tuple[AuditEvent, str | None]]:
+        """Every event ascending with the id of the key its hash was made with."""
+        async for row in self._iter_rows(AuditFilter(), True):
+            yield _from_row(row), row.chain_kid
+
+    async def _iter_rows(self, filter: AuditFilter, ascending: bool) -> AsyncIterator[Row[Any]]:
         engine = await self._engine()
         where = filter_conditions(filter, sqlite=is_sqlite(engine))
         async with engine.connect() as conn:
@@ -275,7 +325,7 @@ class SQLAuditStorage:
             async with engine.connect() as conn:
                 rows = await _fetch_events(conn, query)
             for row in rows:
-                yield _from_row(row)
+                yield row
             if len(rows) < BATCH_SIZE:
                 return
             cursor = int(rows[-1].seq)
@@ -289,14 +339,16 @@ class SQLAuditStorage:
         return build_buckets(counts, filter)
 
     async def chain_anchor(self) -> dict[str, Any] | None:
+        """``{seq, hash}``, plus ``kid`` and ``mac`` when the anchor is signed."""
         engine = await self._engine()
         async with engine.connect() as conn:
-            row = (
-                await conn.execute(
-                    select(chain_table.c.seq, chain_table.c.hash).where(chain_table.c.name == "anchor")
-                )
-            ).first()
-        return {"seq": int(row.seq), "hash": str(row.hash)} if row is not None else None
+            row = (await conn.execute(select(*_anchor_columns).where(chain_table.c.name == "anchor"))).first()
+        if row is None:
+            return None
+        anchor: dict[str, Any] = {"seq": int(row.seq), "hash": str(row.hash)}
+        if row.mac is not None:
+            anchor.update(kid=row.kid, mac=row.mac)
+        return anchor
 
     async def aclose(self) -> None:
         """Flush the buffered writer (if any) and stop the retention task."""
@@ -325,116 +377,6 @@ def _rows_needed(pagination: Pagination) -> int:
     if pagination.per_page is None:
         return 1 << 62  # everything: never force the walk
     return (pagination.page + 1) * pagination.per_page
-
-
-# Row order of ``_row_values``; a test checks it names every column of the table.
-_COLUMNS = (
-    "id",
-    "seq",
-    "timestamp",
-    "actor_type",
-    "actor_id",
-    "actor_email",
-    "actor_ip",
-    "actor_user_agent",
-    "actor_organization_id",
-    "action",
-    "resource_type",
-    "resource_id",
-    "resource_name",
-    "outcome",
-    "metadata",
-    "duration",
-    "prev_hash",
-    "hash",
-)
-# SQLite fast path: one multi-row qmark INSERT per chunk, fed a flat tuple. It skips
-# SQLAlchemy's per-row parameter processing, and one statement step per chunk keeps
-# the driver thread out of the GIL for the whole chunk (executemany re-takes the GIL
-# after every row), which is what lets sealing and writing overlap. Timestamps use
-# the exact text form SQLAlchemy's SQLite DateTime writes and reads, so both paths
-# agree on ordering. Identifiers come from our own table definition; values are bound.
-_SQLITE_ROW = "(" + ", ".join("?" * len(_COLUMNS)) + ")"
-
-
-@lru_cache(maxsize=8)
-def _sqlite_insert(rows: int) -> str:
-    values = ", ".join([_SQLITE_ROW] * rows)
-    return f"INSERT INTO {events_table.name} ({', '.join(_COLUMNS)}) VALUES {values}"  # noqa: S608
-
-
-_SQLITE_TIME_FORMAT = "%Y-%m-%d %H:%M:%S.%f"
-_json_text = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
-
-
-async def _seal_and_insert(
-    conn: AsyncConnection,
-    inputs: builtins.list[AuditEventInput],
-    last_seq: int,
-    last_hash: str,
-    now: datetime,
-) -> builtins.list[SealedEvent]:
-    """Seal and insert ``inputs`` in chunks, sealing chunk k+1 (Python, this thread)
-    while chunk k is written (SQLite's thread or the PostgreSQL server), so a large
-    batch keeps two cores busy. Only one statement uses the connection at a time."""
-    done: builtins.list[SealedEvent] = []
-    pending: asyncio.Future[None] | None = None
-    try:
-        for start in range(0, len(inputs), PIPELINE_CHUNK):
-            sealed = chain_events(
-                inputs[start : start + PIPELINE_CHUNK], last_seq=last_seq, last_hash=last_hash, now=now
-            )
-            last_seq, last_hash = sealed[-1].body["seq"], sealed[-1].body["hash"]
-            if pending is not None:
-                await pending
-            pending = asyncio.ensure_future(_insert(conn, sealed))
-            await asyncio.sleep(0)  # let the insert reach the driver before sealing more
-            done.extend(sealed)
-        if pending is not None:
-            await pending
-    except BaseException:
-        if pending is not None and not pending.done():
-            await asyncio.wait([pending])  # never leave a statement running on the connection
-        raise
-    return done
-
-
-async def _insert(conn: AsyncConnection, sealed: builtins.list[SealedEvent]) -> None:
-    if conn.dialect.name == "sqlite":
-        stamp = sealed[0].timestamp.replace(tzinfo=None).strftime(_SQLITE_TIME_FORMAT)
-        flat = tuple(value for s in sealed for value in _row_values(s, stamp))
-        await conn.exec_driver_sql(_sqlite_insert(len(sealed)), flat)
-    else:
-        await conn.execute(
-            insert(events_table),
-            [dict(zip(_COLUMNS, _row_values(s, s.timestamp), strict=True)) for s in sealed],
-        )
-
-
-def _row_values(sealed: SealedEvent, timestamp: Any) -> tuple[Any, ...]:
-    """The events-table row of ``sealed``, in ``_COLUMNS`` order."""
-    body, source = sealed.body, sealed.source
-    actor, resource = source.actor, source.resource
-    return (
-        body["id"],
-        body["seq"],
-        timestamp,
-        actor.type,
-        actor.id,
-        actor.email,
-        actor.ip,
-        actor.user_agent,
-        actor.organization_id,
-        body["action"],
-        resource.type if resource else None,
-        resource.id if resource else None,
-        resource.name if resource else None,
-        body["outcome"],
-        _json_text.encode(body["metadata"]),
-        body.get("duration"),
-        body["prevHash"],
-        body["hash"],
-    )
 
 
 def _from_row(row: Row[Any]) -> AuditEvent:

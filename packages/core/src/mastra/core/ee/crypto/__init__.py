@@ -2,7 +2,7 @@
 
 from ._cookies import CookieSpec, clear_cookie, cookie_name, parse_cookie_header, set_cookie
 from ._sealing import Sealer, SealError
-from ._tokens import constant_time_equals, new_handle, new_secret, sha256_hex
+from ._tokens import constant_time_equals, derive_key, key_id, new_handle, new_secret, sha256_hex
 
 __all__ = [
     "CookieSpec",
@@ -11,6 +11,8 @@ __all__ = [
     "clear_cookie",
     "constant_time_equals",
     "cookie_name",
+    "derive_key",
+    "key_id",
     "new_handle",
     "new_secret",
     "parse_cookie_header",

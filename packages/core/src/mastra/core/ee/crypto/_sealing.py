@@ -9,16 +9,15 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import json
 import os
 from collections.abc import Sequence
 from typing import Any
 
 from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+from ._tokens import derive_key, key_id
 
 # An error message, not a password:
 SECRET_TOO_SHORT = "Session secret must be at least 32 bytes (256 bits) for AES-256-GCM encryption"  # noqa: S105
@@ -39,9 +38,14 @@ def _b64decode(text: str) -> bytes:
     if not text or not _B64URL.issuperset(text):
         raise SealError("bad base64")
     try:
-        return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+        data = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
     except (binascii.Error, ValueError) as exc:
         raise SealError("bad base64") from exc
+    # One value, one spelling: the unused low bits of the last character must be zero,
+    # so no second text opens the same seal (the decoder ignores those bits).
+    if _b64encode(data) != text:
+        raise SealError("non-canonical base64")
+    return data
 
 
 class Sealer:
@@ -60,10 +64,8 @@ class Sealer:
         for index, secret in enumerate(secret_list):
             if not isinstance(secret, str) or len(secret) < 32:
                 raise ValueError(SECRET_TOO_SHORT)
-            key = HKDF(algorithm=hashes.SHA256(), length=32, salt=salt.encode(), info=info.encode()).derive(
-                secret.encode()
-            )
-            kid = hashlib.sha256(key).hexdigest()[:8]
+            key = derive_key(secret, salt=salt, info=info)
+            kid = key_id(key)
             self._keys.setdefault(kid, AESGCM(key))
             if index == 0:
                 self.current_kid = kid

@@ -8,6 +8,9 @@ Subclass :class:`AuditStorageConformance` and supply:
   behind the storage's back (an SQL ``UPDATE``, a poke at a list), as an attacker
   with database access would.
 
+A storage with a ``chain_keys`` attribute (:class:`~mastra.core.ee.audit.ChainKeys`)
+is checked as keyed: hashes are HMAC-SHA256 under its current key (SPEC S28).
+
 Example::
 
     class TestMine(AuditStorageConformance):
@@ -83,6 +86,19 @@ async def _seqs(provider: Any, **filters: Any) -> list[int]:
     return [e.seq for e in page.events]
 
 
+def _expected_hash(provider: Any, event: AuditEvent) -> str:
+    """The hash ``provider`` should have stored: keyed when it has a current key."""
+    keys = getattr(provider, "chain_keys", None)
+    current = keys.current if keys is not None else None
+    return compute_event_hash(event.to_json(), current.chain if current is not None else None)
+
+
+async def _anchor(provider: Any) -> dict[str, Any] | None:
+    """``{seq, hash}`` of the anchor, without the signature a keyed storage adds."""
+    anchor = await provider.chain_anchor()
+    return {"seq": anchor["seq"], "hash": anchor["hash"]} if anchor is not None else None
+
+
 class AuditStorageConformance:
     @pytest.fixture
     def clock(self) -> FakeClock:
@@ -100,7 +116,7 @@ class AuditStorageConformance:
         assert event.timestamp == clock.current.replace(microsecond=250_000)
         assert event.prev_hash == ZERO_HASH
         assert len(event.hash) == 64 and event.hash == event.hash.lower()
-        assert event.hash == compute_event_hash(event.to_json())
+        assert event.hash == _expected_hash(provider, event)
         assert event.metadata == {"method": "password"} and event.duration == 12
 
     async def test_timestamp_is_truncated_to_milliseconds(self, provider: Any, clock: FakeClock) -> None:
@@ -318,7 +334,7 @@ class AuditStorageConformance:
             clock.advance(3600)
         removed = await provider.delete_before(events[3].timestamp)
         assert removed == 3
-        assert await provider.chain_anchor() == {"seq": 3, "hash": events[2].hash}
+        assert await _anchor(provider) == {"seq": 3, "hash": events[2].hash}
         assert await provider.get(events[0].id) is None
         assert await _seqs(provider) == [6, 5, 4]
         report = await verify_chain(provider)
@@ -328,7 +344,7 @@ class AuditStorageConformance:
         assert later.seq == 7 and later.prev_hash == events[5].hash
         # Deleting everything keeps the chain going from the anchor.
         assert await provider.delete_before(clock.advance(3600)) == 4
-        assert await provider.chain_anchor() == {"seq": 7, "hash": later.hash}
+        assert await _anchor(provider) == {"seq": 7, "hash": later.hash}
         after_all = await provider.append(make_event("test.fresh"))
         assert after_all.seq == 8 and after_all.prev_hash == later.hash
         report = await verify_chain(provider)
