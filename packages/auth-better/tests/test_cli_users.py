@@ -98,3 +98,89 @@ async def test_disable_revokes_live_sessions(monkeypatch: pytest.MonkeyPatch, tm
     await dispose_engines()
     assert await asyncio.to_thread(run, ["users", "disable", "carol@example.com"], monkeypatch) == 0
     assert await auth.session.validate_session(session.id) is None
+
+
+async def test_users_list_escapes_control_and_bidi_characters(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """S26: a name or email stored with terminal escapes (inserted through the store,
+    past the sign-up validation) prints escaped; ``--json`` stays escaped by json."""
+    from mastra.core.ee.db import dispose_engines
+    from mastra.core.ee.plugins import build_auth
+    from mastra.core.ee.settings import Settings
+
+    name, email = "\x1b[31mMallory\u202elive", "\x1b]0;pwned\x07@example.com"
+    auth = build_auth(Settings())
+    await auth.user.store.create_user(
+        email=email, name=name, password_hash="x", role=None, default_role="viewer"
+    )
+    await dispose_engines()
+
+    assert await asyncio.to_thread(run, ["users", "list"], monkeypatch) == 0
+    out = capsys.readouterr().out
+    assert not any(c in out for c in "\x1b\x07\u202e")
+    assert "\\x1b[31mMallory\\u202elive" in out and "\\x1b]0;pwned\\x07@example.com" in out
+
+    assert await asyncio.to_thread(run, ["users", "list", "--json"], monkeypatch) == 0
+    out = capsys.readouterr().out
+    assert not any(c in out for c in "\x1b\x07\u202e")
+    assert [(r["email"], r["name"]) for r in json.loads(out)] == [(email, name)]
+
+
+def test_users_create_leaves_directory_0700_and_database_0600(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """S27 on the CLI path: the first command of a new project creates ``.mastra`` and
+    the database; under the usual umask SQLite alone would make them 0755/0644."""
+    import os
+    import stat
+
+    previous = os.umask(0o022)
+    try:
+        assert (
+            run(
+                ["users", "create", "--email", "ann@example.com", "--password-stdin"],
+                monkeypatch,
+                "pass-word-1\n",
+            )
+            == 0
+        )
+    finally:
+        os.umask(previous)
+    assert stat.S_IMODE((tmp_path / ".mastra").stat().st_mode) == 0o700
+    assert stat.S_IMODE((tmp_path / ".mastra" / "mastra.db").stat().st_mode) == 0o600
+
+
+def test_admin_commands_use_the_secret_serve_generated(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Without MASTRA_AUTH_SECRET, `users` reads ./.mastra/secret as `serve` does, so the
+    audit events it writes join the keyed chain (`audit verify` stays OK)."""
+    from mastra.core.cli._serve import ensure_secret
+
+    monkeypatch.delenv("MASTRA_AUTH_SECRET")
+    monkeypatch.delenv("BETTER_AUTH_SECRET", raising=False)
+    ensure_secret(tmp_path / ".mastra" / "secret")
+    capsys.readouterr()
+    assert (
+        run(
+            ["users", "create", "--email", "ann@example.com", "--password-stdin"],
+            monkeypatch,
+            "pass-word-1\n",
+        )
+        == 0
+    )
+    assert (
+        run(
+            ["users", "create", "--email", "bob@example.com", "--password-stdin"],
+            monkeypatch,
+            "pass-word-2\n",
+        )
+        == 0
+    )
+    assert run(["users", "set-role", "bob@example.com", "admin"], monkeypatch) == 0
+    capsys.readouterr()
+    assert run(["audit", "verify"], monkeypatch) == 0
+    captured = capsys.readouterr()
+    assert captured.out.strip() == "OK 1 events"
+    assert "unkeyed" not in captured.err

@@ -9,7 +9,7 @@ from mastra.core.ee.plugins import PluginRegistry, build_auth
 
 from .conftest import make_settings
 
-ORIGIN = "http://testserver"
+ORIGIN = "http://localhost"
 
 
 @pytest.fixture

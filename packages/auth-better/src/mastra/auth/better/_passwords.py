@@ -7,7 +7,8 @@ the *hex string's bytes* (not the decoded bytes) are the scrypt salt. The key is
 ``scrypt(NFKC(password), N=16384, r=16, p=1, dkLen=64)``.
 
 Hashing is CPU- and memory-heavy (16 MiB per call), so the async helpers run it on
-a worker thread; the event loop never hashes.
+a worker thread; the event loop never hashes. What a password may be is the core's
+policy (:mod:`mastra.core.ee.policy`), shared with every other provider.
 """
 
 from __future__ import annotations
@@ -16,46 +17,18 @@ import asyncio
 import hashlib
 import re
 import secrets
-import unicodedata
 from typing import Any
 
-from mastra.core.ee.errors import PasswordPolicyError
+from mastra.core.ee.policy import MIN_PASSWORD_LENGTH, normalise_password
 from passlib.context import CryptContext
 from passlib.exc import PasswordSizeError
 from passlib.utils import handlers as uh
 
-__all__ = [
-    "MAX_PASSWORD_LENGTH",
-    "MIN_PASSWORD_LENGTH",
-    "PasswordHasher",
-    "better_scrypt",
-    "check_password_policy",
-    "normalise_password",
-]
-
-MIN_PASSWORD_LENGTH = 8
-MAX_PASSWORD_LENGTH = 128
+__all__ = ["PasswordHasher", "better_scrypt"]
 
 _N, _R, _P, _DKLEN = 16384, 16, 1, 64
 _MAXMEM = 128 * 1024 * 1024
 _HASH_RE = re.compile(r"^[0-9a-f]{32}:[0-9a-f]{128}$")
-
-
-def normalise_password(password: str | bytes) -> str:
-    """NFKC, never trimmed or truncated (Better Auth normalises the same way)."""
-    if isinstance(password, bytes):
-        password = password.decode("utf-8")
-    return unicodedata.normalize("NFKC", password)
-
-
-def check_password_policy(password: str) -> str:
-    """The normalised password, or ``PasswordPolicyError`` with the SPEC 9.4 texts."""
-    normalised = normalise_password(password)
-    if len(normalised) < MIN_PASSWORD_LENGTH:
-        raise PasswordPolicyError(f"Password must be at least {MIN_PASSWORD_LENGTH} characters")
-    if len(normalised) > MAX_PASSWORD_LENGTH:
-        raise PasswordPolicyError(f"Password must be at most {MAX_PASSWORD_LENGTH} characters")
-    return normalised
 
 
 class better_scrypt(uh.HasSalt, uh.GenericHandler):  # type: ignore[misc]

@@ -15,15 +15,17 @@ from typing import Any
 from ._common import add_config_option, load
 
 MASK = "********"
-SECRET_KEYS = (
-    "secret",
-    "password",
-    "api_key",
-    "license",
-    "cookie_password",
-    "client_secret",
-    "webhook_secret",
-)
+# Substrings of a key, lower-cased with "_" and "-" removed, that mark a secret: plurals
+# and prefixes count (previous_secrets, access_tokens, private_key, apiKey, ee_license).
+# Not the audit log's is_secret_key: that one also hides "credentials" and "cookie*",
+# which here are the capability selection and cookie settings an operator needs to read.
+SECRET_WORDS = ("secret", "password", "passwd", "passphrase", "token", "key", "license")
+# scheme://user:password@... The password runs to the last "@": an unencoded "@" or "/"
+# inside it must not leave a tail showing (SQLAlchemy ends it at the first "@", urllib
+# at the first "/"; hiding the longer span is safe under both readings).
+_URL_PASSWORD = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9+.-]*://[^:/@\s]*:).+@", re.DOTALL)
+# Keys directly under [auth.options] are provider names, not option names.
+_PROVIDER_TABLES = ("auth", "options")
 _BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
 
 
@@ -37,18 +39,39 @@ def register(sub: Any) -> None:
 
 
 def is_secret(key: str) -> bool:
-    lowered = key.lower()
-    return any(
-        lowered == word or lowered.endswith("_" + word) or lowered.endswith(word) for word in SECRET_KEYS
-    )
+    squashed = key.lower().replace("_", "").replace("-", "")
+    return any(word in squashed for word in SECRET_WORDS)
 
 
-def mask(data: Any) -> Any:
+def mask_url_password(text: str) -> str:
+    """``postgresql://user:pw@host/db`` → ``postgresql://user:********@host/db``."""
+    return _URL_PASSWORD.sub(lambda m: f"{m['head']}{MASK}@", text)
+
+
+def mask(data: Any, path: tuple[str, ...] = ()) -> Any:
+    """Secret-named entries hidden whole (lists and nested tables too); every other
+    string keeps its text with any URL password hidden."""
     if isinstance(data, dict):
-        return {k: (MASK if is_secret(k) and v is not None else mask(v)) for k, v in data.items()}
+        return {
+            key: _hide(value) if path != _PROVIDER_TABLES and is_secret(key) else mask(value, (*path, key))
+            for key, value in data.items()
+        }
     if isinstance(data, list):
-        return [mask(v) for v in data]
+        return [mask(value, path) for value in data]
+    if isinstance(data, str):
+        return mask_url_password(data)
     return data
+
+
+def _hide(value: Any) -> Any:
+    # None is left out of the TOML anyway; a boolean (query_token = true) carries no secret.
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, dict):
+        return {key: _hide(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_hide(item) for item in value]
+    return MASK
 
 
 def _key(key: str) -> str:

@@ -13,7 +13,7 @@ import json
 import sys
 from typing import Any
 
-from ._common import CommandError, add_config_option, guard, load, run_async
+from ._common import CommandError, add_config_option, guard, load, run_async, terminal_safe
 
 _NEEDS = ("create_user", "list_users", "set_role", "disable_user", "get_user_by_email")
 
@@ -90,8 +90,9 @@ def run_list(args: argparse.Namespace) -> int:
             return 0
         for row in rows:
             state = "disabled" if row.get("disabled") else "active"
-            name, role = row.get("name") or "-", row.get("role") or "-"
-            print(f"{row['id']}  {row['email']}  {name}  {role}  {state}  {row.get('created')}")
+            fields = (row["id"], row["email"], row.get("name") or "-", row.get("role") or "-", state)
+            # Names and emails are stored text: whatever validated them once, escape on output.
+            print("  ".join(terminal_safe(field) for field in (*fields, row.get("created"))))
         return 0
 
     return guard("users list", body)
@@ -155,7 +156,7 @@ def run_disable(args: argparse.Namespace) -> int:
             return user
 
         user = run_async(disable)
-        print(f"disabled {user.email} ({user.id}); all sessions revoked")
+        print(f"disabled {terminal_safe(user.email)} ({terminal_safe(user.id)}); all sessions revoked")
         return 0
 
     return guard("users disable", body)

@@ -2,11 +2,17 @@
 (session registry, audit storage, SSO state store, rate limits, embedded Better Auth).
 
 SQLite gets WAL and a busy timeout so several server processes can share a file.
+Its directory is created 0700 and its files 0600 (S27) before SQLite opens them: SQLite
+itself would create the database 0644 under a usual umask, and its WAL, shared-memory
+and journal files copy the database file's mode.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
+import os
+import stat
 import weakref
 from pathlib import Path
 from typing import Any
@@ -15,7 +21,13 @@ from sqlalchemy import MetaData, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-__all__ = ["create_tables", "dispose_engines", "get_engine", "is_postgres", "is_sqlite"]
+__all__ = ["create_tables", "dispose_engines", "get_engine", "is_postgres", "is_sqlite", "private_directory"]
+
+logger = logging.getLogger("mastra.ee.db")
+
+# The project's own state directory (default database, generated secret).
+_PROJECT_DIR = ".mastra"
+_SQLITE_SIDECARS = ("-wal", "-shm", "-journal")
 
 _engines: dict[str, AsyncEngine] = {}
 _created: set[tuple[str, int]] = set()
@@ -51,21 +63,72 @@ def _on_sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def _restrict(path: Path) -> None:
+    """Take group and other access away from an existing ``path``; never adds any."""
+    try:
+        current = stat.S_IMODE(path.stat().st_mode)
+    except FileNotFoundError:
+        return
+    if current & 0o077:
+        try:
+            os.chmod(path, current & ~0o077)
+        except PermissionError:  # not ours: say so, the operator decides
+            logger.warning("Cannot restrict the permissions of %s (mode %o)", path, current)
+
+
+def private_directory(directory: Path, *, tighten_existing: bool) -> None:
+    """Create ``directory`` and any missing parents with mode 0700. With
+    ``tighten_existing``, an existing ``directory`` loses group and other access."""
+    if directory.is_dir():
+        if tighten_existing:
+            _restrict(directory)
+        return
+    missing: list[Path] = []
+    probe = directory
+    while not probe.exists():
+        missing.append(probe)
+        probe = probe.parent
+    for path in reversed(missing):
+        try:
+            path.mkdir(mode=0o700)
+        except FileExistsError:  # another process made it first; its creator set the mode
+            continue
+        os.chmod(path, 0o700)  # mkdir's mode passes through the umask, which may be odd
+
+
+def _prepare_sqlite_file(database: Path) -> None:
+    """Runs before every new SQLite connection, so a database deleted while the process
+    runs is recreated private too."""
+    # The project's own .mastra is tightened (earlier versions left it 0755); any other
+    # existing directory named in database_url is the operator's to set.
+    private_directory(database.parent, tighten_existing=database.parent.name == _PROJECT_DIR)
+    try:
+        os.close(os.open(database, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        for path in (database, *(Path(f"{database}{suffix}") for suffix in _SQLITE_SIDECARS)):
+            _restrict(path)
+        return
+    # Exact bits whatever the umask. SQLite takes the empty file as a new database.
+    os.chmod(database, 0o600)
+
+
 def get_engine(url: str) -> AsyncEngine:
     """The process-wide engine for ``url`` (created on first use)."""
     engine = _engines.get(url)
     if engine is not None:
         return engine
     parsed = make_url(url)
+    sqlite = parsed.get_backend_name() == "sqlite"
     kwargs: dict[str, Any] = {}
-    if parsed.get_backend_name() == "sqlite":
-        database = parsed.database or ""
-        if database and database != ":memory:" and not database.startswith("file:"):
-            Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
-    else:
+    if not sqlite:
         kwargs.update(pool_pre_ping=True, pool_size=10, max_overflow=10)
     engine = create_async_engine(url, **kwargs)
-    if parsed.get_backend_name() == "sqlite":
+    if sqlite:
+        database = parsed.database or ""
+        if database and database != ":memory:" and not database.startswith("file:"):
+            # Absolute now, as the SQLite dialect makes it when the engine is created.
+            path = Path(os.path.abspath(database))
+            event.listen(engine.sync_engine, "do_connect", lambda *_: _prepare_sqlite_file(path))
         event.listen(engine.sync_engine, "connect", _on_sqlite_connect)
     _engines[url] = engine
     return engine

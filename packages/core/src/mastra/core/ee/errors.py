@@ -21,6 +21,7 @@ __all__ = [
     "SSOError",
     "SignUpDisabled",
     "SignUpFailed",
+    "TextPolicyError",
 ]
 
 
@@ -77,6 +78,17 @@ class SignUpFailed(AuthError):
     def __init__(self, message: str | None = None, *, reason: str = "sign_up_failed"):
         super().__init__(message)
         self.reason = reason
+
+
+class TextPolicyError(SignUpFailed):
+    """A name or e-mail with control, bidirectional or other invisible characters (S26).
+
+    A ``SignUpFailed`` (SPEC 3.4 names no other sign-up refusal), but its message is
+    the policy text to show, e.g. ``Name must not contain a control character (U+0007)``.
+    """
+
+    code = "text_policy"
+    default_message = "Text contains characters that are not allowed"
 
 
 class PasswordPolicyError(AuthError):

@@ -17,9 +17,9 @@ from urllib.parse import quote
 from mastra.core.ee.crypto import sha256_hex
 from mastra.core.ee.errors import InvalidCredentials, InvalidResetToken, SignUpDisabled, SignUpFailed
 from mastra.core.ee.models import CredentialsResult, EEUser
+from mastra.core.ee.policy import MAX_PASSWORD_BYTES, check_display_text, check_password_policy
 
 from .._common import is_valid_email, normalise_email
-from .._passwords import MAX_PASSWORD_LENGTH, check_password_policy
 from .._request import request_meta
 from ._store import DuplicateEmail
 
@@ -37,9 +37,10 @@ logger = logging.getLogger("mastra.auth.better")
 
 RESET_TOKEN_TTL = timedelta(minutes=10)
 _RESET_PREFIX = "reset-password:"
-# A password longer than this can never be valid (policy max is 128 characters, at
-# most 4 bytes each); it still burns a dummy hash so the answer takes the usual time.
-_MAX_SIGN_IN_PASSWORD = 4 * MAX_PASSWORD_LENGTH
+# A password longer than this can never be valid (the policy allows 128 UTF-8 bytes
+# after NFKC, and NFKC composes at most a few code points into one); it still burns a
+# dummy hash so the answer takes the usual time.
+_MAX_SIGN_IN_PASSWORD = 4 * MAX_PASSWORD_BYTES
 
 
 class BetterCredentialsMixin:
@@ -98,11 +99,11 @@ class BetterCredentialsMixin:
         return await self._issue(self._to_user(row), request)
 
     async def _create(self, email: str, password: str, name: str | None, role: str | None) -> dict[str, Any]:
-        normalised = normalise_email(email or "")
+        normalised = check_display_text(normalise_email(email or ""), "Email")
         if not is_valid_email(normalised):
             raise SignUpFailed("Invalid email", reason="invalid_email")
+        display = check_display_text((name or "").strip()[:256], "Name") or normalised.split("@", 1)[0]
         password = check_password_policy(password or "")
-        display = (name or "").strip()[:256] or normalised.split("@", 1)[0]
         password_hash = await self.hasher.hash(password)
         try:
             return await self.store.create_user(

@@ -27,11 +27,16 @@ from mastra.core.ee.errors import (
     SignUpFailed,
 )
 from mastra.core.ee.models import CredentialsResult, EEUser, Session, utcnow
+from mastra.core.ee.policy import (
+    MAX_PASSWORD_LENGTH,
+    MIN_PASSWORD_LENGTH,
+    check_display_text,
+    check_password_policy,
+)
 
 from .._common import is_valid_email, normalise_email, user_from_better
 from .._cookie import BetterCookie, sign_token
 from .._options import BetterOptions
-from .._passwords import MAX_PASSWORD_LENGTH, check_password_policy
 from ..embedded._schema import parse_date
 from ._client import BetterAuthClient, BetterResponse
 
@@ -174,11 +179,13 @@ class RemoteBetterAuth:
     ) -> CredentialsResult:
         if not self.options.sign_up_enabled:
             raise SignUpDisabled()
-        normalised = normalise_email(email or "")
+        normalised = check_display_text(normalise_email(email or ""), "Email")
         if not is_valid_email(normalised):
             raise SignUpFailed("Invalid email", reason="invalid_email")
+        display = check_display_text((name or "").strip()[:256], "Name") or normalised.split("@", 1)[0]
+        # The whole policy runs here, before the server sees the password: a Better
+        # Auth server checks only its own length limits.
         check_password_policy(password or "")
-        display = (name or "").strip()[:256] or normalised.split("@", 1)[0]
         result = await self.client.call(
             "POST",
             "/sign-up/email",
@@ -189,7 +196,7 @@ class RemoteBetterAuth:
             return self._credentials_result(result)
         code = result.code
         if code == "PASSWORD_TOO_SHORT":
-            raise PasswordPolicyError("Password must be at least 8 characters")
+            raise PasswordPolicyError(f"Password must be at least {MIN_PASSWORD_LENGTH} characters")
         if code == "PASSWORD_TOO_LONG":
             raise PasswordPolicyError(f"Password must be at most {MAX_PASSWORD_LENGTH} characters")
         if code in {"INVALID_EMAIL", "VALIDATION_ERROR"}:
@@ -225,7 +232,7 @@ class RemoteBetterAuth:
         if result.ok:
             return ""
         if result.code == "PASSWORD_TOO_SHORT":
-            raise PasswordPolicyError("Password must be at least 8 characters")
+            raise PasswordPolicyError(f"Password must be at least {MIN_PASSWORD_LENGTH} characters")
         if result.code == "PASSWORD_TOO_LONG":
             raise PasswordPolicyError(f"Password must be at most {MAX_PASSWORD_LENGTH} characters")
         raise InvalidResetToken()

@@ -1,4 +1,4 @@
-"""Conformance suite for ``ICredentialsProvider`` (SPEC 3.4, 9.4, S6, S18, S19).
+"""Conformance suite for ``ICredentialsProvider`` (SPEC 3.4, 9.4, S6, S18, S19, S26).
 
 Subclass :class:`CredentialsProviderConformance` and supply fixtures:
 
@@ -39,6 +39,11 @@ from ..models import CredentialsResult
 __all__ = ["CredentialsProviderConformance", "reset_token_from_url"]
 
 PASSWORD = "correct horse battery"  # noqa: S105 - a test fixture value
+# The policy's inclusive bounds with passwords it would otherwise accept (not
+# repeated, not common): 8 characters, 128 ASCII bytes, 128 bytes of 2-byte characters.
+EIGHT_CHARACTERS = "kV9#qL2m"
+MAX_ASCII = "Correct-Horse-7" * 8 + "Battery!"
+MAX_MULTIBYTE = "éà" * 32
 RESET_URL = "http://127.0.0.1:4111/reset-password"
 
 
@@ -129,6 +134,19 @@ class CredentialsProviderConformance:
             # 43 characters that NFKC-expand to 129 ("ﬃ" -> "ffi"): the policy counts NFKC.
             ("ﬃ" * 43, "Password must be at most 128 characters"),
             ("y" * 5000, "Password must be at most 128 characters"),
+            # 65 characters but 129 UTF-8 bytes: the byte limit counts NFKC UTF-8 too.
+            ("éà" * 32 + "x", "Password must be at most 128 bytes"),
+            ("密码安全" * 11, "Password must be at most 128 bytes"),
+            # S26: blank, one repeated character, or among the 10,000 most common.
+            ("\u3000" * 8, "Password must not be only whitespace"),
+            (" " * 12, "Password must not be only whitespace"),
+            ("aaaaaaaa", "Password must not be a single repeated character"),
+            ("7" * 20, "Password must not be a single repeated character"),
+            ("password", "Password is too common"),
+            ("Password", "Password is too common"),
+            ("ｐａｓｓｗｏｒｄ", "Password is too common"),
+            ("12345678", "Password is too common"),
+            ("iloveyou", "Password is too common"),
         ],
     )
     async def test_password_policy(self, provider: Any, password: str, message: str) -> None:
@@ -138,10 +156,52 @@ class CredentialsProviderConformance:
         assert caught.value.status == 400
 
     async def test_policy_bounds_are_inclusive(self, provider: Any) -> None:
-        await self._sign_up(provider, "eight@example.com", "a" * 8)
-        await self._sign_up(provider, "max@example.com", "b" * 128)
-        await provider.sign_in("eight@example.com", "a" * 8, None)
-        await provider.sign_in("max@example.com", "b" * 128, None)
+        for email, password in (
+            ("eight@example.com", EIGHT_CHARACTERS),
+            ("max@example.com", MAX_ASCII),
+            ("max-bytes@example.com", MAX_MULTIBYTE),
+        ):
+            await self._sign_up(provider, email, password)
+            await provider.sign_in(email, password, None)
+
+    async def test_policy_refusal_creates_no_account(self, provider: Any) -> None:
+        with pytest.raises(PasswordPolicyError):
+            await provider.sign_up("common@example.com", "password", None, None)
+        await self._sign_up(provider, "common@example.com")  # the address is still free
+
+    @pytest.mark.parametrize(
+        "name",
+        [
+            "evil\u202egnp.exe",  # right-to-left override
+            "Ann\u2066Lee\u2069",  # isolate
+            "Ann\x00",
+            "Ann\x1b[31mLee",  # ANSI escape
+            "Ann\u200bLee",  # zero-width space
+            "Ann\u2028Lee",  # line separator
+        ],
+    )
+    async def test_name_with_control_or_format_characters_is_refused(self, provider: Any, name: str) -> None:
+        with pytest.raises(SignUpFailed) as caught:
+            await provider.sign_up("unsafe-name@example.com", PASSWORD, name, None)
+        assert caught.value.status == 400
+        assert caught.value.message.startswith("Name must not contain ")
+        await self._sign_up(provider, "unsafe-name@example.com", name="Ann Lee")  # nothing was created
+
+    @pytest.mark.parametrize(
+        "email", ["ann\u202e@example.com", "ann\u200b@example.com", "ann\x07@example.com"]
+    )
+    async def test_email_with_control_or_format_characters_is_refused(
+        self, provider: Any, email: str
+    ) -> None:
+        with pytest.raises(SignUpFailed) as caught:
+            await provider.sign_up(email, PASSWORD, None, None)
+        assert caught.value.status == 400
+        assert caught.value.message.startswith("Email must not contain ")
+        await self._fails(provider, email, PASSWORD)
+
+    async def test_names_in_other_scripts_are_kept(self, provider: Any) -> None:
+        user = await self._sign_up(provider, "intl@example.com", name="Zoë محمد 李小龙")
+        assert user.name == "Zoë محمد 李小龙"
 
     async def test_malformed_email_is_refused(self, provider: Any) -> None:
         for email in ("not-an-email", "a@b", "two@@example.com", "sp ace@example.com", "@example.com"):
@@ -172,8 +232,8 @@ class CredentialsProviderConformance:
         assert all(isinstance(c, str) for c in result.cookies)
 
     async def test_password_is_nfkc_normalised(self, provider: Any) -> None:
-        await self._sign_up(provider, "nfkc@example.com", "password123")
-        await provider.sign_in("nfkc@example.com", "ｐａｓｓｗｏｒｄ１２３", None)
+        await self._sign_up(provider, "nfkc@example.com", "staple 4321")
+        await provider.sign_in("nfkc@example.com", "ｓｔａｐｌｅ　４３２１", None)
 
     async def test_password_is_never_trimmed(self, provider: Any) -> None:
         await self._sign_up(provider, "spaces@example.com", "  spaced password  ")
@@ -278,3 +338,16 @@ class CredentialsProviderConformance:
         with pytest.raises(PasswordPolicyError):
             await provider.reset_password(token, "short")
         await provider.sign_in("judy@example.com", PASSWORD, None)
+
+    async def test_reset_token_survives_a_policy_refusal(
+        self, provider: Any, reset_outbox: list[Any]
+    ) -> None:
+        """The policy runs before the token is consumed, so the user can pick another password."""
+        self._need_reset(provider)
+        await self._sign_up(provider, "kim@example.com")
+        token = await self._reset_link(provider, reset_outbox, "kim@example.com")
+        with pytest.raises(PasswordPolicyError) as caught:
+            await provider.reset_password(token, "password")
+        assert caught.value.message == "Password is too common"
+        await provider.reset_password(token, "brand new password")
+        await provider.sign_in("kim@example.com", "brand new password", None)
