@@ -197,3 +197,21 @@ async def test_route_answers_404_without_a_webhook_secret(
         )
     assert response.status_code == 404
     await auth.user.aclose()
+
+
+async def test_oversized_chunked_body_is_refused_while_streaming(http: httpx.AsyncClient) -> None:
+    """Finding 7: a chunked 200 MiB POST was read whole before the signature check
+    (the server grew from 111 to 520 MB). The core's streamed cap stops it at 1 MiB."""
+    chunk = 64 * 1024
+    pulled = 0
+
+    async def body() -> Any:
+        nonlocal pulled
+        for _ in range(3200):  # 200 MiB if read to the end
+            pulled += chunk
+            yield b"{" * chunk
+
+    r = await http.post(PATH, content=body(), headers={"WorkOS-Signature": "t=1, v1=00"})
+    assert r.status_code == 413
+    assert r.json()["error"] == "Request body too large"
+    assert pulled <= (1 << 20) + 2 * chunk

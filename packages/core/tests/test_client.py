@@ -31,7 +31,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 PASSWORD = "correct horse battery"
-BASE = "http://test"
+BASE = "http://localhost"
 
 
 class Counter:

@@ -102,3 +102,21 @@ def test_token_helpers_have_enough_entropy() -> None:
     assert len(base64.urlsafe_b64decode(secret + "=" * (-len(secret) % 4))) == 32
     assert len(new_handle()) == 32 and new_handle() != new_handle()
     assert sha256_hex("abc") == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+
+
+def test_unseal_rejects_non_canonical_base64() -> None:
+    """The root of the flaky fuzz test: a changed padding bit in the last base64
+    character decodes to the same bytes, so it unsealed. Only the canonical text may."""
+    from mastra.core.ee.crypto import Sealer, SealError
+
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+    sealer = Sealer("k" * 40)
+    for size in range(0, 6):  # every remainder of the blob length modulo 3
+        value = sealer.seal(b"x" * size)
+        head, _, body = value.rpartition(".")
+        last = alphabet.index(body[-1])
+        for flipped in {last ^ 1, last ^ 2, last ^ 3} - {last}:
+            mutated = f"{head}.{body[:-1]}{alphabet[flipped]}"
+            with pytest.raises(SealError):
+                sealer.unseal(mutated)
+        assert sealer.unseal(value) == b"x" * size

@@ -12,7 +12,7 @@ import httpx
 import pytest
 from mastra.core.ee.testing.reference import reference_app, reference_settings
 
-ORIGIN = {"origin": "http://test"}
+ORIGIN = {"origin": "http://localhost"}
 PASSWORD = "correct horse battery"
 
 
@@ -23,7 +23,7 @@ def app(sqlite_url: str) -> Any:
 
 @pytest.fixture
 async def owner(app: Any) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as c:
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://localhost") as c:
         await c.post(
             "/api/auth/credentials/sign-up",
             json={"email": "owner@example.com", "password": PASSWORD},
@@ -114,7 +114,9 @@ async def test_export_formats(owner: httpx.AsyncClient) -> None:
 
 
 async def test_viewer_denied_and_audited(app: Any, owner: httpx.AsyncClient) -> None:
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as viewer:
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://localhost"
+    ) as viewer:
         await viewer.post(
             "/api/auth/credentials/sign-up",
             json={"email": "v@example.com", "password": PASSWORD},
@@ -131,7 +133,7 @@ async def test_viewer_denied_and_audited(app: Any, owner: httpx.AsyncClient) -> 
 
 async def test_no_storage_is_503(sqlite_url: str) -> None:
     app = reference_app(reference_settings(sqlite_url, auth={"audit_storage": None}))
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as c:
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://localhost") as c:
         await c.post(
             "/api/auth/credentials/sign-up",
             json={"email": "o@example.com", "password": PASSWORD},

@@ -10,7 +10,7 @@ import pytest
 from mastra.core.ee.models import AuditFilter, Pagination
 from mastra.core.ee.testing.reference import reference_app, reference_settings
 
-ORIGIN = {"origin": "http://test"}
+ORIGIN = {"origin": "http://localhost"}
 PASSWORD = "correct horse battery"
 
 
@@ -26,7 +26,7 @@ def app(settings: Any) -> Any:
 
 @pytest.fixture
 async def client(app: Any) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as c:
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://localhost") as c:
         yield c
 
 
@@ -149,7 +149,7 @@ async def test_sign_in_rotates_session_and_audits(app: Any, client: httpx.AsyncC
     assert second and second != first
     # S1: the session presented at sign-in was destroyed server-side.
     stale = httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://test", cookies={"mastra_session": first}
+        transport=httpx.ASGITransport(app=app), base_url="http://localhost", cookies={"mastra_session": first}
     )
     async with stale:
         assert (await stale.get("/api/auth/sessions")).status_code == 401
@@ -181,7 +181,7 @@ async def test_sign_in_failures_are_indistinguishable(app: Any, client: httpx.As
 
 async def test_credentials_not_configured(sqlite_url: str) -> None:
     app = reference_app(reference_settings(sqlite_url, auth={"credentials": None}))
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as c:
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://localhost") as c:
         r = await c.post(
             "/api/auth/credentials/sign-in", json={"email": "a@example.com", "password": "x"}, headers=ORIGIN
         )
@@ -193,7 +193,7 @@ async def test_auth_disabled(sqlite_url: str) -> None:
     app = reference_app(
         reference_settings(sqlite_url, auth={"user": None, "credentials": None, "rbac": None})
     )
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as c:
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://localhost") as c:
         assert (await c.get("/api/auth/capabilities")).json() == {"enabled": False, "login": None}
         r = await c.get("/api/auth/me")
         assert r.status_code == 200 and r.text == "null"
@@ -207,7 +207,9 @@ async def test_logout_destroys_session(app: Any, client: httpx.AsyncClient) -> N
     assert r.status_code == 200 and r.json() == {"success": True}
     assert r.headers.get_list("set-cookie") == ["mastra_session=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0"]
     async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://test", cookies={"mastra_session": cookie}
+        transport=httpx.ASGITransport(app=app),
+        base_url="http://localhost",
+        cookies={"mastra_session": cookie},
     ) as old:
         assert (await old.get("/api/auth/me")).text == "null"
         r = await old.get("/api/auth/sessions")
@@ -235,7 +237,7 @@ async def test_refresh_route(app: Any, client: httpx.AsyncClient) -> None:
 
 async def test_refresh_not_configured(sqlite_url: str) -> None:
     app = reference_app(reference_settings(sqlite_url, auth={"session": None}))
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as c:
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://localhost") as c:
         r = await c.post("/api/auth/refresh", headers=ORIGIN)
         assert (r.status_code, r.json()) == (404, {"error": "Session refresh not configured"})
 
@@ -244,7 +246,7 @@ async def test_sessions_list_and_revoke(app: Any, client: httpx.AsyncClient) -> 
     await sign_up(client)
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(
-        transport=transport, base_url="http://test", headers={"user-agent": "other"}
+        transport=transport, base_url="http://localhost", headers={"user-agent": "other"}
     ) as other:
         r = await other.post(
             "/api/auth/credentials/sign-in",
@@ -289,7 +291,7 @@ async def test_role_permissions_route(app: Any, client: httpx.AsyncClient) -> No
 
 async def test_role_permissions_without_rbac(sqlite_url: str) -> None:
     app = reference_app(reference_settings(sqlite_url, auth={"rbac": None}))
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as c:
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://localhost") as c:
         await sign_up(c)
         r = await c.get("/api/auth/roles/member/permissions")
         assert (r.status_code, r.json()) == (404, {"error": "RBAC not configured"})
@@ -314,11 +316,11 @@ async def test_password_reset_flow(app: Any, client: httpx.AsyncClient) -> None:
 
     await asyncio.sleep(0.05)
     [(to, link)] = ref.outbox
-    assert to == "owner@example.com" and link.startswith("http://test/reset-password?token=")
+    assert to == "owner@example.com" and link.startswith("http://localhost/reset-password?token=")
     token = link.split("token=")[1]
     r = await client.post(
         "/api/auth/credentials/password-reset/confirm",
-        json={"token": "nope", "password": "x" * 10},
+        json={"token": "nope", "password": "another password"},
         headers=ORIGIN,
     )
     assert (r.status_code, r.json()) == (400, {"error": "Invalid or expired reset token"})
@@ -363,7 +365,7 @@ async def test_password_reset_uniform_delay(sqlite_url: str) -> None:
     import time
 
     app = reference_app(reference_settings(sqlite_url), reset_delay=0.3)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as c:
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://localhost") as c:
         await sign_up(c)
         timings = []
         for email in ("owner@example.com", "nobody@example.com"):

@@ -20,8 +20,9 @@ APP = reference_app(
         f"sqlite+aiosqlite:///{_tmp}/fuzz.db",
         auth={
             "options": {"cookie": {"registry": "memory"}},
-            "rate_limit": {"ip": "100000/60", "account": "100000/60"},
+            "rate_limit": {"ip": "100000/60", "account": "100000/60", "sign_up": "100000/60"},
         },
+        allowed_hosts=["testserver"],  # the host name schemathesis' ASGI client sends
     ),
 )
 _ref = APP.state.mastra_ee.auth.user

@@ -11,7 +11,7 @@ from mastra.core.ee.models import AuditFilter, Pagination
 from mastra.core.ee.testing.reference import reference_app, reference_settings
 from mastra.core.server._ratelimit import parse_limit
 
-ORIGIN = {"origin": "http://test"}
+ORIGIN = {"origin": "http://localhost"}
 PASSWORD = "correct horse battery"
 TOO_MANY = {"error": "Too many attempts. Try again later."}
 
@@ -46,7 +46,7 @@ async def attempt(c: httpx.AsyncClient, email: str, password: str) -> httpx.Resp
 async def test_account_limit(sqlite_url: str, storage: str) -> None:
     app = make(sqlite_url, storage)
     calls = counting(app)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as c:
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://localhost") as c:
         await c.post(
             "/api/auth/credentials/sign-up",
             json={"email": "a@example.com", "password": PASSWORD},
@@ -70,7 +70,7 @@ async def test_account_limit(sqlite_url: str, storage: str) -> None:
 
 async def test_ip_limit_and_sign_up(sqlite_url: str) -> None:
     app = make(sqlite_url, "memory", ip="3/60", account="100/300")
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as c:
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://localhost") as c:
         for i in range(3):
             assert (await attempt(c, f"u{i}@example.com", "x")).status_code == 401
         r = await attempt(c, "fresh@example.com", "x")
@@ -93,7 +93,7 @@ async def test_window_expiry_frees_key(sqlite_url: str) -> None:
     import asyncio
 
     app = make(sqlite_url, "sql", ip="1/1", account="100/300")
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as c:
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://localhost") as c:
         assert (await attempt(c, "a@example.com", "x")).status_code == 401
         assert (await attempt(c, "a@example.com", "x")).status_code == 429
         await asyncio.sleep(1.2)  # temporary only: no permanent lockout
@@ -117,7 +117,7 @@ async def test_concurrent_wrong_passwords_verify_at_most_the_account_limit(
     and the right password is refused afterwards (finding 1 of the attack review).
     On SQLite and PostgreSQL."""
     app = make(database_url, storage, ip="1000/60", account="5/300")
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as c:
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://localhost") as c:
         await c.post(
             "/api/auth/credentials/sign-up",
             json={"email": "victim@example.com", "password": PASSWORD},
@@ -142,7 +142,7 @@ async def test_concurrent_attempts_from_one_ip_verify_at_most_the_ip_limit(
 ) -> None:
     app = make(sqlite_url, storage, ip="10/60", account="5/300")
     calls = counting(app)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as c:
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://localhost") as c:
         responses = await asyncio.gather(*(attempt(c, f"u{i}@example.com", "wrong-pw") for i in range(60)))
     statuses = [r.status_code for r in responses]
     assert statuses.count(401) == 10 and statuses.count(429) == 50, statuses
@@ -152,7 +152,7 @@ async def test_concurrent_attempts_from_one_ip_verify_at_most_the_ip_limit(
 async def test_success_gives_the_ip_slot_back(sqlite_url: str) -> None:
     """Only failures count: successful sign-ins never use up the per-IP budget."""
     app = make(sqlite_url, "memory", ip="2/60", account="100/300")
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as c:
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://localhost") as c:
         await c.post(
             "/api/auth/credentials/sign-up",
             json={"email": "a@example.com", "password": PASSWORD},
@@ -189,7 +189,7 @@ async def test_broken_rate_limit_store_fails_closed(sqlite_url: str, path: str, 
     app = make(sqlite_url, "memory")
     calls = counting(app)
     app.state.mastra_ee.limiter.backend = _BrokenBackend()
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as c:
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://localhost") as c:
         r = await c.post(path, json=body, headers=ORIGIN)
     assert r.status_code == 503, r.text
     assert r.json()["error"] == "Service unavailable"
@@ -201,7 +201,7 @@ async def test_broken_rate_limit_store_fails_closed(sqlite_url: str, path: str, 
 async def test_successful_sign_ups_are_limited_per_ip(sqlite_url: str) -> None:
     settings = reference_settings(sqlite_url, auth={"rate_limit": {"sign_up": "5/3600"}})
     app = reference_app(settings)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as c:
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://localhost") as c:
         statuses = []
         for i in range(7):
             r = await c.post(
@@ -221,7 +221,7 @@ async def test_refused_sign_ups_do_not_use_the_sign_up_quota(sqlite_url: str) ->
         sqlite_url, auth={"rate_limit": {"sign_up": "1/3600", "ip": "100/60", "account": "100/300"}}
     )
     app = reference_app(settings)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as c:
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://localhost") as c:
         for _ in range(3):
             r = await c.post(
                 "/api/auth/credentials/sign-up",

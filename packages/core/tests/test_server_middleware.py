@@ -17,7 +17,7 @@ from mastra.core.ee.testing.reference import reference_app, reference_settings
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-ORIGIN = {"origin": "http://test"}
+ORIGIN = {"origin": "http://localhost"}
 PASSWORD = "correct horse battery"
 
 
@@ -72,7 +72,7 @@ def make_app(sqlite_url: str, **overrides: Any) -> Any:
 
 
 def client_for(app: Any, **kwargs: Any) -> httpx.AsyncClient:
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test", **kwargs)
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://localhost", **kwargs)
 
 
 @pytest.fixture
@@ -263,7 +263,7 @@ async def test_csrf(app: Any, owner: httpx.AsyncClient) -> None:
     assert (r.status_code, r.json()) == (403, forbidden)
     r = await owner.post("/api/agents/a1/generate", headers={"origin": "null"})
     assert r.status_code == 403
-    r = await owner.post("/api/agents/a1/generate", headers={"referer": "http://test/studio/page"})
+    r = await owner.post("/api/agents/a1/generate", headers={"referer": "http://localhost/studio/page"})
     assert r.status_code == 200
     assert (await owner.post("/api/agents/a1/generate", headers=ORIGIN)).status_code == 200
     # Credential routes are checked even without any cookie.

@@ -66,7 +66,7 @@ def app(sqlite_url: str) -> Any:
 
 
 def client_for(app: Any) -> httpx.AsyncClient:
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test")
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://localhost")
 
 
 async def login(c: httpx.AsyncClient, redirect: str = "/agents?x=1") -> str:
@@ -78,7 +78,7 @@ async def login(c: httpx.AsyncClient, redirect: str = "/agents?x=1") -> str:
     assert cookies[1].startswith("idp_pkce=abc")
     url = r.json()["url"]
     query = parse_qs(urlsplit(url).query)
-    assert query["redirect_uri"] == ["http://test/api/auth/sso/callback"]
+    assert query["redirect_uri"] == ["http://localhost/api/auth/sso/callback"]
     return query["state"][0]
 
 
@@ -95,7 +95,7 @@ async def test_sso_round_trip(app: Any) -> None:
         assert caps["login"]["type"] == "both" and caps["login"]["sso"]["url"] == "/api/auth/sso/login"
         state = await login(c)
         r = await c.get("/api/auth/sso/callback", params={"code": "good", "state": state})
-        assert r.status_code == 302 and r.headers["location"] == "http://test/agents?x=1"
+        assert r.status_code == 302 and r.headers["location"] == "http://localhost/agents?x=1"
         cookies = r.headers.get_list("set-cookie")
         assert cookies[0].startswith("mastra_sso_state=;") and "Max-Age=0" in cookies[0]
         assert any(c.startswith("idp_pkce=;") for c in cookies)
@@ -103,12 +103,12 @@ async def test_sso_round_trip(app: Any) -> None:
         assert (await c.get("/api/auth/me")).json()["email"] == "sso@example.com"
         # Replay: the state is single-use even with the cookie restored.
         r = await c.get("/api/auth/sso/callback", params={"code": "good", "state": state})
-        assert r.headers["location"].startswith("http://test/login?error=invalid_state")
+        assert r.headers["location"].startswith("http://localhost/login?error=invalid_state")
         # Logout offers the federated logout URL.
-        r = await c.post("/api/auth/logout", headers={"origin": "http://test"})
+        r = await c.post("/api/auth/logout", headers={"origin": "http://localhost"})
         assert r.json() == {
             "success": True,
-            "redirectTo": "https://idp.example/logout?return_to=http://test/",
+            "redirectTo": "https://idp.example/logout?return_to=http://localhost/",
         }
     events = await sso_events(app)
     assert [(e.outcome, e.metadata.get("reason")) for e in events] == [
@@ -142,7 +142,7 @@ async def test_sso_callback_failures(app: Any, params: dict[str, Any], code: str
         query = {k: (state if v is None else v) for k, v in params.items()}
         r = await c.get("/api/auth/sso/callback", params=query)
         assert r.status_code == 302
-        assert r.headers["location"] == f"http://test/login?error={code}&redirect=%2Faudit"
+        assert r.headers["location"] == f"http://localhost/login?error={code}&redirect=%2Faudit"
         assert "secret detail" not in r.text
         assert (await c.get("/api/auth/me")).text == "null"
     [event] = await sso_events(app)
@@ -154,7 +154,7 @@ async def test_sso_callback_without_cookie(app: Any) -> None:
         state = await login(c)
         c.cookies.clear()
         r = await c.get("/api/auth/sso/callback", params={"code": "good", "state": state})
-        assert r.headers["location"] == "http://test/login?error=invalid_state"
+        assert r.headers["location"] == "http://localhost/login?error=invalid_state"
 
 
 async def test_sso_not_configured(sqlite_url: str) -> None:
@@ -163,14 +163,14 @@ async def test_sso_not_configured(sqlite_url: str) -> None:
         r = await c.get("/api/auth/sso/login")
         assert (r.status_code, r.json()) == (404, {"error": "SSO not configured"})
         r = await c.get("/api/auth/sso/callback")
-        assert r.headers["location"].startswith("http://test/login?error=sso_not_configured")
+        assert r.headers["location"].startswith("http://localhost/login?error=sso_not_configured")
 
 
 async def test_sso_login_rejects_open_redirect(app: Any) -> None:
     async with client_for(app) as c:
         state = await login(c, "https://evil.example/steal")
         r = await c.get("/api/auth/sso/callback", params={"code": "good", "state": state})
-        assert r.headers["location"] == "http://test/"
+        assert r.headers["location"] == "http://localhost/"
 
 
 # -- 9.1 helpers --------------------------------------------------------------------
@@ -218,7 +218,11 @@ def fake_request(headers: dict[str, str] | None = None, client: str = "10.0.0.9"
     ],
 )
 def test_validate_redirect_table(target: str, dev: bool, expected: str) -> None:
-    settings = Settings(trusted_origins=["https://trusted.example.com"], env=None if dev else "production")
+    settings = Settings(
+        trusted_origins=["https://trusted.example.com"],
+        env=None if dev else "production",
+        public_url=None if dev else "https://app.example.com",
+    )
     assert validate_redirect(target, fake_request(), settings) == expected
 
 
@@ -239,3 +243,21 @@ def test_public_origin_and_client_ip() -> None:
     assert public_origin(fake_request(forwarded), Settings(public_url="https://pub.example.com/")) == (
         "https://pub.example.com"
     )
+
+
+async def test_sso_redirect_uri_and_logout_return_use_the_public_url(sqlite_url: str) -> None:
+    """S22: reached through an allowed internal host name, the IdP still gets the
+    public callback URL and the logout return (finding 2 of the attack review)."""
+    public = "https://app.example.com"
+    settings = reference_settings(
+        sqlite_url, public_url=public, allowed_hosts=["internal.example"], auth={"sso": "fake"}
+    )
+    app = reference_app(settings, plugins={"sso": SSOPlugin()})
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://internal.example"
+    ) as c:
+        r = await c.get("/api/auth/sso/login")
+        query = parse_qs(urlsplit(r.json()["url"]).query)
+        assert query["redirect_uri"] == ["https://app.example.com/api/auth/sso/callback"]
+        r = await c.post("/api/auth/logout", headers={"origin": public})
+        assert r.json()["redirectTo"] == "https://idp.example/logout?return_to=https://app.example.com/"

@@ -18,7 +18,7 @@ from mastra.core.studio import CSP, safe_local_path
 PASSWORD = "correct horse battery"
 
 
-def make_client(app: Any, base_url: str = "http://test") -> httpx.AsyncClient:
+def make_client(app: Any, base_url: str = "http://localhost") -> httpx.AsyncClient:
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=base_url)
 
 
@@ -128,7 +128,7 @@ async def test_error_banner_is_always_html_escaped(client: httpx.AsyncClient) ->
 
 
 async def test_config_block_cannot_be_closed_by_user_data(client: httpx.AsyncClient) -> None:
-    origin = {"origin": "http://test"}
+    origin = {"origin": "http://localhost"}
     evil = "</script><script>alert(1)</script>"
     r = await client.post(
         "/api/auth/credentials/sign-up",

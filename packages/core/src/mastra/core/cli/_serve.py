@@ -41,12 +41,17 @@ def register(sub: Any) -> None:
 
 
 def ensure_secret(path: Path = SECRET_PATH) -> str:
-    """The secret from ``path``, or a new one written there (0600) with a warning."""
+    """The secret from ``path``, or a new one written there (0600) with a warning.
+
+    The directory ends 0700 either way: one left by an earlier run or another tool
+    with looser modes is tightened, since it also holds the database."""
+    from ..ee.db import private_directory
+
+    private_directory(path.parent, tighten_existing=True)
     if path.is_file():
         text = path.read_text().strip()
         if len(text) >= 32:
             return text
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     secret = secrets.token_urlsafe(36)  # 48 characters
     tmp = path.with_suffix(".tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -106,9 +111,14 @@ def run(args: argparse.Namespace) -> int:
     _configure_logging()
     try:
         settings = load_settings(args.config)
+        if settings.is_production and not settings.public_url:
+            # S22: without it, reset links and SSO callbacks would come from request headers.
+            print("mastra-ee serve: MASTRA_PUBLIC_URL is required in production", file=sys.stderr)
+            return 2
+        settings = _allow_bind_host(settings, args.host)
         if not settings.secret:
             os.environ["MASTRA_AUTH_SECRET"] = ensure_secret()
-            settings = load_settings(args.config)
+            settings = _allow_bind_host(load_settings(args.config), args.host)
         registry = _registry(settings)
         auth = build_auth(settings, registry)
         # Optional short cache of successful authentications (see server.AuthCache):
@@ -122,7 +132,17 @@ def run(args: argparse.Namespace) -> int:
     print(f"Mastra EE studio: {studio}", flush=True)
     if asyncio.run(_user_count(auth)) == 0:
         print(f"No users yet: the first account created becomes the owner ({studio}signup)", flush=True)
-    config = uvicorn.Config(app, host=args.host, port=args.port, log_level="info", lifespan="on")
+    config = uvicorn.Config(
+        app,
+        host=args.host,
+        port=args.port,
+        log_level="info",
+        lifespan="on",
+        # S23: X-Forwarded-* count only through the app's own trusted_proxy_count; uvicorn
+        # would otherwise believe them from loopback peers (any local reverse proxy).
+        proxy_headers=False,
+        server_header=False,
+    )
     server = uvicorn.Server(config)
     try:
         server.run()
@@ -132,7 +152,18 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _allow_bind_host(settings: Any, host: str) -> Any:
+    """In development the address ``serve`` listens on is an allowed ``Host`` (S22)."""
+    from ..server._hosts import UNSPECIFIED_ADDRESSES
+
+    if not settings.is_dev or host.strip() in UNSPECIFIED_ADDRESSES or host in settings.allowed_hosts:
+        return settings
+    return settings.model_copy(update={"allowed_hosts": [*settings.allowed_hosts, host]})
+
+
 def _display_host(host: str) -> str:
-    if host in {"0.0.0.0", "::", ""}:  # noqa: S104 - display only
+    from ..server._hosts import UNSPECIFIED_ADDRESSES
+
+    if host in UNSPECIFIED_ADDRESSES:
         return "127.0.0.1"
     return f"[{host}]" if ":" in host else host

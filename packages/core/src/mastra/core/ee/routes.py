@@ -18,6 +18,9 @@ class Route:
     # str or list (any-of); ``False`` = authentication only; ``None`` = derive from method + path
     permission: str | list[str] | bool | None = None
     csrf: bool | None = None  # None = true for unsafe methods
+    # Largest request body in bytes (S25); ``None`` = the core's default (1 MiB). The core
+    # streams the body through this cap before the endpoint sees it: over it is 413.
+    max_body: int | None = None
 
     @property
     def csrf_protected(self) -> bool:

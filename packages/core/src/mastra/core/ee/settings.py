@@ -106,6 +106,9 @@ class Settings(BaseSettings):
     auth: AuthSettings = Field(default_factory=AuthSettings)
     database_url: str = DEFAULT_DATABASE_URL
     auth_secret: SecretStr | None = None
+    #: Secrets used before a rotation (``MASTRA_AUTH_PREVIOUS_SECRETS``, comma or JSON
+    #: list): they only verify what was written under them (audit chain, S28).
+    auth_previous_secrets: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
     ee_license: SecretStr | None = None
     dev: bool | None = None
     env: str | None = None
@@ -113,13 +116,19 @@ class Settings(BaseSettings):
     studio_base_path: str = "/"
     public_url: str | None = None
     trusted_origins: StrList = Field(default_factory=list)
+    #: Extra ``Host`` names the server answers to (``*.example.com`` wildcards), S22.
+    allowed_hosts: StrList = Field(default_factory=list)
     trusted_proxy_count: int = Field(default=0, ge=0)
     disabled_plugins: StrList = Field(
         default_factory=list,
         validation_alias=AliasChoices("MASTRA_EE_DISABLED_PLUGINS", "disabled_plugins"),
     )
 
-    _split = field_validator("trusted_origins", "disabled_plugins", mode="before")(_split_list)
+    _split = field_validator("trusted_origins", "allowed_hosts", "disabled_plugins", mode="before")(
+        _split_list
+    )
+
+    _split_previous_secrets = field_validator("auth_previous_secrets", mode="before")(_split_list)
 
     @field_validator("public_url")
     @classmethod

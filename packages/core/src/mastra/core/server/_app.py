@@ -6,11 +6,12 @@ import contextlib
 import logging
 import re
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, Literal
 
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 
 from ..ee.db import dispose_engines
@@ -22,10 +23,11 @@ from ..ee.routes import Route as PluginRoute
 from ..ee.settings import Settings, load_settings
 from ._context import EEContext
 from ._deps import PermissionDenied
+from ._hosts import AllowedHosts, HostGuard
 from ._middleware import AuthMiddleware
 from ._openapi import build_openapi
 from ._responses import error_response, json_response
-from ._spec import ApiRoute, RouteCollision, RouteTable
+from ._spec import MAX_BODY_BYTES, ApiRoute, RouteCollision, RouteTable
 from .routes.audit import audit_routes
 from .routes.auth import auth_routes
 
@@ -33,12 +35,17 @@ __all__ = ["create_app", "mount_ee", "redact_query_tokens"]
 
 logger = logging.getLogger("mastra.server")
 
-_API_KEY = re.compile(r"([?&]apiKey=)[^&#\s]*", re.IGNORECASE)
+# Query parameters that carry credentials or one-time values (S16, S27): the API key,
+# OAuth codes and states, reset tokens, ID token hints of logout URLs.
+_SECRET_QUERY = re.compile(
+    r"([?&](?:token|code|state|apiKey|api_key|id_token_hint|id_token|access_token|refresh_token)=)[^&#\s]*",
+    re.IGNORECASE,
+)
 
 
 def redact_query_tokens(text: str) -> str:
-    """``?apiKey=secret`` → ``?apiKey=[REDACTED]`` (S16: tokens never reach logs)."""
-    return _API_KEY.sub(r"\1[REDACTED]", text)
+    """``?code=abc&state=xyz`` → ``?code=[REDACTED]&state=[REDACTED]`` (tokens never reach logs)."""
+    return _SECRET_QUERY.sub(r"\1[REDACTED]", text)
 
 
 class _RedactApiKey(logging.Filter):
@@ -83,6 +90,7 @@ def _plugin_route(route: PluginRoute) -> ApiRoute:
         requires_auth=route.requires_auth,
         permission=route.permission,
         csrf=route.csrf if route.csrf is not None else None,
+        max_body=route.max_body if route.max_body is not None else MAX_BODY_BYTES,
         tag="plugin",
         source="plugin",
         responses={200: "OK"},
@@ -119,23 +127,29 @@ def mount_ee(
     sso_state_store: Any = None,
     auth_cache_ttl: float | None = None,
     reset_delay: float = 0.5,
+    host_check: Literal["api", "all", "off"] = "api",
 ) -> EEContext:
     """Add the EE routes under the prefix, the auth middleware and the error handlers.
 
     Works for Starlette and FastAPI apps (call before the app starts). Returns the
     :class:`EEContext`, also kept at ``app.state.mastra_ee``.
+
+    ``host_check`` (S22): ``"api"`` refuses requests under the prefix whose ``Host``
+    is not allowed, ``"all"`` every request, ``"off"`` leaves it to the host app
+    (e.g. its own ``TrustedHostMiddleware``).
+
+    Raises :class:`ConfigurationError` in production without ``MASTRA_PUBLIC_URL``:
+    absolute URLs (reset links, SSO callbacks) must not come from request headers.
     """
     settings = settings or load_settings()
+    if settings.is_production and not settings.public_url:
+        raise ConfigurationError("MASTRA_PUBLIC_URL is required in production")
     if registry is None:
         registry = getattr(auth, "plugin_registry", None) if auth is not None else None
     if registry is None:
         registry = PluginRegistry.default(settings)
     if auth is None:
         auth = build_auth(settings, registry)
-    if settings.is_production and not settings.public_url:
-        logger.warning(
-            "MASTRA_PUBLIC_URL is not set in production; the public origin comes from request headers"
-        )
     table = build_route_table(registry)
     prefix = settings.normalised_api_prefix
     table.add(_openapi_route(table, prefix))
@@ -152,6 +166,14 @@ def mount_ee(
     routes: list[BaseRoute] = [Route(prefix + r.path, r.endpoint, methods=[r.method]) for r in table.routes]
     app.router.routes[0:0] = routes  # before any catch-all of the host
     app.add_middleware(AuthMiddleware, ctx=ctx)
+    if host_check != "off":
+        # Added last, so it runs first: nothing sees a request for a foreign host.
+        app.add_middleware(
+            HostGuard,
+            hosts=AllowedHosts.from_settings(settings),
+            trusted_proxies=settings.trusted_proxy_count,
+            prefix=prefix if host_check == "api" else None,
+        )
     app.add_exception_handler(AuthError, _auth_error)
     app.add_exception_handler(PermissionDenied, _permission_denied)
     install_log_redaction()
@@ -189,7 +211,20 @@ def create_app(
     async def internal_error(request: Request, exc: Exception) -> Response:
         return json_response({"error": "Internal server error"}, 500)
 
-    app = Starlette(lifespan=lifespan, exception_handlers={500: internal_error})
+    prefix = settings.normalised_api_prefix
+
+    async def http_error(request: Request, exc: Exception) -> Response:
+        # Under the API prefix every error is JSON (404/405 included); studio paths keep
+        # Starlette's plain text.
+        assert isinstance(exc, HTTPException)
+        path = request.url.path
+        if prefix and path != prefix and not path.startswith(prefix + "/"):
+            return PlainTextResponse(str(exc.detail), exc.status_code, headers=exc.headers)
+        text = {404: "Not found", 405: "Method not allowed"}.get(exc.status_code, str(exc.detail))
+        return error_response(text, exc.status_code, headers=list((exc.headers or {}).items()))
+
+    app = Starlette(lifespan=lifespan, exception_handlers={500: internal_error, HTTPException: http_error})
+    options.setdefault("host_check", "all")
     ctx = mount_ee(app, settings=settings, auth=auth, registry=registry, **options)
     app.router.routes.extend(_studio_routes(settings, ctx.auth))
     return app

@@ -12,6 +12,11 @@ With no argument the permission is derived from the method and path (SPEC 4.3;
 paths under the API prefix are made prefix-relative first). Several arguments are
 any-of. The user comes from the middleware's ``request.state`` or, outside the
 protected paths, is authenticated on the spot the same way.
+
+The guard fails closed (S29): with no authentication configured (the auth plugin
+missing or blocked, or ``mount_ee`` never called) it answers 503; where permissions
+cannot be checked because RBAC is unlicensed in production, 403. A host route it
+guards is never served to an anonymous caller by accident.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ import inspect
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from starlette.exceptions import HTTPException
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import JSONResponse, Response
 
@@ -33,21 +39,29 @@ from ._authn import authenticate_request, rbac_access
 __all__ = ["PermissionDenied", "PermissionRequirement", "require_permission"]
 
 
-class PermissionDenied(Exception):
-    """Raised by the dependency form; ``mount_ee`` registers a handler rendering it."""
+NOT_CONFIGURED = "Authentication is not configured"
+LICENSE_REQUIRED = "Permission checks require a valid EE license"
+
+
+class PermissionDenied(HTTPException):
+    """Raised by the dependency form; ``mount_ee`` registers a handler rendering it.
+
+    An ``HTTPException`` so that even an app without that handler answers with the
+    right status instead of a 500 (or, worse, a pass).
+    """
 
     def __init__(
         self, status: int, body: dict[str, Any], headers: list[tuple[str, str]] | None = None
     ) -> None:
-        super().__init__(body.get("message") or body.get("error"))
+        super().__init__(status, detail=body.get("message") or body.get("error"))
         self.status = status
         self.body = body
-        self.headers = headers or []
+        self.response_headers = headers or []
 
     def response(self) -> JSONResponse:
         from ._responses import json_response
 
-        return json_response(self.body, self.status, headers=self.headers)
+        return json_response(self.body, self.status, headers=self.response_headers)
 
 
 class PermissionRequirement:
@@ -64,11 +78,11 @@ class PermissionRequirement:
         derived = derive_permission(method, path)
         return [derived] if derived else []
 
-    async def check(self, request: HTTPConnection) -> EEUser | None:
-        """The authorised user (``None`` when auth is disabled); raises PermissionDenied."""
-        ctx = request.app.state.mastra_ee
-        if ctx.auth.user is None:
-            return None
+    async def check(self, request: HTTPConnection) -> EEUser:
+        """The authorised user; raises :class:`PermissionDenied` (401/403/503)."""
+        ctx = getattr(request.app.state, "mastra_ee", None)
+        if ctx is None or ctx.auth.user is None:
+            raise PermissionDenied(503, {"error": NOT_CONFIGURED})
         user: EEUser | None = getattr(request.state, "user", None)
         permissions: list[str] | None = getattr(request.state, "permissions", None) if user else None
         if user is None:
@@ -81,8 +95,10 @@ class PermissionRequirement:
             request.state.user, request.state.token = user, outcome.token
             request.state.roles = access[0] if access else []
             request.state.permissions, request.state.session = permissions, outcome.session
-        if ctx.auth.rbac is None or not is_feature_licensed(ctx.auth, "rbac"):
-            return user  # auth-only mode
+        if not is_feature_licensed(ctx.auth, "rbac"):
+            raise PermissionDenied(403, {"error": "Forbidden", "message": LICENSE_REQUIRED})
+        if ctx.auth.rbac is None:
+            return user  # auth-only mode, chosen by configuration (dev or licensed)
         wanted = self._required(request, ctx.prefix)
         if wanted and not compile_permissions(permissions or []).allows_any(wanted):
             text = " or ".join(wanted)
@@ -103,7 +119,7 @@ class PermissionRequirement:
             )
         return user
 
-    async def _dependency(self, request: HTTPConnection) -> EEUser | None:
+    async def _dependency(self, request: HTTPConnection) -> EEUser:
         return await self.check(request)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:

@@ -30,15 +30,47 @@ from ._spec import UNSAFE_METHODS, ApiRoute
 if TYPE_CHECKING:
     from ._context import EEContext
 
-__all__ = ["MAX_BODY_BYTES", "AuthMiddleware"]
+__all__ = ["AuthMiddleware"]
 
 logger = logging.getLogger("mastra.server")
 
-MAX_BODY_BYTES = 1 << 20
 _ACL_TYPES = {"agents": "agent", "workflows": "workflow", "tools": "tool"}
 _CORS_METHODS = "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS"
 _CORS_HEADERS = "Authorization, Content-Type, X-Requested-With"
 _NO_STORE = (b"cache-control", b"no-store")
+_NOSNIFF = (b"x-content-type-options", b"nosniff")
+# Path namespaces the EE API owns under the prefix: unknown paths there are 404 for
+# everybody (an authenticated caller must not learn "403" for a route that is not there).
+_OWN_NAMESPACES = ("/auth", "/audit")
+
+
+class BodyTooLarge(Exception):
+    """Raised by the capped ``receive`` once a body passes its route's ``max_body``."""
+
+
+def _capped(receive: Receive, limit: int) -> Receive:
+    """``receive`` that counts body bytes and stops at ``limit`` (S25): a handler that
+    reads the whole body (a webhook checking a signature) never holds more."""
+    size = 0
+
+    async def capped() -> Message:
+        nonlocal size
+        message = await receive()
+        if message["type"] == "http.request":
+            size += len(message.get("body", b""))
+            if size > limit:
+                raise BodyTooLarge
+        return message
+
+    return capped
+
+
+def _too_large() -> Any:
+    return error_response("Request body too large", 413)
+
+
+def _in_namespace(rel: str) -> bool:
+    return any(rel == ns or rel.startswith(ns + "/") for ns in _OWN_NAMESPACES)
 
 
 class _Reject(Exception):
@@ -90,14 +122,25 @@ class AuthMiddleware:
             rejected.response.raw_headers.extend(extra)
             await rejected.response(scope, receive, send)
             return
+        started = False
 
         async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start" and extra:
-                message = dict(message)
-                message["headers"] = [*message.get("headers", []), *extra]
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+                if extra:
+                    message = dict(message)
+                    message["headers"] = [*message.get("headers", []), *extra]
             await send(message)
 
-        await self.app(scope, receive, send_with_headers)
+        try:
+            await self.app(scope, receive, send_with_headers)
+        except BodyTooLarge:
+            if started:
+                raise
+            response = _too_large()
+            response.raw_headers.extend(extra)
+            await response(scope, receive, send)
 
     # -- the pipeline ----------------------------------------------------------------
 
@@ -123,9 +166,14 @@ class AuthMiddleware:
 
         route: ApiRoute | None = None
         if rel is not None:
+            extra.append(_NOSNIFF)
             route, _ = ctx.table.match(method, rel)
-            if rel.startswith(("/auth", "/audit")):
+            if _in_namespace(rel):
                 extra.append(_NO_STORE)
+                if route is None:
+                    raise _Reject(_unmatched(ctx, rel))
+            if route is not None:
+                receive = _cap_body(request, receive, route.max_body)
         elif not matches_any(protected_patterns, method, path):
             return scope, receive  # outside the prefix: public unless configured otherwise
 
@@ -330,18 +378,30 @@ async def _preflight(trusted: bool, origin: str, scope: Scope, receive: Receive,
     await response(scope, receive, send)
 
 
+def _unmatched(ctx: EEContext, rel: str) -> Any:
+    allowed = ctx.table.allowed_methods(rel)
+    if allowed:
+        return error_response("Method not allowed", 405, headers=[("allow", ", ".join(allowed))])
+    return error_response("Not found", 404)
+
+
+def _cap_body(request: Request, receive: Receive, limit: int) -> Receive:
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise _Reject(_too_large())  # refused before a byte is read
+    return _capped(receive, limit)
+
+
 async def _read_body(receive: Receive) -> bytes:
     chunks: list[bytes] = []
-    size = 0
     while True:
-        message = await receive()
+        try:
+            message = await receive()
+        except BodyTooLarge:
+            raise _Reject(_too_large()) from None
         if message["type"] == "http.disconnect":
             break
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > MAX_BODY_BYTES:
-            raise _Reject(error_response("Request body too large", 413))
-        chunks.append(chunk)
+        chunks.append(message.get("body", b""))
         if not message.get("more_body", False):
             break
     return b"".join(chunks)

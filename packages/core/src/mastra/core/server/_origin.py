@@ -91,15 +91,26 @@ def origin_of(url: str | None) -> str | None:
 
 
 def is_allowed_origin(origin: str | None, request: HTTPConnection, settings: Settings) -> bool:
-    """Equals the public origin or one of ``trusted_origins``."""
+    """Equals ``MASTRA_PUBLIC_URL``'s origin or one of ``trusted_origins``.
+
+    Without a public URL (development) the request's own origin is accepted, and only
+    when its host is an allowed one (S22): an origin made from an arbitrary ``Host``
+    would let a DNS-rebinding page vouch for itself.
+    """
     if not origin:
         return False
     candidate = normalise_origin(origin)
     if candidate is None:
         return False
-    if candidate == public_origin(request, settings):
+    if any(normalise_origin(t) == candidate for t in settings.trusted_origins):
         return True
-    return any(normalise_origin(t) == candidate for t in settings.trusted_origins)
+    if settings.public_url:
+        return candidate == public_origin(request, settings)
+    from ._hosts import AllowedHosts
+
+    return candidate == public_origin(request, settings) and AllowedHosts.from_settings(settings).allows(
+        urlsplit(candidate).netloc
+    )
 
 
 def _has_bad_characters(target: str) -> bool:

@@ -77,7 +77,9 @@ def _validate(model: type[BaseModel], data: Any) -> BaseModel:
 def parse_body(raw: bytes, model: type[BaseModel]) -> BaseModel:
     try:
         data = json.loads(raw) if raw.strip() else None
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        # RecursionError: nesting deeper than the interpreter's stack (``[`` * 100000).
+        # Whatever way a body fails to parse, it is the client's error (S25).
         raise BodyError([{"path": [], "message": "Invalid JSON", "code": "json_invalid"}]) from None
     if not isinstance(data, dict):
         raise BodyError([{"path": [], "message": "Expected a JSON object", "code": "object_type"}])

@@ -16,9 +16,11 @@ from typing import Any, Literal
 from pydantic import BaseModel
 from starlette.routing import compile_path
 
-__all__ = ["UNSAFE_METHODS", "ApiRoute", "RouteCollision", "RouteTable"]
+__all__ = ["MAX_BODY_BYTES", "UNSAFE_METHODS", "ApiRoute", "RouteCollision", "RouteTable"]
 
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+#: Default cap of a request body (S25); a route may set its own ``max_body``.
+MAX_BODY_BYTES = 1 << 20
 
 Endpoint = Callable[..., Awaitable[Any]]
 CsrfMode = bool | Literal["always"] | None
@@ -50,6 +52,7 @@ class ApiRoute:
     tag: str = "plugin"
     responses: dict[int, str] = field(default_factory=dict)
     source: str = "core"
+    max_body: int = MAX_BODY_BYTES
     regex: re.Pattern[str] = field(init=False, repr=False)
     param_names: tuple[str, ...] = field(init=False, repr=False)
 
@@ -108,6 +111,13 @@ class RouteTable:
         if fallback is not None:
             return fallback
         return None, {}
+
+    def allowed_methods(self, path: str) -> list[str]:
+        """Methods of the routes whose path matches (for a ``405``'s ``Allow``)."""
+        methods = {route.method for route in self.routes if route.regex.match(path)}
+        if "GET" in methods:
+            methods.add("HEAD")
+        return sorted(methods)
 
     def explicit_permissions(self) -> list[str]:
         found: list[str] = []

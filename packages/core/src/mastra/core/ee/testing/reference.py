@@ -28,9 +28,10 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from ..errors import InvalidCredentials, InvalidResetToken, PasswordPolicyError, SignUpDisabled, SignUpFailed
+from ..errors import InvalidCredentials, InvalidResetToken, SignUpDisabled, SignUpFailed
 from ..hookspecs import hookimpl
 from ..models import CredentialsResult, EEUser, utcnow
+from ..policy import check_display_text, check_password_policy
 
 __all__ = ["ReferenceProvider", "ReferenceUser", "reference_plugin"]
 
@@ -175,19 +176,13 @@ class ReferenceProvider:
             raise InvalidCredentials(reason="disabled")
         return await self._session_result(user)
 
-    @staticmethod
-    def _check_policy(password: str) -> None:
-        length = len(unicodedata.normalize("NFKC", password))
-        if length < 8:
-            raise PasswordPolicyError("Password must be at least 8 characters")
-        if length > 128:
-            raise PasswordPolicyError("Password must be at most 128 characters")
-
     async def sign_up(self, email: str, password: str, name: str | None, request: Any) -> CredentialsResult:
         if not self.sign_up_enabled:
             raise SignUpDisabled()
-        self._check_policy(password)
-        wanted = _normalise_email(email)
+        wanted = check_display_text(_normalise_email(email), "Email")
+        if name:
+            check_display_text(name, "Name")
+        check_password_policy(password)
         password_hash = await _hash(password)
         async with self._lock:
             if self._by_email(wanted) is not None:
@@ -206,10 +201,10 @@ class ReferenceProvider:
         self.outbox.append((user.email, f"{reset_url}?token={token}"))
 
     async def reset_password(self, token: str, new_password: str) -> str:
+        check_password_policy(new_password)  # before consuming: the user may retry
         entry = self._resets.pop(hashlib.sha256(token.encode()).hexdigest(), None)
         if entry is None or entry[1] < utcnow():
             raise InvalidResetToken()
-        self._check_policy(new_password)
         user = self.users[entry[0]]
         user.password_hash = await _hash(new_password)
         session = getattr(self.auth, "session", None)
@@ -297,6 +292,22 @@ def reference_app(settings: Any, *, plugins: Mapping[str, Any] | None = None, **
     app_options.setdefault("sso_state_store", "memory")
     app_options.setdefault("reset_delay", 0.01)
     return create_app(settings, auth=auth, registry=registry, **app_options)
+
+
+def reference_serve_env(**extra: str) -> dict[str, str]:
+    """A ``serve`` environment selecting this module as its user and credentials
+    provider (cookie sessions): the caller's ``MASTRA_*`` variables dropped, provider
+    plugins that need their own peers blocked, ``extra`` on top."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MASTRA_")}
+    env.update(
+        MASTRA_EE_DISABLED_PLUGINS="better,workos,cloud",
+        MASTRA_EE_EXTRA_PLUGINS="mastra.core.ee.testing.reference",
+        MASTRA_AUTH__USER="reference",
+        MASTRA_AUTH__CREDENTIALS="reference",
+        MASTRA_AUTH__SESSION="cookie",
+    )
+    env.update(extra)
+    return env
 
 
 class ServeProcess:

@@ -27,8 +27,10 @@ from ...ee.errors import (
     RateLimited,
     RateLimitUnavailable,
     SignUpDisabled,
+    TextPolicyError,
 )
 from ...ee.models import EEUser
+from ...ee.policy import check_display_text
 from .._audit import record
 from .._origin import client_ip, public_origin
 from .._ratelimit import Attempt
@@ -90,7 +92,7 @@ def _begin(
     return _limited(request, action, email, meta, ctx.limiter.begin(ip, email, sign_up=sign_up))
 
 
-async def _password_failure(request: Request, action: str, email: str, reason: str) -> None:
+async def _password_failure(request: Request, action: str, email: str | None, reason: str) -> None:
     """The audit event of a refused sign-in or sign-up (SPEC 9.7)."""
     await record(request, action, "failure", email=email, metadata={"method": "password", "reason": reason})
 
@@ -146,6 +148,14 @@ async def sign_up(request: Request) -> Response:
     if creds is None:
         return _not_configured()
     body: SignUpBody = request.state.mastra_body
+    try:
+        check_display_text(body.email, "Email")
+        if body.name is not None:
+            check_display_text(body.name, "Name")
+    except TextPolicyError as refused:
+        # S26: audited without the refused text (it may carry terminal escapes).
+        await _password_failure(request, "auth.sign-up", None, refused.reason)
+        return error_response(refused.message, 400)
     if not _email_ok(body.email):
         return error_response("Invalid email", 400)
     attempt = await _begin(request, "auth.sign-up", body.email, {"method": "password"}, sign_up=True)
@@ -160,6 +170,8 @@ async def sign_up(request: Request) -> Response:
     except Exception as exc:
         if isinstance(exc, SignUpDisabled):
             reason, response = "sign_up_disabled", error_response("Sign up is disabled", 403)
+        elif isinstance(exc, TextPolicyError):  # a provider's own S26 check
+            reason, response = exc.reason, error_response(exc.message, 400)
         elif isinstance(exc, PasswordPolicyError):
             reason, response = "password_policy", error_response(exc.message, 400)
         elif isinstance(exc, AuthError) and exc.message == "Invalid email":
