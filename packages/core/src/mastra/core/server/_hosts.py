@@ -117,6 +117,7 @@ class HostGuard:
     """
 
     _LOGGED_MAX = 100
+    _VERDICTS_MAX = 1024
 
     def __init__(
         self, app: ASGIApp, *, hosts: AllowedHosts, trusted_proxies: int = 0, prefix: str | None = None
@@ -126,6 +127,9 @@ class HostGuard:
         self.trusted_proxies = trusted_proxies
         self.prefix = prefix
         self._logged: set[str] = set()
+        # A server sees a handful of Host values: remember each verdict so the hot path
+        # is one dict lookup, not a parse. Bounded, so rotating hosts only costs parses.
+        self._verdicts: dict[tuple[str, str | None], bool] = {}
 
     def _applies(self, path: str) -> bool:
         if self.prefix is None or not self.prefix:
@@ -137,7 +141,14 @@ class HostGuard:
             await self.app(scope, receive, send)
             return
         headers = Headers(scope=scope)
-        if self.hosts.allows_request(headers, self.trusted_proxies):
+        key = (headers.get("host", ""), headers.get("x-forwarded-host") if self.trusted_proxies else None)
+        allowed = self._verdicts.get(key)
+        if allowed is None:
+            allowed = self.hosts.allows_request(headers, self.trusted_proxies)
+            if len(self._verdicts) >= self._VERDICTS_MAX:
+                self._verdicts.clear()
+            self._verdicts[key] = allowed
+        if allowed:
             await self.app(scope, receive, send)
             return
         self._log(headers.get("host", ""))
