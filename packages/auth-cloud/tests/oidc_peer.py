@@ -144,3 +144,21 @@ async def browser_login(
     finally:
         if own:
             await client.aclose()
+
+
+async def client_credentials_token(peer: OIDCPeer, client_id: str, client_secret: str, resource: str) -> str:
+    """A real RFC 9068 access token (``typ: at+jwt``) for ``resource``: the client
+    credentials grant of a confidential client registered with the peer (scope ``api``)."""
+    async with httpx.AsyncClient() as client:
+        response = await client.post(
+            f"{peer.issuer}/token",
+            data={
+                "grant_type": "client_credentials",
+                "client_id": client_id,
+                "client_secret": client_secret,
+                "resource": resource,
+                "scope": "api",
+            },
+        )
+    assert response.status_code == 200, response.text
+    return str(response.json()["access_token"])

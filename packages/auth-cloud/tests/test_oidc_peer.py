@@ -13,7 +13,7 @@ from mastra.auth.cloud import OIDCAuth
 from mastra.core.ee.crypto import new_secret
 from mastra.core.ee.errors import ProviderUnavailable, SSOError
 from mastra.core.ee.settings import Settings
-from oidc_peer import OIDCPeer, browser_login
+from oidc_peer import OIDCPeer, browser_login, client_credentials_token
 from starlette.requests import Request
 
 pytestmark = pytest.mark.node
@@ -334,20 +334,7 @@ API = "urn:mastra:api"
 
 
 async def access_token(peer: OIDCPeer, resource: str = API) -> str:
-    """A real RFC 9068 access token (``typ: at+jwt``) for ``resource`` (client credentials)."""
-    async with httpx.AsyncClient() as client:
-        response = await client.post(
-            f"{peer.issuer}/token",
-            data={
-                "grant_type": "client_credentials",
-                "client_id": "svc",
-                "client_secret": CLIENT_SECRET,
-                "resource": resource,
-                "scope": "api",
-            },
-        )
-    assert response.status_code == 200, response.text
-    return str(response.json()["access_token"])
+    return await client_credentials_token(peer, "svc", CLIENT_SECRET, resource)
 
 
 async def reissued_id_token(peer: OIDCPeer, mode: dict[str, Any]) -> str:

@@ -15,7 +15,7 @@ from mastra.core.ee.plugins import PluginRegistry, build_auth
 from mastra.core.ee.settings import Settings
 from mastra.core.ee.testing.servers import BackgroundServer, free_port
 from mastra.core.server import create_app
-from oidc_peer import OIDCPeer, browser_login
+from oidc_peer import OIDCPeer, browser_login, client_credentials_token
 
 SECRET = "t" * 48
 
@@ -213,22 +213,7 @@ async def test_oidc_iss_response_parameter_is_checked_through_server(sqlite_url:
 # -- S24: a bearer token is an access token (issue #10, finding 5) ---------------------------
 
 API = "urn:mastra:api"
-
-
-async def client_credentials_token(peer: OIDCPeer, resource: str) -> str:
-    async with httpx.AsyncClient() as client:
-        response = await client.post(
-            f"{peer.issuer}/token",
-            data={
-                "grant_type": "client_credentials",
-                "client_id": "svc",
-                "client_secret": "svc-secret-0123456789-abcdefghijklmnop",
-                "resource": resource,
-                "scope": "api",
-            },
-        )
-    assert response.status_code == 200, response.text
-    return str(response.json()["access_token"])
+SVC_SECRET = "svc-secret-0123456789-abcdefghijklmnop"
 
 
 def oidc_clients(port: int) -> list[dict[str, Any]]:
@@ -243,7 +228,7 @@ def oidc_clients(port: int) -> list[dict[str, Any]]:
         },
         {
             "client_id": "svc",
-            "client_secret": "svc-secret-0123456789-abcdefghijklmnop",
+            "client_secret": SVC_SECRET,
             "token_endpoint_auth_method": "client_secret_post",
             "redirect_uris": [],
             "grant_types": ["client_credentials"],
@@ -310,11 +295,11 @@ async def test_oidc_bearer_access_tokens_need_api_audience(sqlite_url: str, api_
             "api_audience": api_audience,
         }
         with start_app(options, port, name="oidc", rbac=False, db=sqlite_url) as app:
-            ours = await client_credentials_token(peer, API)
+            ours = await client_credentials_token(peer, "svc", SVC_SECRET, API)
             if api_audience is None:
                 assert await bearer_calls(app.url, ours) == (401, None, 401)
             else:
                 status, me, _ = await bearer_calls(app.url, ours)
                 assert status == 200 and me["id"] == "svc"
-            theirs = await client_credentials_token(peer, "urn:other:api")
+            theirs = await client_credentials_token(peer, "svc", SVC_SECRET, "urn:other:api")
             assert await bearer_calls(app.url, theirs) == (401, None, 401)
