@@ -106,6 +106,12 @@ class ChainKeys:
     def get(self, kid: str | None) -> ChainKey | None:
         return self._by_kid.get(kid) if kid else None
 
+    def anchor_signature(self, seq: int, hash: str) -> dict[str, Any]:
+        """The ``kid`` and ``mac`` a retention anchor gets from the current key
+        (empty without one: the anchor stays unsigned, as legacy anchors are)."""
+        key = self.current
+        return {} if key is None else {"kid": key.kid, "mac": key.sign_anchor(seq, hash)}
+
     def anchor_ok(self, anchor: dict[str, Any]) -> bool | None:
         """``None`` for an unsigned (legacy) anchor, else whether its MAC verifies."""
         kid, mac = anchor.get("kid"), anchor.get("mac")

@@ -104,9 +104,11 @@ class MemoryAuditStorage:
         for ev in removed:
             self._by_id.pop(ev.id, None)
         last = removed[-1]
-        self._anchor = {"seq": last.seq, "hash": last.hash}
-        if (key := self.chain_keys.current) is not None:
-            self._anchor.update(kid=key.kid, mac=key.sign_anchor(last.seq, last.hash))
+        self._anchor = {
+            "seq": last.seq,
+            "hash": last.hash,
+            **self.chain_keys.anchor_signature(last.seq, last.hash),
+        }
         return n
 
     async def delete_before(self, cutoff: datetime) -> int:

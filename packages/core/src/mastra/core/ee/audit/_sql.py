@@ -165,13 +165,12 @@ class SQLAuditStorage:
         """Before the first keyed event goes right after an unsigned anchor (all legacy
         events were purged before keying began), sign that anchor: verify refuses an
         unsigned anchor in front of a keyed event, as an attacker would leave one."""
-        key = self.chain_keys.current
-        if key is None or anchor is None or anchor.mac is not None:
+        if not self.chain_keys.keyed or anchor is None or anchor.mac is not None:
             return
         await conn.execute(
             update(chain_table)
             .where(chain_table.c.name == "anchor")
-            .values(kid=key.kid, mac=key.sign_anchor(int(anchor.seq), str(anchor.hash)))
+            .values(**self.chain_keys.anchor_signature(int(anchor.seq), str(anchor.hash)))
         )
 
     # -- writes ------------------------------------------------------------------
@@ -227,15 +226,13 @@ class SQLAuditStorage:
             await subtract_counts(conn, last.seq)
             removed = (await conn.execute(delete(events_table).where(_t.seq <= last.seq))).rowcount
             await conn.execute(delete(chain_table).where(chain_table.c.name == "anchor"))
-            key = self.chain_keys.current
             await conn.execute(
                 insert(chain_table).values(
                     name="anchor",
                     seq=last.seq,
                     hash=last.hash,
                     updated_at=self._clock(),
-                    kid=key.kid if key else None,
-                    mac=key.sign_anchor(int(last.seq), str(last.hash)) if key else None,
+                    **self.chain_keys.anchor_signature(int(last.seq), str(last.hash)),
                 )
             )
             await conn.commit()
