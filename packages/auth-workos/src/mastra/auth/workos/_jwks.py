@@ -23,12 +23,11 @@ from typing import Any
 import httpx
 import jwt
 from jwt import PyJWK
+from mastra.core.ee.crypto import has_id_token_claims
 
 __all__ = ["JWKSCache", "TokenInvalid"]
 
 logger = logging.getLogger("mastra.auth.workos")
-
-_ID_TOKEN_CLAIMS = ("nonce", "at_hash")
 
 
 class TokenInvalid(Exception):
@@ -127,6 +126,6 @@ class JWKSCache:
             )
         except jwt.PyJWTError as exc:
             raise TokenInvalid(type(exc).__name__) from exc
-        if any(name in claims for name in _ID_TOKEN_CLAIMS):
+        if has_id_token_claims(claims):
             raise TokenInvalid("ID token presented as an access token")
         return claims

@@ -23,14 +23,13 @@ from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import OctKey
 from joserfc.jws import extract_compact
-from mastra.core.ee.crypto import constant_time_equals
+from mastra.core.ee.crypto import constant_time_equals, has_id_token_claims
 
 __all__ = ["AT_JWT", "TokenError", "token_type", "validate_jwt"]
 
 LEEWAY = 60
 AT_JWT = "at+jwt"  # RFC 9068; ``application/at+jwt`` is the same media type
 _GENERIC_TYPE = "jwt"  # what many issuers put on every token, access or not
-_ID_TOKEN_CLAIMS = ("nonce", "at_hash")
 KeyLookup = Callable[[str | None, str], Awaitable[Any]]
 
 
@@ -142,6 +141,6 @@ async def validate_jwt(
         got = claims.get("nonce")
         if not isinstance(got, str) or not nonce or not constant_time_equals(got, nonce):
             raise TokenError("nonce mismatch")
-    if access_token and any(name in claims for name in _ID_TOKEN_CLAIMS):
+    if access_token and has_id_token_claims(claims):
         raise TokenError("ID token presented as an access token")
     return claims

@@ -2,9 +2,19 @@
 
 from ._cookies import CookieSpec, clear_cookie, cookie_name, parse_cookie_header, set_cookie
 from ._sealing import Sealer, SealError
-from ._tokens import constant_time_equals, derive_key, key_id, new_handle, new_secret, sha256_hex
+from ._tokens import (
+    ID_TOKEN_CLAIMS,
+    constant_time_equals,
+    derive_key,
+    has_id_token_claims,
+    key_id,
+    new_handle,
+    new_secret,
+    sha256_hex,
+)
 
 __all__ = [
+    "ID_TOKEN_CLAIMS",
     "CookieSpec",
     "SealError",
     "Sealer",
@@ -12,6 +22,7 @@ __all__ = [
     "constant_time_equals",
     "cookie_name",
     "derive_key",
+    "has_id_token_claims",
     "key_id",
     "new_handle",
     "new_secret",

@@ -4,6 +4,8 @@ import base64
 import hashlib
 import hmac
 import secrets
+from collections.abc import Mapping
+from typing import Any
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
@@ -47,3 +49,13 @@ def derive_key(secret: str | bytes, *, salt: str | bytes, info: str | bytes) -> 
 def key_id(key: bytes) -> str:
     """The public id of a derived key: the first 8 hex of its SHA-256."""
     return sha256_hex(key)[:8]
+
+
+#: Claims only OIDC ID tokens carry (OIDC Core 2, 3.1.3.6).
+ID_TOKEN_CLAIMS = ("nonce", "at_hash")
+
+
+def has_id_token_claims(claims: Mapping[str, Any]) -> bool:
+    """True when verified JWT ``claims`` are an ID token's: such a token is never a
+    bearer access token, however it is addressed or whoever signed it (S24)."""
+    return any(name in claims for name in ID_TOKEN_CLAIMS)
