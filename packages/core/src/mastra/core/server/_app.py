@@ -26,6 +26,7 @@ from ._deps import PermissionDenied
 from ._hosts import AllowedHosts, HostGuard
 from ._middleware import AuthMiddleware
 from ._openapi import build_openapi
+from ._paths import relative_to_prefix
 from ._responses import error_response, json_response
 from ._spec import MAX_BODY_BYTES, ApiRoute, RouteCollision, RouteTable
 from .routes.audit import audit_routes
@@ -217,8 +218,7 @@ def create_app(
         # Under the API prefix every error is JSON (404/405 included); studio paths keep
         # Starlette's plain text.
         assert isinstance(exc, HTTPException)
-        path = request.url.path
-        if prefix and path != prefix and not path.startswith(prefix + "/"):
+        if relative_to_prefix(request.url.path, prefix) is None:
             return PlainTextResponse(str(exc.detail), exc.status_code, headers=exc.headers)
         text = {404: "Not found", 405: "Method not allowed"}.get(exc.status_code, str(exc.detail))
         return error_response(text, exc.status_code, headers=list((exc.headers or {}).items()))

@@ -35,6 +35,7 @@ from ..ee.models import AuditResource, EEUser
 from ..ee.permissions import compile_permissions, derive_permission
 from ._audit import record
 from ._authn import authenticate_request, rbac_access
+from ._paths import relative_to_prefix
 
 __all__ = ["PermissionDenied", "PermissionRequirement", "require_permission"]
 
@@ -72,8 +73,7 @@ class PermissionRequirement:
         if self.permissions:
             return list(self.permissions)
         path = request.url.path
-        if prefix and (path == prefix or path.startswith(prefix + "/")):
-            path = path[len(prefix) :] or "/"
+        path = relative_to_prefix(path, prefix) or path
         method = request.scope.get("method", "GET")
         derived = derive_permission(method, path)
         return [derived] if derived else []

@@ -25,6 +25,7 @@ from urllib.parse import urlsplit
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from ._paths import relative_to_prefix
 from ._responses import error_response
 
 if TYPE_CHECKING:
@@ -132,9 +133,7 @@ class HostGuard:
         self._verdicts: dict[tuple[str, str | None], bool] = {}
 
     def _applies(self, path: str) -> bool:
-        if self.prefix is None or not self.prefix:
-            return True
-        return path == self.prefix or path.startswith(self.prefix + "/")
+        return self.prefix is None or relative_to_prefix(path, self.prefix) is not None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or not self._applies(scope["path"]):

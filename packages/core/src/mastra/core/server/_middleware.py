@@ -23,7 +23,7 @@ from ..ee.permissions import compile_permissions, derive_permission, effective_p
 from ._audit import record
 from ._authn import AuthOutcome, authenticate_request, extract_token, rbac_access
 from ._origin import is_allowed_origin, origin_of
-from ._paths import compile_patterns, matches_any
+from ._paths import compile_patterns, matches_any, relative_to_prefix
 from ._responses import BodyError, error_response, parse_body, parse_query, validation_response
 from ._spec import UNSAFE_METHODS, ApiRoute
 
@@ -156,13 +156,7 @@ class AuthMiddleware:
         method: str = scope["method"]
         prefix = ctx.prefix
         public_patterns, protected_patterns = self._compiled(ctx)
-        rel: str | None
-        if not prefix:
-            rel = path
-        elif path == prefix or path.startswith(prefix + "/"):
-            rel = path[len(prefix) :] or "/"
-        else:
-            rel = None
+        rel = relative_to_prefix(path, prefix)
 
         route: ApiRoute | None = None
         if rel is not None:

@@ -12,7 +12,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-__all__ = ["PathPattern", "compile_patterns", "matches_any"]
+__all__ = ["PathPattern", "compile_patterns", "matches_any", "relative_to_prefix"]
 
 _HTTP_METHODS = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
 
@@ -52,3 +52,13 @@ def compile_patterns(patterns: Iterable[str]) -> list[PathPattern]:
 
 def matches_any(patterns: list[PathPattern], method: str, *paths: str) -> bool:
     return any(p.matches(method, *paths) for p in patterns)
+
+
+def relative_to_prefix(path: str, prefix: str) -> str | None:
+    """``path`` relative to the API ``prefix`` (``/`` for the prefix itself), or ``None``
+    when it lies outside; an empty prefix holds every path, unchanged."""
+    if not prefix:
+        return path
+    if path == prefix or path.startswith(prefix + "/"):
+        return path[len(prefix) :] or "/"
+    return None
