@@ -8,9 +8,10 @@ from typing import TYPE_CHECKING, Annotated, Any
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from starlette.requests import Request
 
+from ...ee.errors import TextPolicyError
 from ...ee.interfaces import maybe_await
 from ...ee.models import EEUser
-from ...ee.policy import unsafe_text_reason
+from ...ee.policy import check_display_text
 
 if TYPE_CHECKING:
     from .._context import EEContext
@@ -36,11 +37,11 @@ SafeStr = Annotated[str, AfterValidator(_no_nul_or_surrogates)]
 
 def _visible_email(value: str) -> str:
     # S26: an address that hides or reorders characters is refused before it is used
-    # or written to the audit log.
-    reason = unsafe_text_reason(value)
-    if reason is not None:
-        raise ValueError(f"Email must not contain {reason}")
-    return value
+    # or written to the audit log; pydantic reports the policy's message as the issue.
+    try:
+        return check_display_text(value, "Email")
+    except TextPolicyError as refused:
+        raise ValueError(refused.message) from None
 
 
 #: An email as sign-in and reset requests accept it: shape checked, nothing invisible.
