@@ -139,13 +139,11 @@ def run_export(args: argparse.Namespace) -> int:
 def _chain_storage(args: argparse.Namespace) -> tuple[Any, Any]:
     """The storage and the audit keyring of the server's secret(s)."""
     from ..ee.audit import ChainKeys
-    from ._common import project_secret
 
-    settings, _, auth = load(args)
+    settings, _, auth = load(args)  # settings carry ./.mastra/secret when the env has none
     if auth.audit_storage is None:
         raise CommandError("no audit storage configured (MASTRA_AUTH__AUDIT_STORAGE)")
-    previous = [s.get_secret_value() for s in settings.auth_previous_secrets]
-    return auth.audit_storage, ChainKeys.from_secrets(project_secret(settings), previous)
+    return auth.audit_storage, ChainKeys.from_settings(settings)
 
 
 def _read_checkpoints(path: str) -> list[Any]:
