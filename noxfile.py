@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import sys
+import tomllib
 from pathlib import Path
 
 import nox
@@ -18,12 +19,19 @@ nox.options.reuse_venv = "yes"
 nox.options.sessions = ["tooling", "tests"]
 
 ROOT = Path(__file__).parent
-PACKAGES = {
-    "core": "mastra-core",
-    "auth-better": "mastra-auth-better",
-    "auth-workos": "mastra-auth-workos",
-    "auth-cloud": "mastra-auth-cloud",
-}
+
+
+def _workspace_packages() -> dict[str, str]:
+    """Folder name → distribution name of every ``packages/*`` member (a new provider
+    package is picked up by every session without editing this file)."""
+    found: dict[str, str] = {}
+    for pyproject in sorted(ROOT.glob("packages/*/pyproject.toml")):
+        found[pyproject.parent.name] = tomllib.loads(pyproject.read_text())["project"]["name"]
+    return found
+
+
+PACKAGES = _workspace_packages()
+SOURCE_ROOTS = sorted(str(p) for p in ROOT.glob("packages/*/src"))
 
 
 def _sync(session: nox.Session, *args: str) -> None:
@@ -68,7 +76,13 @@ def tooling(session: nox.Session) -> None:
 def typecheck(session: nox.Session) -> None:
     """mypy --strict over every package's sources."""
     _sync(session, "--all-packages", "--group", "dev")
-    session.run("mypy", *[str(p) for p in sorted(ROOT.glob("packages/*/src/mastra"))])
+    # The namespace package ``mastra`` spans every src/ folder: mypy finds them through
+    # MYPYPATH, built from the same glob as the list of files to check.
+    session.run(
+        "mypy",
+        *[str(Path(src) / "mastra") for src in SOURCE_ROOTS],
+        env={"MYPYPATH": os.pathsep.join(SOURCE_ROOTS)},
+    )
 
 
 @nox.session

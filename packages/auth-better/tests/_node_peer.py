@@ -10,8 +10,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from mastra.core.ee.testing.node import ensure_node_packages, node_available
-from mastra.core.ee.testing.servers import free_port
+from mastra.core.testing.node import ensure_node_packages, node_available
+from mastra.core.testing.servers import free_port
 
 BETTER_AUTH_VERSION = "1.7.25"
 PEER_SCRIPT = Path(__file__).parent / "peer" / "server.mjs"

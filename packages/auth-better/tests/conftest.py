@@ -8,9 +8,10 @@ from typing import Any
 
 import pytest
 from mastra.auth.better import EmbeddedBetterAuth
+from mastra.core.ee.options import ProviderOptions
 from mastra.core.ee.settings import Settings
 
-pytest_plugins = ["mastra.core.ee.testing.fixtures"]
+pytest_plugins = ["mastra.core.testing.fixtures"]
 
 # A copy of /work/shared/vectors/better-auth-1.7.25.json: values from a real Better Auth 1.7.25.
 VECTORS = json.loads((Path(__file__).parent / "vectors" / "better-auth-1.7.25.json").read_text())
@@ -25,9 +26,7 @@ def make_settings(database_url: str, **overrides: Any) -> Settings:
 
 
 def make_embedded(database_url: str, *, clock: Any = None, **options: Any) -> EmbeddedBetterAuth:
-    opts: dict[str, Any] = {"_settings": make_settings(database_url)}
-    opts.update(options)
-    return EmbeddedBetterAuth.from_options(opts, clock=clock)
+    return EmbeddedBetterAuth.from_options(ProviderOptions(options, make_settings(database_url)), clock=clock)
 
 
 @pytest.fixture

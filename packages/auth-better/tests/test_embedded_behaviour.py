@@ -7,12 +7,12 @@ import asyncio
 
 import pytest
 from mastra.auth.better import EmbeddedBetterAuth, sign_token
-from mastra.auth.better import plugin as better_plugin
+from mastra.auth.better.plugin import plugin as better_plugin
 from mastra.core.ee.db import get_engine
 from mastra.core.ee.errors import InvalidCredentials, SignUpFailed
 from mastra.core.ee.plugins import PluginRegistry, build_auth
 from mastra.core.ee.sessions import CookieSessionProvider
-from mastra.core.ee.testing.sessions import cookie_pairs, request_with_cookies
+from mastra.core.testing.sessions import cookie_pairs, request_with_cookies
 from sqlalchemy import text
 
 from .conftest import SECRET, make_embedded, make_settings
@@ -232,21 +232,3 @@ async def test_dev_reset_without_sender_logs_the_link(
         await provider.request_password_reset("ghost@example.com", "http://x/reset-password")
     links = [r for r in caplog.records if "reset-password?token=" in r.getMessage()]
     assert len(links) == 1 and "logme@example.com" in links[0].getMessage()
-
-
-def test_configuration_errors() -> None:
-    from mastra.core.ee.errors import ConfigurationError
-    from mastra.core.ee.settings import Settings
-
-    bare = Settings(database_url="sqlite+aiosqlite:///:memory:")
-    for options in (
-        {"secret": "short"},
-        {"secret": SECRET, "mode": "sideways"},
-        {"secret": SECRET, "mode": "remote"},
-        {"secret": SECRET, "mode": "remote", "base_url": "ftp://x"},
-        {"secret": SECRET, "password_scheme": "md5"},
-        {"secret": SECRET, "reset_sender": "no.such.module:send"},
-        {"secret": SECRET, "timeout": "-1"},
-    ):
-        with pytest.raises(ConfigurationError):
-            better_plugin.get_provider({"_settings": bare, **options})

@@ -6,10 +6,22 @@ from typing import Any
 
 import pytest
 from mastra.auth.better import EmbeddedBetterAuth
-from mastra.core.ee.testing.credentials import CredentialsProviderConformance
-from mastra.core.ee.testing.sessions import FakeClock, SessionProviderConformance
+from mastra.core.ee.models import EEUser
+from mastra.core.ee.provider import with_ee
+from mastra.core.ee.sessions import CookieSessionProvider, MemorySessionRegistry
+from mastra.core.testing.credentials import CredentialsProviderConformance
+from mastra.core.testing.sessions import (
+    FakeClock,
+    SessionProviderConformance,
+    cookie_pairs,
+    request_with_cookies,
+)
+from mastra.core.testing.users import UserProviderConformance
+from starlette.requests import Request
 
-from .conftest import make_embedded
+from .conftest import SECRET, make_embedded
+
+PASSWORD = "correct horse battery"
 
 
 class TestEmbeddedCredentials(CredentialsProviderConformance):
@@ -57,3 +69,36 @@ class TestEmbeddedSessions(SessionProviderConformance):
         first = await provider.create_user("one@example.com", "password-one")
         second = await provider.create_user("two@example.com", "password-two")
         return first.id, second.id
+
+
+class TestEmbeddedUsers(UserProviderConformance):
+    """``user = better`` reading its own sessions (``session = better``)."""
+
+    sessions: Any  # the composition's session slot, which issues the sign-in cookie
+
+    @pytest.fixture
+    def provider(self, database_url: str) -> EmbeddedBetterAuth:
+        provider = self.sessions = make_embedded(database_url)
+        with_ee(user=provider, credentials=provider, session=provider)
+        return provider
+
+    async def sign_in(self, provider: EmbeddedBetterAuth, email: str) -> tuple[EEUser, Request]:
+        user = await provider.create_user(email, PASSWORD)
+        session = await self.sessions.create_session(user.id, {})
+        return user, request_with_cookies(cookie_pairs(self.sessions.get_session_headers(session)))
+
+    async def disable_user(self, provider: EmbeddedBetterAuth, user: EEUser) -> None:
+        assert user.email is not None
+        await provider.disable_user(user.email)
+
+
+class TestEmbeddedUsersOnCookieSessions(TestEmbeddedUsers):
+    """The embedded default: users resolved through the core ``cookie`` session slot."""
+
+    @pytest.fixture
+    def provider(self, database_url: str) -> EmbeddedBetterAuth:
+        provider = make_embedded(database_url)
+        self.sessions = CookieSessionProvider(secret=SECRET, registry=MemorySessionRegistry())
+        with_ee(user=provider, credentials=provider, session=self.sessions)
+        assert not provider.uses_own_sessions
+        return provider

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from mastra.auth.better import plugin as better_plugin
+from mastra.auth.better.plugin import plugin as better_plugin
 from mastra.core.ee.plugins import PluginRegistry, build_auth
 
 from .conftest import make_settings
@@ -65,3 +65,47 @@ async def test_sign_up_me_sign_in_over_http(app) -> None:
             "/api/auth/credentials/sign-up", json={"email": "weak@example.com", "password": "short1"}
         )
         assert weak.json() == {"error": "Password must be at least 8 characters"}
+
+
+class CountingReads:
+    """Counts calls of one session-lookup coroutine (the registry or Better Auth table read)."""
+
+    def __init__(self, owner: object, name: str) -> None:
+        self.original = getattr(owner, name)
+        self.calls = 0
+        setattr(owner, name, self)
+
+    async def __call__(self, *args: object) -> object:
+        self.calls += 1
+        return await self.original(*args)
+
+
+@pytest.mark.parametrize("session", ["cookie", "better"])
+async def test_one_authenticated_request_reads_the_session_once(sqlite_url: str, session: str) -> None:
+    """The server reads the cookie and validates it once; the embedded provider resolves the
+    user from that read instead of validating again (nothing patched on the provider)."""
+    from mastra.core.server import create_app
+
+    settings = make_settings(
+        sqlite_url, auth={"user": "better", "credentials": "better", "session": session, "rbac": "static"}
+    )
+    registry = PluginRegistry()
+    registry.register_builtin()
+    registry.register(better_plugin, "better")
+    auth = build_auth(settings, registry)
+    app = create_app(settings, auth=auth, registry=registry, auth_cache_ttl=0)
+    assert "validate_session" not in vars(auth.session)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url=ORIGIN, headers={"origin": ORIGIN}) as client:
+        created = await client.post(
+            "/api/auth/credentials/sign-up", json={"email": "once@example.com", "password": "web password"}
+        )
+        assert created.status_code == 201, created.text
+        reads = (
+            CountingReads(auth.session.registry, "find_by_token_hash")
+            if session == "cookie"
+            else CountingReads(auth.user.store, "find_session")
+        )
+        sessions = await client.get("/api/auth/sessions")  # protected: the middleware authenticates
+        assert sessions.status_code == 200 and sessions.json()["sessions"][0]["current"] is True
+        assert reads.calls == 1

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from mastra.auth.better import EmbeddedBetterAuth
 from mastra.core.ee.errors import InvalidCredentials
-from mastra.core.ee.testing.sessions import cookie_pairs, request_with_cookies
+from mastra.core.testing.sessions import cookie_pairs, request_with_cookies
 
 from ._node_peer import BetterAuthNode
 from .conftest import SECRET, make_embedded

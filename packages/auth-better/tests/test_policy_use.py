@@ -12,8 +12,9 @@ from typing import Any
 import pytest
 from mastra.auth.better import RemoteBetterAuth
 from mastra.core.ee.errors import PasswordPolicyError, TextPolicyError
+from mastra.core.ee.options import ProviderOptions
 from mastra.core.ee.settings import Settings
-from mastra.core.ee.testing.servers import free_port
+from mastra.core.testing.servers import free_port
 
 from .conftest import SECRET, make_embedded
 
@@ -22,12 +23,10 @@ def _remote_without_server() -> RemoteBetterAuth:
     # Nothing listens on the port: any request would raise ProviderUnavailable.
     settings = Settings(database_url="sqlite+aiosqlite:///:memory:", auth_secret=SECRET)
     return RemoteBetterAuth.from_options(
-        {
-            "_settings": settings,
-            "mode": "remote",
-            "base_url": f"http://127.0.0.1:{free_port()}/api/auth",
-            "timeout": 2,
-        }
+        ProviderOptions(
+            {"mode": "remote", "base_url": f"http://127.0.0.1:{free_port()}/api/auth", "timeout": 2},
+            settings,
+        )
     )
 
 

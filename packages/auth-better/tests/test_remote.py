@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from mastra.auth.better import RemoteBetterAuth
-from mastra.auth.better import plugin as better_plugin
+from mastra.auth.better.plugin import plugin as better_plugin
 from mastra.core.ee.errors import (
     ConfigurationError,
     InvalidCredentials,
@@ -18,11 +18,12 @@ from mastra.core.ee.errors import (
     ProviderUnavailable,
     SignUpFailed,
 )
+from mastra.core.ee.options import ProviderOptions
 from mastra.core.ee.plugins import PluginRegistry, build_auth
 from mastra.core.ee.settings import Settings
-from mastra.core.ee.testing.credentials import RESET_URL, CredentialsProviderConformance
-from mastra.core.ee.testing.servers import BackgroundServer, free_port
-from mastra.core.ee.testing.sessions import cookie_pairs, request_with_cookies
+from mastra.core.testing.credentials import RESET_URL, CredentialsProviderConformance
+from mastra.core.testing.servers import BackgroundServer, free_port
+from mastra.core.testing.sessions import cookie_pairs, request_with_cookies
 from starlette.applications import Starlette
 from starlette.responses import JSONResponse
 from starlette.routing import Route
@@ -36,7 +37,7 @@ TRUSTED = ("http://127.0.0.1:4111",)  # the conformance suite's reset URL origin
 def make_remote(base_url: str, **options: Any) -> RemoteBetterAuth:
     settings = Settings(database_url="sqlite+aiosqlite:///:memory:", auth_secret=SECRET)
     return RemoteBetterAuth.from_options(
-        {"_settings": settings, "mode": "remote", "base_url": base_url, **options}
+        ProviderOptions({"mode": "remote", "base_url": base_url, **options}, settings)
     )
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from mastra.core.ee.testing.reference import ServeProcess
+from mastra.core.testing.reference import ServeProcess
 
 pytestmark = pytest.mark.slow
 

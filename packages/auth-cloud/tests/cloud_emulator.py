@@ -46,16 +46,24 @@ class CloudEmulator:
     tokens: dict[str, dict[str, Any]] = field(default_factory=dict)
     calls: list[tuple[str, dict[str, str]]] = field(default_factory=list)
     fail_next: list[int] = field(default_factory=list)  # statuses to answer next, in order
+    client_ports: list[int] = field(default_factory=list)  # caller's TCP port per API call
     down: bool = False  # every API call answers 503
 
     def count(self, path: str) -> int:
         return sum(1 for p, _ in self.calls if p == path)
+
+    @property
+    def connections(self) -> int:
+        """Distinct TCP connections the API calls arrived on."""
+        return len(set(self.client_ports))
 
     def revoke(self, token: str) -> None:
         self.tokens[token]["revoked"] = True
 
     def _fault(self, request: Request) -> Response | None:
         self.calls.append((request.url.path, dict(request.headers)))
+        if request.client is not None:
+            self.client_ports.append(request.client.port)  # one port per TCP connection
         if self.down:
             return JSONResponse({"message": "unavailable"}, status_code=503)
         if self.fail_next:

@@ -17,8 +17,8 @@ from urllib.parse import urljoin
 import httpx
 import pytest
 from joserfc.jwk import RSAKey
-from mastra.core.ee.testing.node import ensure_node_packages, node_available
-from mastra.core.ee.testing.servers import free_port
+from mastra.core.testing.node import ensure_node_packages, node_available
+from mastra.core.testing.servers import free_port
 
 PEER_SCRIPT = Path(__file__).parent / "peer" / "oidc_peer.mjs"
 OIDC_PROVIDER_VERSION = "9.13.3"

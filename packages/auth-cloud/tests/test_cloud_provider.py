@@ -4,7 +4,7 @@ host calls them; the HTTP flows through the server live in test_cloud_http.py)."
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from urllib.parse import parse_qs, urlparse
 
 import httpx
@@ -13,8 +13,9 @@ from cloud_emulator import CloudEmulator, CloudUser
 from mastra.auth.cloud import MastraCloudAuth
 from mastra.core.ee.crypto import Sealer, new_secret, parse_cookie_header
 from mastra.core.ee.errors import SSOError
+from mastra.core.ee.options import ProviderOptions, as_provider_options
 from mastra.core.ee.settings import Settings
-from mastra.core.ee.testing.servers import BackgroundServer, free_port
+from mastra.core.testing.servers import BackgroundServer, free_port
 from starlette.requests import Request
 
 SECRET = "s" * 40
@@ -28,15 +29,25 @@ def emulator() -> Iterator[tuple[CloudEmulator, str]]:
         yield emu, server.url
 
 
-def make_provider(base_url: str, **overrides: object) -> MastraCloudAuth:
-    options: dict[str, object] = {
-        "project_id": "proj_test",
-        "cloud_base_url": base_url,
-        "secret": SECRET,
-        "_settings": Settings(public_url="http://127.0.0.1:4111"),
-    }
+_opened: list[MastraCloudAuth] = []
+
+
+def make_provider(base_url: str, *, settings: Settings | None = None, **overrides: object) -> MastraCloudAuth:
+    options: dict[str, object] = {"project_id": "proj_test", "cloud_base_url": base_url, "secret": SECRET}
     options.update(overrides)
-    return MastraCloudAuth.from_options(options)
+    settings = settings or Settings(public_url="http://127.0.0.1:4111")
+    provider = MastraCloudAuth.from_options(as_provider_options(options, settings))
+    _opened.append(provider)
+    return provider
+
+
+@pytest.fixture(autouse=True)
+async def _close_providers() -> AsyncIterator[None]:
+    """Close every provider a test made, as the host does at shutdown: their pooled
+    connections belong to this test's event loop."""
+    yield
+    while _opened:
+        await _opened.pop().aclose()
 
 
 @pytest.fixture
@@ -88,7 +99,7 @@ async def test_login_url_has_pkce_s256_and_wrapped_state(provider: MastraCloudAu
     assert "Max-Age=300" in cookie and "Secure" not in cookie
     sealed = cookie.split(";", 1)[0].split("=", 1)[1]
     payload = Sealer(SECRET, info="mastra-cloud-pkce").unseal_json(sealed, aad="mastra_pkce_verifier")
-    from mastra.auth.cloud.cloud._pkce import s256_challenge
+    from mastra.auth.cloud._pkce import s256_challenge
 
     assert s256_challenge(payload["verifier"]) == q["code_challenge"]
     assert payload["state"] == state
@@ -243,7 +254,7 @@ async def test_cloud_down_gives_clear_errors(emulator: tuple[CloudEmulator, str]
     state = new_secret()
     await closed.get_login_url(CALLBACK, state)
     cookies = cookie_pairs(closed.get_login_cookies(CALLBACK, state))
-    from mastra.auth.cloud.cloud._pkce import encode_state
+    from mastra.auth.cloud._pkce import encode_state
 
     with pytest.raises(SSOError) as err:
         await closed.handle_callback("somecode", encode_state(state, "/"), cookie_header=cookies)
@@ -282,6 +293,23 @@ async def test_verify_cache_then_revocation_honoured(emulator: tuple[CloudEmulat
     assert emu.count("/auth/verify") == 3
 
 
+@pytest.mark.parametrize("token", ["💥", "a\x00b", "two words", "x" * 9000, "tok\r\nX-Evil: 1"])
+async def test_tokens_cloud_cannot_have_issued_are_refused_without_a_call(
+    emulator: tuple[CloudEmulator, str], token: str
+) -> None:
+    """Found by the user/session conformance suites: a non-ASCII token made httpx raise
+    UnicodeEncodeError and a NUL was retried as if Cloud were down. Now nothing is sent."""
+    emu, url = emulator
+    provider = make_provider(url)
+    try:
+        assert await provider.authenticate_token(token) is None
+        assert await provider.validate_session(token) is None
+        await provider.destroy_session(token)
+        assert emu.calls == []
+    finally:
+        await provider.aclose()
+
+
 async def test_project_api_token(provider: MastraCloudAuth, emulator: tuple[CloudEmulator, str]) -> None:
     emu, _ = emulator
     emu.api_tokens.add("proj_api_secret")
@@ -294,7 +322,7 @@ async def test_project_api_token(provider: MastraCloudAuth, emulator: tuple[Clou
 
 def test_flags_button_and_production_cookies(emulator: tuple[CloudEmulator, str]) -> None:
     provider = make_provider(
-        emulator[1], _settings=Settings(env="production", public_url="https://app.example")
+        emulator[1], settings=Settings(env="production", public_url="https://app.example")
     )
     assert provider.owns_sessions is True and provider.is_mastra_cloud_auth is True
     assert provider.get_login_button_config().to_json() == {
@@ -311,10 +339,79 @@ def test_missing_options_are_configuration_errors() -> None:
     from mastra.core.ee.errors import ConfigurationError
 
     with pytest.raises(ConfigurationError):
-        MastraCloudAuth.from_options({"project_id": "p", "_settings": Settings()})
+        MastraCloudAuth.from_options(ProviderOptions({"project_id": "p"}, Settings()))
     with pytest.raises(ConfigurationError):
-        MastraCloudAuth.from_options({"cloud_base_url": "http://127.0.0.1:1", "_settings": Settings()})
+        MastraCloudAuth.from_options(ProviderOptions({"cloud_base_url": "http://127.0.0.1:1"}, Settings()))
 
 
 def test_pkce_cookie_header_parsing_picks_named_cookie() -> None:
     assert parse_cookie_header("a=1; mastra_pkce_verifier=v1.x.y")["mastra_pkce_verifier"] == "v1.x.y"
+
+
+async def test_calls_share_one_pooled_client_until_aclose(emulator: tuple[CloudEmulator, str]) -> None:
+    emu, url = emulator
+    provider = make_provider(url, verify_cache_ttl=0)  # every call reaches Cloud
+    tokens = [emu.issue(emu.login_as) for _ in range(5)]
+    for token in tokens:
+        assert await provider.authenticate_token(token, None) is not None
+        assert await provider.validate_session(token) is not None
+    assert emu.count("/auth/verify") == 5 and emu.count("/auth/session/validate") == 5
+    assert emu.connections == 1  # ten calls, one keep-alive connection
+    assert provider.http.pool.created == 1
+    client = provider.http.pool.client()
+    await provider.aclose()
+    assert client.is_closed
+    # A call after aclose opens a fresh client rather than failing.
+    assert await provider.authenticate_token(tokens[0], None) is not None
+    assert provider.http.pool.created == 2 and emu.connections == 2
+    await provider.aclose()
+
+
+async def test_rate_limited_answers_are_retried(
+    provider: MastraCloudAuth, emulator: tuple[CloudEmulator, str]
+) -> None:
+    emu, _ = emulator
+    token = emu.issue(emu.login_as)
+    emu.fail_next = [429]
+    assert await provider.authenticate_token(token, None) is not None
+    assert emu.count("/auth/verify") == 2
+
+
+@pytest.mark.parametrize("status", [400, 401, 403, 404, 422])
+async def test_client_errors_are_answers_not_retried(
+    provider: MastraCloudAuth, emulator: tuple[CloudEmulator, str], status: int
+) -> None:
+    emu, _ = emulator
+    code, pstate, cookie_header = await start_login(provider, new_secret())
+    emu.fail_next = [status]
+    with pytest.raises(SSOError) as err:
+        await provider.handle_callback(code, pstate, cookie_header=cookie_header)
+    assert err.value.code == "token_exchange_failed"
+    assert emu.count("/auth/callback") == 1
+
+
+@pytest.mark.parametrize(
+    ("env", "public_url"),
+    [
+        ("production", "http://10.0.0.5:4111"),
+        ("production", "https://app.example"),
+        ("development", "https://app.example"),
+        ("development", "http://127.0.0.1:4111"),
+    ],
+)
+async def test_cookies_follow_the_s8_rule(
+    emulator: tuple[CloudEmulator, str], env: str, public_url: str
+) -> None:
+    from mastra.core.ee.crypto import clear_cookie, cookie_spec
+
+    provider = make_provider(emulator[1], settings=Settings(env=env, public_url=public_url))
+    production = env == "production"
+    session = cookie_spec("mastra_cloud_session", production=production, public_url=public_url)
+    pkce = cookie_spec("mastra_pkce_verifier", production=production, public_url=public_url)
+    [login_cookie] = provider.get_login_cookies(CALLBACK, new_secret())
+    assert login_cookie.startswith(f"{pkce.name}=v1.") and login_cookie.endswith("; Secure") is pkce.secure
+    assert provider.get_clear_session_headers() == [
+        ("set-cookie", clear_cookie(session)),
+        ("set-cookie", clear_cookie(pkce)),
+    ]
+    assert session.secure is (production or public_url.startswith("https://"))

@@ -12,6 +12,7 @@ import pytest
 from mastra.auth.cloud import OIDCAuth
 from mastra.core.ee.crypto import new_secret
 from mastra.core.ee.errors import ProviderUnavailable, SSOError
+from mastra.core.ee.options import ProviderOptions
 from mastra.core.ee.settings import Settings
 from oidc_peer import OIDCPeer, browser_login, client_credentials_token
 from starlette.requests import Request
@@ -63,7 +64,7 @@ def _reset_mode(peer: OIDCPeer) -> Iterator[None]:
     peer.set_mode({})
 
 
-def make(peer: OIDCPeer, **overrides: Any) -> OIDCAuth:
+def make(peer: OIDCPeer, *, settings: Settings | None = None, **overrides: Any) -> OIDCAuth:
     options: dict[str, Any] = {
         "issuer": peer.issuer,
         "client_id": "app",
@@ -71,10 +72,24 @@ def make(peer: OIDCPeer, **overrides: Any) -> OIDCAuth:
         "registry": "memory",
         "roles_claim": "roles",
         "scopes": "openid profile email offline_access",
-        "_settings": Settings(public_url="http://127.0.0.1:4111"),
     }
     options.update(overrides)
-    return OIDCAuth.from_options(options)
+    settings = settings or Settings(public_url="http://127.0.0.1:4111")
+    provider = OIDCAuth.from_options(ProviderOptions(options, settings))
+    _opened.append(provider)
+    return provider
+
+
+_opened: list[OIDCAuth] = []
+
+
+@pytest.fixture(autouse=True)
+async def _close_providers() -> AsyncIterator[None]:
+    """Close every provider a test made, as the host does at shutdown: their pooled
+    connections belong to this test's event loop."""
+    yield
+    while _opened:
+        await _opened.pop().aclose()
 
 
 @pytest.fixture
@@ -217,7 +232,7 @@ async def test_unknown_kid_refetch_is_rate_limited(peer: OIDCPeer) -> None:
             await provider.handle_callback(query["code"], state, cookie_header=cookies)
         peer.set_mode({})
     # one initial fetch + one forced refetch; the second unknown kid did not refetch
-    assert provider.metadata.jwks_fetches == 2
+    assert provider.metadata.jwks is not None and provider.metadata.jwks.fetches == 2
 
 
 async def test_key_rotation_next_login_still_works(peer: OIDCPeer) -> None:
@@ -232,7 +247,18 @@ async def test_key_rotation_next_login_still_works(peer: OIDCPeer) -> None:
         assert (
             await provider.handle_callback(query["code"], state, cookie_header=cookies)
         ).user.id == "alice"
-        assert provider.metadata.jwks_fetches == 2
+        assert provider.metadata.jwks is not None and provider.metadata.jwks.fetches == 2
+
+
+async def test_jwks_unreachable_at_callback_is_provider_unavailable(peer: OIDCPeer) -> None:
+    """The core failure rule: keys that cannot be fetched say nothing about the ID token,
+    so the login fails as ``provider_unavailable``, not as ``invalid_id_token``."""
+    provider = make(peer)
+    query, state, cookies = await login(provider)
+    peer.set_mode({"jwksStatus": 503})
+    with pytest.raises(SSOError) as err:
+        await provider.handle_callback(query["code"], state, cookie_header=cookies)
+    assert err.value.code == "provider_unavailable"
 
 
 async def test_replayed_state_is_refused(provider: OIDCAuth) -> None:
@@ -385,6 +411,22 @@ async def test_bearer_access_token_jwt(peer: OIDCPeer) -> None:
     assert await provider.authenticate_token("opaque-token", None) is None
 
 
+async def test_jwks_unreachable_bearer_is_provider_unavailable(peer: OIDCPeer) -> None:
+    """A bearer token that cannot be checked because the IdP's JWKS is down raises
+    ``ProviderUnavailable`` (the host answers 503) instead of passing for unauthenticated;
+    keys already fetched keep verifying without the IdP."""
+    token = await access_token(peer)
+    warm = make(peer, api_audience=API)
+    assert await warm.authenticate_token(token, bearer_request(token)) is not None
+    cold = make(peer, api_audience=API)
+    peer.set_mode({"jwksStatus": 503})
+    assert await warm.authenticate_token(token, bearer_request(token)) is not None
+    with pytest.raises(ProviderUnavailable) as err:
+        await cold.authenticate_token(token, bearer_request(token))
+    assert err.value.status == 503
+    assert await cold.authenticate_token("not.a-jwt.at-all", None) is None  # still a bad token
+
+
 async def test_without_api_audience_no_bearer_is_accepted(peer: OIDCPeer) -> None:
     """S24: bearer validation is off until ``api_audience`` is configured, even for a
     perfectly valid access token of this issuer."""
@@ -493,7 +535,7 @@ async def test_refresh_redeems_refresh_token_and_ends_on_refusal(provider: OIDCA
 
 
 async def test_production_cookie_names(peer: OIDCPeer) -> None:
-    provider = make(peer, _settings=Settings(env="production", public_url="https://app.example"))
+    provider = make(peer, settings=Settings(env="production", public_url="https://app.example"))
     [cookie] = provider.get_login_cookies(CALLBACK, new_secret())
     assert cookie.startswith("__Host-mastra_oidc_login=") and cookie.endswith("; Secure")
     names = [h.split("=", 1)[0] for _, h in provider.get_clear_session_headers()]
@@ -505,7 +547,7 @@ async def test_production_cookie_names(peer: OIDCPeer) -> None:
 async def test_token_endpoint_unreachable_is_a_network_error(provider: OIDCAuth, monkeypatch: Any) -> None:
     """The code exchange runs on Authlib's client (httpx2): a refused connection must
     surface as ``network_error`` (503-class), not a generic ``sso_failed``."""
-    from mastra.core.ee.testing.servers import free_port
+    from mastra.core.testing.servers import free_port
 
     query, state, cookies = await login(provider)
     metadata = dict(await provider.metadata.get())

@@ -13,8 +13,8 @@ import pytest
 from cloud_emulator import CloudEmulator
 from mastra.core.ee.plugins import PluginRegistry, build_auth
 from mastra.core.ee.settings import Settings
-from mastra.core.ee.testing.servers import BackgroundServer, free_port
 from mastra.core.server import create_app
+from mastra.core.testing.servers import BackgroundServer, free_port
 from oidc_peer import OIDCPeer, browser_login, client_credentials_token
 
 SECRET = "t" * 48
@@ -35,7 +35,8 @@ def start_app(options: dict[str, Any], port: int, *, name: str, rbac: bool, db: 
     )
     registry = PluginRegistry.default(settings)
     auth = build_auth(settings, registry)
-    return BackgroundServer(create_app(settings, auth=auth, registry=registry), port=port)
+    # lifespan on: shutdown closes the providers' pooled connections, as in production
+    return BackgroundServer(create_app(settings, auth=auth, registry=registry), port=port, lifespan="on")
 
 
 @pytest.fixture

@@ -8,23 +8,28 @@ from typing import Any
 
 import pytest
 from joserfc import jwt
-from joserfc.jwk import OctKey, RSAKey
+from joserfc.jwk import Key, OctKey, RSAKey
 from mastra.auth.cloud import MastraCloudAuth, MastraRBACCloud, OIDCAuth
-from mastra.auth.cloud.oidc import TokenError, validate_jwt
+from mastra.auth.cloud.oidc import validate_id_token
+from mastra.core.ee.crypto import TokenInvalid
 from mastra.core.ee.errors import ConfigurationError, RoleNotFound
 from mastra.core.ee.models import EEUser
+from mastra.core.ee.options import ProviderOptions
 from mastra.core.ee.plugins import PluginRegistry, build_auth
 from mastra.core.ee.settings import Settings
-from mastra.core.ee.testing.rbac import RBACProviderConformance
+from mastra.core.testing.rbac import RBACProviderConformance
 
 ISS, AUD = "https://idp.example", "client-1"
 KEY = RSAKey.generate_key(2048, parameters={"kid": "k1"})
 
 
-async def lookup(kid: str | None, alg: str) -> Any:
-    if kid != "k1":
-        raise TokenError("unknown kid")
-    return KEY
+class OneKey:
+    """The IdP's key set, held in memory (the JWKS cache has its own tests in core)."""
+
+    async def key_for(self, kid: str | None, alg: str) -> Key:
+        if kid != "k1":
+            raise TokenInvalid("unknown signing key")
+        return KEY
 
 
 def sign(claims: dict[str, Any], *, alg: str = "RS256", key: Any = KEY, kid: str | None = "k1") -> str:
@@ -42,11 +47,9 @@ def good(**over: Any) -> dict[str, Any]:
 
 
 async def check(token: str, **kw: Any) -> dict[str, Any]:
-    params: dict[str, Any] = dict(
-        key_lookup=lookup, issuer=ISS, audience=AUD, allowed_algs=["RS256"], nonce="n1", expect_nonce=True
-    )
+    params: dict[str, Any] = dict(issuer=ISS, client_id=AUD, algorithms=["RS256"], nonce="n1")
     params.update(kw)
-    return await validate_jwt(token, **params)
+    return await validate_id_token(token, OneKey(), **params)
 
 
 async def test_valid_token_and_leeway() -> None:
@@ -73,32 +76,32 @@ async def test_valid_token_and_leeway() -> None:
     ],
 )
 async def test_claim_failures(claims: Any) -> None:
-    with pytest.raises(TokenError):
+    with pytest.raises(TokenInvalid):
         await check(sign(claims()))
 
 
 async def test_algorithm_rules() -> None:
     secret = "client-secret-" + "x" * 40
     hs = sign(good(), alg="HS256", key=OctKey.import_key(secret), kid=None)
-    with pytest.raises(TokenError):  # not advertised
+    with pytest.raises(TokenInvalid):  # not advertised
         await check(hs, client_secret=secret)
-    with pytest.raises(TokenError):  # advertised, but no client secret
-        await check(hs, allowed_algs=["RS256", "HS256"])
-    assert await check(hs, allowed_algs=["RS256", "HS256"], client_secret=secret)
-    with pytest.raises(TokenError):  # wrong secret
-        await check(hs, allowed_algs=["HS256"], client_secret="y" * 50)
+    with pytest.raises(TokenInvalid):  # advertised, but no client secret
+        await check(hs, algorithms=["RS256", "HS256"])
+    assert await check(hs, algorithms=["RS256", "HS256"], client_secret=secret)
+    with pytest.raises(TokenInvalid):  # wrong secret
+        await check(hs, algorithms=["HS256"], client_secret="y" * 50)
     header, payload, _ = sign(good()).split(".")
     import base64
     import json
 
     none_header = base64.urlsafe_b64encode(json.dumps({"alg": "none"}).encode()).rstrip(b"=").decode()
     for token in (f"{none_header}.{payload}.", "a.b", "x" * 20000, f"{header}.{payload}.AAAA"):
-        with pytest.raises(TokenError):
-            await check(token, allowed_algs=["RS256", "none"])
-    with pytest.raises(TokenError):
+        with pytest.raises(TokenInvalid):
+            await check(token, algorithms=["RS256", "none"])
+    with pytest.raises(TokenInvalid):
         await check(sign(good(), kid="unknown"))
     other = RSAKey.generate_key(2048, parameters={"kid": "k1"})
-    with pytest.raises(TokenError):  # right kid, wrong key
+    with pytest.raises(TokenInvalid):  # right kid, wrong key
         await check(sign(good(), key=other))
 
 
@@ -190,7 +193,7 @@ def test_rbac_cloud_alone_uses_the_mapping_only() -> None:
 def test_oidc_env_fallbacks_and_required(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OIDC_ISSUER", "http://127.0.0.1:9")
     monkeypatch.setenv("OIDC_CLIENT_ID", "from-env")
-    provider = OIDCAuth.from_options({"registry": "memory", "secret": "q" * 40, "_settings": Settings()})
+    provider = OIDCAuth.from_options(ProviderOptions({"registry": "memory", "secret": "q" * 40}, Settings()))
     assert provider.client_id == "from-env" and provider.token_endpoint_auth == "none"
     assert provider.scopes == "openid profile email"
     assert provider.api_audience is None  # bearer tokens are off until an API audience is set (S24)
@@ -202,7 +205,7 @@ def test_oidc_env_fallbacks_and_required(monkeypatch: pytest.MonkeyPatch) -> Non
     assert aliased.api_audience == "urn:option"  # options win over the environment
     monkeypatch.delenv("OIDC_ISSUER")
     with pytest.raises(ConfigurationError):
-        OIDCAuth.from_options({"registry": "memory", "_settings": Settings()})
+        OIDCAuth.from_options(ProviderOptions({"registry": "memory"}, Settings()))
 
 
 @pytest.mark.parametrize(
@@ -239,7 +242,7 @@ def test_cloud_rbac_beside_another_identity_provider_is_not_license_exempt(
     """Finding 13: the Cloud exemption follows the identity provider (user/SSO) only.
     `rbac=cloud` with a non-Cloud user provider licensed RBAC and audit in unlicensed
     production."""
-    from mastra.core.ee.testing.reference import reference_plugin
+    from mastra.core.testing.reference import reference_plugin
 
     monkeypatch.setenv("MASTRA_ENV", "production")
     settings = settings_for("cloud", {"project_id": "p", "cloud_base_url": "http://127.0.0.1:9"})

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-pytest_plugins = ["mastra.core.ee.testing.fixtures"]
+pytest_plugins = ["mastra.core.testing.fixtures"]
 
 
 def _load_emulator() -> Any:
@@ -34,8 +34,9 @@ def _load_emulator() -> Any:
 _load_emulator()
 
 from mastra.auth.workos import WorkOSAuthProvider  # noqa: E402
+from mastra.core.ee.options import ProviderOptions  # noqa: E402
 from mastra.core.ee.settings import Settings  # noqa: E402
-from mastra.core.ee.testing.servers import BackgroundServer  # noqa: E402
+from mastra.core.testing.servers import BackgroundServer  # noqa: E402
 from workos_emulator import API_KEY, CLIENT_ID, WorkOSEmulator  # noqa: E402
 
 ORG = "org_01EMULATED"
@@ -75,7 +76,7 @@ def settings() -> Settings:
 
 
 @pytest.fixture
-def workos_options(emulator: WorkOSEmulator, settings: Settings) -> dict[str, Any]:
+def workos_options(emulator: WorkOSEmulator) -> dict[str, Any]:
     return {
         "api_key": API_KEY,
         "client_id": CLIENT_ID,
@@ -86,20 +87,19 @@ def workos_options(emulator: WorkOSEmulator, settings: Settings) -> dict[str, An
         "webhook_secret": "whsec_emulated_secret",
         "max_retries": 0,
         "request_timeout": 5,
-        "_settings": settings,
     }
 
 
 def tune(provider: WorkOSAuthProvider) -> WorkOSAuthProvider:
     """Fast test knobs: no JWKS refetch pause, short audit backoff."""
-    provider.jwks.min_refetch_interval = 0
+    provider.jwks.refetch_interval = 0
     provider.audit_backoff = 0.01
     return provider
 
 
 @pytest.fixture
-async def provider(workos_options: dict[str, Any]) -> AsyncIterator[WorkOSAuthProvider]:
-    p = tune(WorkOSAuthProvider.from_options(workos_options))
+async def provider(workos_options: dict[str, Any], settings: Settings) -> AsyncIterator[WorkOSAuthProvider]:
+    p = tune(WorkOSAuthProvider.from_options(ProviderOptions(workos_options, settings)))
     yield p
     await p.aclose()
 
@@ -152,7 +152,6 @@ def make_request() -> Any:
 @pytest.fixture
 def app_settings(workos_options: dict[str, Any]) -> Settings:
     """Every WorkOS capability selected, plus the in-memory audit storage."""
-    options = {k: v for k, v in workos_options.items() if k != "_settings"}
     return Settings(
         public_url="http://127.0.0.1:4111",
         auth={
@@ -162,7 +161,7 @@ def app_settings(workos_options: dict[str, Any]) -> Settings:
             "rbac": "workos",
             "audit": "workos",
             "audit_storage": "memory",
-            "options": {"workos": options},
+            "options": {"workos": workos_options},
         },
         _env_file=None,
     )
@@ -172,7 +171,7 @@ def app_settings(workos_options: dict[str, Any]) -> Settings:
 async def http(app_settings: Settings) -> AsyncIterator[Any]:
     """An httpx client on the full server app (``create_app``) with the workos plugin."""
     import httpx
-    from mastra.auth.workos import plugin
+    from mastra.auth.workos.plugin import plugin
     from mastra.core.ee.plugins import PluginRegistry, build_auth
     from mastra.core.server import create_app
 

@@ -8,22 +8,24 @@ from typing import Any
 
 import pytest
 from cryptography.fernet import Fernet
-from mastra.auth.workos import WorkOSOptions, derive_fernet_key, plugin
+from mastra.auth.workos import WorkOSOptions, derive_fernet_key
+from mastra.auth.workos.plugin import plugin
 from mastra.core.ee.errors import ConfigurationError
+from mastra.core.ee.options import ProviderOptions
 from mastra.core.ee.plugins import PluginRegistry, build_auth
 from mastra.core.ee.settings import Settings
 
 
 def test_credentials_are_required(settings: Settings) -> None:
     with pytest.raises(ConfigurationError, match=r"^WorkOS API key and client ID are required$"):
-        WorkOSOptions.from_options({"client_id": "c", "_settings": settings})
+        ProviderOptions({"client_id": "c"}, settings).parse(WorkOSOptions)
 
 
 def test_env_fallbacks_and_redirect_default(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("WORKOS_API_KEY", "sk_env")
     monkeypatch.setenv("WORKOS_CLIENT_ID", "client_env")
     monkeypatch.setenv("WORKOS_COOKIE_PASSWORD", "p" * 40)
-    opts = WorkOSOptions.from_options({"api_key": "sk_opt", "_settings": settings})
+    opts = ProviderOptions({"api_key": "sk_opt"}, settings).parse(WorkOSOptions)
     assert (opts.api_key, opts.client_id) == ("sk_opt", "client_env")  # option wins, env fills gaps
     assert opts.redirect_uri == "http://127.0.0.1:4111/api/auth/sso/callback"
     assert "sk_opt" not in repr(opts)
@@ -37,26 +39,20 @@ def test_cookie_password_rules(settings: Settings, caplog: pytest.LogCaptureFixt
     assert len(base64.urlsafe_b64decode(derived)) == 32
     Fernet(derived)  # usable as a Fernet key
     with pytest.raises(ConfigurationError, match=r"^WorkOS cookie password must be at least 32 characters$"):
-        WorkOSOptions.from_options(
-            {"api_key": "k", "client_id": "c", "cookie_password": "short", "_settings": settings}
+        ProviderOptions({"api_key": "k", "client_id": "c", "cookie_password": "short"}, settings).parse(
+            WorkOSOptions
         )
     prod = Settings(env="production", _env_file=None)
     with pytest.raises(ConfigurationError, match="required in production"):
-        WorkOSOptions.from_options({"api_key": "k", "client_id": "c", "_settings": prod})
+        ProviderOptions({"api_key": "k", "client_id": "c"}, prod).parse(WorkOSOptions)
     with caplog.at_level(logging.WARNING, logger="mastra.auth.workos"):
-        dev = WorkOSOptions.from_options({"api_key": "k", "client_id": "c", "_settings": settings})
+        dev = ProviderOptions({"api_key": "k", "client_id": "c"}, settings).parse(WorkOSOptions)
     Fernet(dev.cookie_key)
     assert any("sessions will not survive a restart" in r.getMessage() for r in caplog.records)
     with pytest.raises(ConfigurationError, match="provider must be one of"):
-        WorkOSOptions.from_options(
-            {
-                "api_key": "k",
-                "client_id": "c",
-                "provider": "Evil",
-                "cookie_password": "x" * 32,
-                "_settings": settings,
-            }
-        )
+        ProviderOptions(
+            {"api_key": "k", "client_id": "c", "provider": "Evil", "cookie_password": "x" * 32}, settings
+        ).parse(WorkOSOptions)
 
 
 def test_one_instance_serves_every_capability(app_settings: Settings) -> None:
@@ -87,7 +83,7 @@ def test_entry_point_is_declared() -> None:
     from importlib.metadata import entry_points
 
     (ep,) = [ep for ep in entry_points(group="mastra_ee") if ep.name == "workos"]
-    assert ep.value == "mastra.auth.workos.plugin"
+    assert ep.value == "mastra.auth.workos.plugin:plugin"
 
 
 def test_capabilities_fragment_needs_settings_write(provider) -> None:

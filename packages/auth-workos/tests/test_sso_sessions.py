@@ -9,11 +9,14 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
-import jwt
 import pytest
 from cryptography.fernet import Fernet
+from joserfc import jwt
+from joserfc.jwk import OctKey
 from mastra.auth.workos import WorkOSAuthProvider
-from mastra.core.ee.errors import SSOError
+from mastra.core.ee.crypto import JWKSCache, unverified_claims
+from mastra.core.ee.errors import ProviderUnavailable, SSOError
+from mastra.core.ee.options import ProviderOptions
 from mastra.core.ee.settings import Settings
 
 CALLBACK = "http://127.0.0.1:4111/api/auth/sso/callback"
@@ -212,13 +215,13 @@ async def test_bearer_tokens_are_verified_against_jwks(provider, emulator, make_
     assert (
         found is not None and found.id == user["id"] and found.metadata["organizationId"] == "org_01EMULATED"
     )
-    assert await provider.authenticate_token(emulator.mint_access_token(sid, ttl=-5), None) is None
-    claims = jwt.decode(token, options={"verify_signature": False})
+    # expired beyond the 60 s leeway of the core JWT layer
+    assert await provider.authenticate_token(emulator.mint_access_token(sid, ttl=-120), None) is None
+    claims = unverified_claims(token)
     forged = jwt.encode(
+        {"alg": "HS256", "kid": emulator.current_key.kid},
         {**claims, "sub": "user_other"},
-        "k" * 32,
-        algorithm="HS256",
-        headers={"kid": emulator.current_key.kid},
+        OctKey.import_key("k" * 32),
     )
     assert await provider.authenticate_token(forged, None) is None
     assert await provider.authenticate_token("not-a-jwt", None) is None
@@ -244,18 +247,48 @@ async def test_jwks_key_rotation_refetches_once_and_unknown_kids_are_bounded(pro
     user = emulator.add_user("rot@example.com")
     sid = emulator.start_session(user["id"])
     assert await provider.authenticate_token(emulator.mint_access_token(sid), None) is not None
-    assert provider.jwks.fetch_count == 1
+    assert provider.jwks.fetches == 1
     emulator.rotate_key()
     assert await provider.authenticate_token(emulator.mint_access_token(sid), None) is not None
-    assert provider.jwks.fetch_count == 2  # one refetch for the new kid
+    assert provider.jwks.fetches == 2  # one refetch for the new kid
 
-    provider.jwks.min_refetch_interval = 60
+    provider.jwks.refetch_interval = 60
     from workos_emulator import _keys
 
     stranger = _keys.SigningKey.generate()
     for _ in range(5):
         assert await provider.authenticate_token(emulator.mint_access_token(sid, key=stranger), None) is None
-    assert provider.jwks.fetch_count == 2  # unknown kids do not trigger a download each
+    assert provider.jwks.fetches == 2  # unknown kids do not trigger a download each
+
+
+async def test_jwks_down_bearer_is_provider_unavailable_not_unauthenticated(workos_options, emulator) -> None:
+    """The core failure rule: a token that cannot be checked because the JWKS is down
+    raises ``ProviderUnavailable`` (the host answers 503); it is not a bad token."""
+    user = emulator.add_user("keys-down@example.com")
+    token = emulator.mint_access_token(emulator.start_session(user["id"]))
+    cold = WorkOSAuthProvider.from_options(workos_options)
+    emulator.down = True
+    with pytest.raises(ProviderUnavailable) as info:
+        await cold.authenticate_token(token, None)
+    assert info.value.status == 503
+    assert await cold.authenticate_token("not-a-jwt", None) is None  # still a bad token
+    await cold.aclose()
+
+
+async def test_jwks_unreachable_at_callback_is_provider_unavailable(workos_options, emulator) -> None:
+    from mastra.core.testing.servers import free_port
+
+    p = WorkOSAuthProvider.from_options(workos_options)
+    p.jwks = JWKSCache(f"http://127.0.0.1:{free_port()}/sso/jwks")  # WorkOS answers, its keys do not
+    user = emulator.add_user("cb-keys@example.com")
+    emulator.login_as = user["id"]
+    url = await p.get_login_url(CALLBACK, "s")
+    async with httpx.AsyncClient() as browser:
+        code = _query((await browser.get(url)).headers["location"])["code"][0]
+    with pytest.raises(SSOError) as info:
+        await p.handle_callback(code, "s")
+    assert info.value.code == "provider_unavailable" and info.value.status == 503
+    await p.aclose()
 
 
 async def test_workos_down_callback_fails_clearly_and_sessions_keep_working(
@@ -280,7 +313,7 @@ async def test_workos_down_callback_fails_clearly_and_sessions_keep_working(
 
 
 async def test_workos_unreachable_callback_is_provider_unavailable(workos_options, settings) -> None:
-    from mastra.core.ee.testing.servers import free_port
+    from mastra.core.testing.servers import free_port
 
     p = WorkOSAuthProvider.from_options({**workos_options, "base_url": f"http://127.0.0.1:{free_port()}"})
     with pytest.raises(SSOError) as info:
@@ -291,8 +324,8 @@ async def test_workos_unreachable_callback_is_provider_unavailable(workos_option
 
 async def test_production_cookie_is_host_prefixed_and_secure(workos_options, emulator, login) -> None:
     prod = Settings(env="production", public_url="https://app.example", _env_file=None)
-    p = WorkOSAuthProvider.from_options({**workos_options, "_settings": prod})
-    p.jwks.min_refetch_interval = 0
+    p = WorkOSAuthProvider.from_options(ProviderOptions(workos_options, prod))
+    p.jwks.refetch_interval = 0
     user = emulator.add_user("prod@example.com")
     sealed = await login(p, user["id"])
     session = await p.validate_session(sealed)

@@ -179,7 +179,7 @@ async def test_dsync_handler_receives_camel_case(workos_options: dict[str, Any],
 async def test_route_answers_404_without_a_webhook_secret(
     workos_options: dict[str, Any], app_settings
 ) -> None:
-    from mastra.auth.workos import plugin
+    from mastra.auth.workos.plugin import plugin
     from mastra.core.ee.plugins import PluginRegistry, build_auth
     from mastra.core.server import create_app
 

@@ -116,8 +116,8 @@ def _fastapi_users_app(db_url: str) -> Any:
 
 def build_server_app(workdir: str, cache_ttl: float) -> Any:
     from mastra.core.ee import hookimpl
-    from mastra.core.ee.routes import Route as PluginRoute
-    from mastra.core.ee.testing.reference import reference_app, reference_settings
+    from mastra.core.ee.routes import PluginRoute
+    from mastra.core.testing.reference import reference_app, reference_settings
     from starlette.requests import Request
     from starlette.responses import JSONResponse
     from starlette.routing import Mount, Route
@@ -215,7 +215,7 @@ def main() -> int:
 def measure(args: argparse.Namespace, cache_ttl: float) -> int:
     """One server with ``cache_ttl``; bare vs mastra-ee vs fastapi-users, medians of rounds."""
 
-    from mastra.core.ee.testing.servers import free_port
+    from mastra.core.testing.servers import free_port
 
     workdir = tempfile.mkdtemp(prefix="mastra-bench-")
     port = free_port()

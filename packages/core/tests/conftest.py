@@ -1,1 +1,1 @@
-pytest_plugins = ["mastra.core.ee.testing.fixtures"]
+pytest_plugins = ["mastra.core.testing.fixtures"]

@@ -21,7 +21,7 @@ from mastra.core.ee.audit import (
 from mastra.core.ee.audit._canonical import sealed_event_hash
 from mastra.core.ee.audit._chain import chain_events, new_event_ids
 from mastra.core.ee.audit._metadata import normalise_metadata
-from mastra.core.ee.testing.audit import make_event
+from mastra.core.testing.audit import make_event
 
 json_scalars = (
     st.none()

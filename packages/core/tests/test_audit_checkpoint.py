@@ -25,7 +25,8 @@ from mastra.core.ee.audit import (
 from mastra.core.ee.audit._checkpoint import CHECKPOINT_LOG_PREFIX
 from mastra.core.ee.db import get_engine
 from mastra.core.ee.models import AuditFilter
-from mastra.core.ee.testing.audit import FakeClock, make_event
+from mastra.core.ee.options import ProviderOptions
+from mastra.core.testing.audit import FakeClock, make_event
 from sqlalchemy import delete, update
 
 SECRET = "checkpoint-secret-0123456789abcdefghijk"
@@ -215,9 +216,9 @@ def test_checkpoint_options_come_from_the_provider_options(sqlite_url: str) -> N
 
     settings = Settings(database_url=sqlite_url, auth_secret=SECRET)
     storage = SQLAuditStorage.from_options(
-        {"_settings": settings, "checkpoint_events": "250", "checkpoint_minutes": "0"}
+        ProviderOptions({"checkpoint_events": "250", "checkpoint_minutes": "0"}, settings)
     )
     ticker = storage.checkpoints
     assert ticker.enabled and ticker.every_events == 250 and ticker.every is None
-    default = MemoryAuditStorage.from_options({"_settings": settings}).checkpoints
+    default = MemoryAuditStorage.from_options(ProviderOptions({}, settings)).checkpoints
     assert default.every_events == 1000 and default.every is not None and default.every.total_seconds() == 300

@@ -12,8 +12,9 @@ import pytest
 from mastra.core.cli import main
 from mastra.core.ee.audit import ChainKey, SQLAuditStorage
 from mastra.core.ee.db import dispose_engines
+from mastra.core.ee.options import ProviderOptions
 from mastra.core.ee.settings import Settings
-from mastra.core.ee.testing.audit import make_event
+from mastra.core.testing.audit import make_event
 
 SECRET = "cli-audit-secret-0123456789abcdefghijkl"
 OLD = "cli-audit-old-secret-0123456789abcdefgh"
@@ -34,7 +35,7 @@ def _db(tmp_path: Path) -> Path:
 
 async def _seed(tmp_path: Path, n: int = 5, secret: str | None = SECRET) -> None:
     settings = Settings(database_url=f"sqlite+aiosqlite:///{_db(tmp_path)}", auth_secret=secret)
-    storage = SQLAuditStorage.from_options({"_settings": settings})
+    storage = SQLAuditStorage.from_options(ProviderOptions({}, settings))
     await storage.append_many([make_event(f"test.e{i}") for i in range(n)])
     await dispose_engines()
 

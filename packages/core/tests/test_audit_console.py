@@ -9,9 +9,9 @@ from datetime import UTC, datetime
 
 import pytest
 from mastra.core.ee.audit import ConsoleAuditLogger, MemoryAuditStorage
-from mastra.core.ee.defaults import mastra_ee_audit_logger
+from mastra.core.ee.defaults import plugin as builtin_plugin
 from mastra.core.ee.errors import ConfigurationError
-from mastra.core.ee.testing.audit import FakeClock, make_event
+from mastra.core.testing.audit import FakeClock, make_event
 
 TS = r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z"
 
@@ -88,7 +88,7 @@ async def test_json_mode_redacts_secret_metadata(caplog: pytest.LogCaptureFixtur
 
 
 def test_from_options_via_the_builtin_plugin() -> None:
-    logger = mastra_ee_audit_logger(
+    logger = builtin_plugin.mastra_ee_audit_logger(
         name="console",
         options={"prefix": "[x]", "outcomes": "failure,denied", "actions": '["auth.*"]', "json": "true"},
     )

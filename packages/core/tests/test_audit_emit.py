@@ -16,8 +16,9 @@ from mastra.core.ee.audit import (
     verify_chain,
 )
 from mastra.core.ee.models import AuditEvent, AuditEventInput, AuditFilter, Pagination
+from mastra.core.ee.options import ProviderOptions
 from mastra.core.ee.provider import MastraAuthProvider, with_ee
-from mastra.core.ee.testing.audit import make_event
+from mastra.core.testing.audit import make_event
 
 
 class RecordingLogger:
@@ -217,16 +218,17 @@ async def test_writer_applies_back_pressure_instead_of_dropping() -> None:
 
 
 def test_builtin_plugin_builds_storages(tmp_path: Any) -> None:
-    from mastra.core.ee.defaults import mastra_ee_audit_storage
+    from mastra.core.ee.defaults import plugin as builtin_plugin
     from mastra.core.ee.settings import Settings
 
     settings = Settings(database_url=f"sqlite+aiosqlite:///{tmp_path / 'x.db'}")
+    mastra_ee_audit_storage = builtin_plugin.mastra_ee_audit_storage
     sql = mastra_ee_audit_storage(
-        name="sql", options={"_settings": settings, "retention_days": "30", "buffered": "1"}
+        name="sql", options=ProviderOptions({"retention_days": "30", "buffered": "1"}, settings)
     )
     assert isinstance(sql, SQLAuditStorage)
     assert sql.database_url == settings.database_url and sql.retention.retention_days == 30
     assert sql.writer is not None
-    memory = mastra_ee_audit_storage(name="memory", options={"_settings": settings, "max_events": 10})
+    memory = mastra_ee_audit_storage(name="memory", options=ProviderOptions({"max_events": 10}, settings))
     assert isinstance(memory, MemoryAuditStorage) and memory.max_events == 10
     assert mastra_ee_audit_storage(name="other", options={}) is None

@@ -18,7 +18,7 @@ from mastra.core.ee.audit import (
     export_stream,
 )
 from mastra.core.ee.models import AuditFilter
-from mastra.core.ee.testing.audit import make_event
+from mastra.core.testing.audit import make_event
 
 
 async def _collect(storage: Any, fmt: str, audit_filter: AuditFilter | None = None) -> tuple[bytes, int]:

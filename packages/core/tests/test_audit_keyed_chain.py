@@ -25,8 +25,9 @@ from mastra.core.ee.audit import (
 from mastra.core.ee.audit._options import UNKEYED_WARNING
 from mastra.core.ee.db import dispose_engines, get_engine
 from mastra.core.ee.models import AuditFilter
+from mastra.core.ee.options import ProviderOptions
 from mastra.core.ee.settings import Settings
-from mastra.core.ee.testing.audit import FakeClock, make_event
+from mastra.core.testing.audit import FakeClock, make_event
 from sqlalchemy import delete, insert, inspect, text, update
 
 OLD = "old-audit-secret-0123456789abcdefghijk"
@@ -135,7 +136,7 @@ async def test_events_written_under_a_previous_secret_verify_after_rotation(data
     before = SQLAuditStorage(database_url, chain_keys=ChainKeys.from_secrets(OLD))
     await before.append_many([make_event("test.old")] * 3)
     settings = Settings(database_url=database_url, auth_secret=NEW, auth_previous_secrets=[OLD])
-    after = SQLAuditStorage.from_options({"_settings": settings})
+    after = SQLAuditStorage.from_options(ProviderOptions({}, settings))
     await after.append_many([make_event("test.new")] * 2)
     old_kid, new_kid = ChainKey.from_secret(OLD).kid, ChainKey.from_secret(NEW).kid
     assert await _kids(after) == [old_kid] * 3 + [new_kid] * 2
@@ -265,7 +266,7 @@ async def test_without_a_secret_the_chain_is_unkeyed_and_a_warning_says_so(
     monkeypatch.delenv("MASTRA_AUTH_SECRET", raising=False)
     caplog.set_level(logging.INFO)
     settings = Settings(database_url=sqlite_url)
-    storage = SQLAuditStorage.from_options({"_settings": settings, "checkpoint_events": 1})
+    storage = SQLAuditStorage.from_options(ProviderOptions({"checkpoint_events": 1}, settings))
     assert UNKEYED_WARNING in [r.getMessage() for r in caplog.records if r.name == "mastra.ee.audit"]
     event = await storage.append(make_event())
     assert event.hash == compute_event_hash(event.to_json())

@@ -17,7 +17,9 @@ from mastra.core.ee.audit._sqlfilters import filter_conditions
 from mastra.core.ee.db import get_engine
 from mastra.core.ee.errors import ConfigurationError
 from mastra.core.ee.models import AuditFilter, Pagination
-from mastra.core.ee.testing.audit import FakeClock, make_event
+from mastra.core.ee.options import ProviderOptions
+from mastra.core.ee.settings import Settings
+from mastra.core.testing.audit import FakeClock, make_event
 from sqlalchemy import delete, inspect, text, update
 
 
@@ -96,7 +98,7 @@ async def test_several_processes_append_one_gap_free_chain(database_url: str) ->
         import asyncio, sys
         from mastra.core.ee.audit import SQLAuditStorage
         from mastra.core.ee.db import dispose_engines
-        from mastra.core.ee.testing.audit import make_event
+        from mastra.core.testing.audit import make_event
 
         async def main(url, tag):
             storage = SQLAuditStorage(url)
@@ -233,7 +235,7 @@ async def test_stats_on_sql_buckets_by_utc_hour_over_days(database_url: str) -> 
 
 def test_from_options_requires_a_url() -> None:
     with pytest.raises(ConfigurationError, match="MASTRA_DATABASE_URL"):
-        SQLAuditStorage.from_options({})
+        SQLAuditStorage.from_options(ProviderOptions({}, Settings(database_url="", _env_file=None)))
     storage = SQLAuditStorage.from_options({"database_url": "sqlite+aiosqlite:///x.db"})
     assert storage.writer is None and storage.retention.retention_days == 0
 

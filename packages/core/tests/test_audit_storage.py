@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from mastra.core.ee.audit import ChainKeys, MemoryAuditStorage, SQLAuditStorage, events_table
 from mastra.core.ee.db import get_engine
-from mastra.core.ee.testing.audit import AuditStorageConformance, FakeClock
+from mastra.core.testing.audit import AuditStorageConformance, FakeClock
 from sqlalchemy import update
 
 

@@ -8,10 +8,11 @@ from pathlib import Path
 
 import pytest
 from mastra.core.cli import main
-from mastra.core.cli._common import terminal_safe
+from mastra.core.cli._command import terminal_safe
 from mastra.core.cli._config import MASK, mask_url_password, to_toml
 from mastra.core.ee.audit import SQLAuditStorage
 from mastra.core.ee.models import AuditActor, AuditEventInput, AuditResource
+from mastra.core.ee.options import ProviderOptions
 
 SECRET = "cli-test-secret-0123456789abcdefghijkl"
 
@@ -154,7 +155,7 @@ def test_license_check_exit_codes(
 
 
 async def _seed(db: Path) -> None:
-    storage = SQLAuditStorage.from_options({"_settings": _settings(db)})
+    storage = SQLAuditStorage.from_options(ProviderOptions({}, _settings(db)))
     for i, (action, outcome) in enumerate(
         [("auth.sign-in", "success"), ("auth.sign-in", "failure"), ("authz.denied", "denied")]
     ):
@@ -225,7 +226,7 @@ async def test_audit_list_escapes_control_and_bidi_characters(
 
     from mastra.core.ee.db import dispose_engines
 
-    storage = SQLAuditStorage.from_options({"_settings": _settings(tmp_path / ".mastra" / "mastra.db")})
+    storage = SQLAuditStorage.from_options(ProviderOptions({}, _settings(tmp_path / ".mastra" / "mastra.db")))
     await storage.append(
         AuditEventInput(
             actor=AuditActor(type="user", id="u1", email=f"{HOSTILE}@x.io"),

@@ -10,7 +10,7 @@ import httpx
 import pytest
 from mastra.core.cli import build_parser, main
 from mastra.core.cli._serve import SECRET_WARNING, ensure_secret
-from mastra.core.ee.testing.reference import ServeProcess
+from mastra.core.testing.reference import ServeProcess
 
 pytestmark = pytest.mark.slow
 

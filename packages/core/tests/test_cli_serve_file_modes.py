@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 from mastra.core.cli._serve import ensure_secret
-from mastra.core.ee.testing.reference import ServeProcess, reference_serve_env
+from mastra.core.testing.reference import ServeProcess, reference_serve_env
 
 
 def mode(path: Path) -> int:

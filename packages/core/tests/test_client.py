@@ -23,8 +23,8 @@ from mastra.core.client import (
     permission_checker,
 )
 from mastra.core.ee.models import AuditActor, AuditEventInput, AuditFilter, AuditResource
-from mastra.core.ee.testing.reference import reference_app, reference_settings
-from mastra.core.ee.testing.servers import BackgroundServer
+from mastra.core.testing.reference import reference_app, reference_settings
+from mastra.core.testing.servers import BackgroundServer
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse

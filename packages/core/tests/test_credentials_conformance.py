@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 from mastra.core.ee.models import utcnow
-from mastra.core.ee.testing.credentials import CredentialsProviderConformance
-from mastra.core.ee.testing.reference import ReferenceProvider
+from mastra.core.testing.credentials import CredentialsProviderConformance
+from mastra.core.testing.reference import ReferenceProvider
 
 
 class TestReferenceCredentials(CredentialsProviderConformance):

@@ -12,7 +12,7 @@ from mastra.core.ee.crypto import (
     Sealer,
     SealError,
     clear_cookie,
-    cookie_name,
+    cookie_spec,
     new_handle,
     new_secret,
     parse_cookie_header,
@@ -78,10 +78,32 @@ def test_unseal_of_arbitrary_text_only_raises_seal_error(text: str) -> None:
         pass
 
 
-def test_cookie_names_follow_prefix_rules() -> None:
-    assert cookie_name("mastra_session", production=False) == "mastra_session"
-    assert cookie_name("mastra_session", production=True) == "__Host-mastra_session"
-    assert cookie_name("mastra_session", production=True, domain="example.com") == "__Secure-mastra_session"
+# (production, public URL, domain) -> (final name, Secure): the one S8 rule (SPEC 8.1).
+COOKIE_RULE = [
+    (False, None, None, "mastra_session", False),
+    (False, "http://127.0.0.1:4111", None, "mastra_session", False),
+    (False, "https://app.example", None, "mastra_session", True),
+    (False, " HTTPS://app.example", None, "mastra_session", True),
+    (False, "https://app.example", "example.com", "mastra_session", True),
+    (False, None, "example.com", "mastra_session", False),
+    (True, None, None, "__Host-mastra_session", True),
+    (True, "http://10.0.0.5:4111", None, "__Host-mastra_session", True),
+    (True, "https://app.example", None, "__Host-mastra_session", True),
+    (True, "https://app.example", "example.com", "__Secure-mastra_session", True),
+    (True, "http://10.0.0.5:4111", "example.com", "__Secure-mastra_session", True),
+]
+
+
+@pytest.mark.parametrize(("production", "public_url", "domain", "name", "secure"), COOKIE_RULE)
+def test_cookie_spec_follows_the_s8_rule(
+    production: bool, public_url: str | None, domain: str | None, name: str, secure: bool
+) -> None:
+    spec = cookie_spec("mastra_session", production=production, public_url=public_url, domain=domain)
+    assert (spec.name, spec.secure, spec.domain) == (name, secure, domain)
+    header = set_cookie(spec, "v", max_age=60)
+    assert header.startswith(f"{name}=v; Path=/; HttpOnly; SameSite=Lax; Max-Age=60")
+    assert header.endswith("; Secure") is secure
+    assert ("; Domain=" in header) is (domain is not None)
 
 
 def test_set_and_clear_cookie_headers() -> None:

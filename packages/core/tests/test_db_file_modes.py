@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import pytest
 from mastra.core.ee.db import dispose_engines, get_engine
-from mastra.core.ee.testing.reference import reference_app, reference_settings
+from mastra.core.testing.reference import reference_app, reference_settings
 from sqlalchemy import text
 
 DEFAULT_URL = "sqlite+aiosqlite:///./.mastra/mastra.db"
@@ -87,8 +87,8 @@ async def test_in_memory_sqlite_creates_no_file(tmp_path: Path) -> None:
 
 def _mount_on_host(settings: Any) -> Any:
     from mastra.core.ee.plugins import PluginRegistry, build_auth
-    from mastra.core.ee.testing.reference import reference_plugin
     from mastra.core.server import mount_ee
+    from mastra.core.testing.reference import reference_plugin
     from starlette.applications import Starlette
 
     registry = PluginRegistry()

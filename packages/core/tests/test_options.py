@@ -52,7 +52,7 @@ def test_build_auth_shares_one_instance_across_capabilities() -> None:
     auth = build_auth(settings, registry)
     assert auth.user is auth.session is auth.sso  # the owns_sessions identity check passed too
     assert Everything.created == 1
-    assert auth.user.options["k"] == "v" and auth.user.options["_settings"] is settings
+    assert auth.user.options["k"] == "v" and auth.user.options.settings is settings
     # a second composition gets its own object
     assert build_auth(settings, registry).user is not auth.user and Everything.created == 2
 

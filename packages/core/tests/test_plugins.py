@@ -4,7 +4,9 @@ objects from a throwaway ``.dist-info`` pointing at modules written to a temp di
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 import sys
 import textwrap
 import uuid
@@ -14,7 +16,7 @@ from typing import Any
 
 import pytest
 from mastra.core.ee import ConfigurationError, PluginError, PluginRegistry, Settings, build_auth, hookimpl
-from mastra.core.ee.routes import Route
+from mastra.core.ee.routes import PluginRoute
 
 GOOD_PLUGIN = """
 from mastra.core.ee import hookimpl
@@ -275,7 +277,7 @@ def test_owns_sessions_satisfied_composes_one_instance(own_registry: Any) -> Non
     auth = build_auth(settings, registry)
     assert auth.user is auth.session is auth.sso is plugin.own
     options = plugin.seen_options[-1]
-    assert options["api_key"] == "k" and options["_settings"] is settings
+    assert options["api_key"] == "k" and options.settings is settings
     with pytest.raises(TypeError):
         options["api_key"] = "changed"  # read-only mapping
     assert auth.plugin_registry is registry  # type: ignore[attr-defined]
@@ -287,12 +289,12 @@ def test_routes_hook_failure_is_skipped(caplog: pytest.LogCaptureFixture) -> Non
 
     class Good:
         @hookimpl
-        def mastra_ee_routes(self) -> list[Route]:
-            return [Route("GET", "/x", endpoint)]
+        def mastra_ee_routes(self) -> list[PluginRoute]:
+            return [PluginRoute("GET", "/x", endpoint)]
 
     class Bad:
         @hookimpl
-        def mastra_ee_routes(self) -> list[Route]:
+        def mastra_ee_routes(self) -> list[PluginRoute]:
             raise RuntimeError("no routes today")
 
     registry = PluginRegistry()
@@ -302,3 +304,220 @@ def test_routes_hook_failure_is_skipped(caplog: pytest.LogCaptureFixture) -> Non
         routes = registry.routes()
     assert [(r.method, r.path) for r in routes] == [("GET", "/x")]
     assert "routes hook of plugin 'bad' failed: no routes today" in caplog.text
+
+
+# -- hooks through pluggy: check_pending and specname ----------------------------------------
+
+MISSPELLED_PLUGIN = """
+from mastra.core.ee import hookimpl
+
+@hookimpl
+def mastra_ee_provider_names():
+    return {"sso": ["typo"]}
+
+@hookimpl
+def mastra_ee_sso_providers(name, options):
+    return object() if name == "typo" else None
+"""
+
+
+def test_misspelled_hook_fails_only_that_plugin(make_dist: Any, caplog: pytest.LogCaptureFixture) -> None:
+    eps = make_dist("dist-typo", "0.3", {"typo": MISSPELLED_PLUGIN})
+    eps += make_dist("dist-good", "1.0", {"good": GOOD_PLUGIN})
+    registry = PluginRegistry()
+    with caplog.at_level(logging.WARNING, logger="mastra.ee"):
+        registry.load_entry_points(eps)
+    typo = registry.plugins["typo"]
+    assert typo.status == "failed"
+    assert typo.error == (
+        "unknown hook 'mastra_ee_sso_providers' (did you mean 'mastra_ee_sso_provider'?): "
+        "no such hookspec in mastra.core.ee.hookspecs"
+    )
+    assert "mastra_ee_sso_providers" in typo.hooks  # shown, so the typo is visible
+    assert "Failed to load plugin 'typo' from dist-typo 0.3: unknown hook" in caplog.text
+    assert registry.plugins["good"].status == "active"
+    assert [name for name, _ in registry.active()] == ["good"]
+    # its other hooks are gone with it: the name it listed is not offered
+    assert registry.provider_names()["sso"] == []
+    assert registry.create_provider("session", "goodsess", {}).__class__.__name__ == "Sessions"
+
+
+def test_registering_a_plugin_with_an_unknown_hook_marks_it_failed() -> None:
+    class Typo:
+        @hookimpl
+        def mastra_ee_route(self) -> list[Any]:
+            return []
+
+    registry = PluginRegistry()
+    registry.register(Typo(), "typo")
+    assert registry.plugins["typo"].status == "failed"
+    assert "did you mean 'mastra_ee_routes'" in (registry.plugins["typo"].error or "")
+    assert registry.active() == []
+
+
+def test_specname_hookimpl_answers_for_its_spec() -> None:
+    made = object()
+
+    class Named:
+        @hookimpl(specname="mastra_ee_user_provider")
+        def make_user(self, name: str, options: Any) -> Any:
+            return made if name == "named" else None
+
+    registry = PluginRegistry()
+    registry.register(Named(), "named")
+    assert registry.plugins["named"].hooks == ["mastra_ee_user_provider"]
+    assert registry.create_provider("user", "named", {}) is made
+
+
+def test_hookimpl_may_take_fewer_arguments_than_the_spec() -> None:
+    class NameOnly:
+        @hookimpl
+        def mastra_ee_acl_provider(self, name: str) -> Any:
+            return "acl" if name == "mine" else None
+
+    registry = PluginRegistry()
+    registry.register(NameOnly(), "name-only")
+    assert registry.create_provider("acl", "mine", {}) == "acl"
+
+
+def test_hookimpl_with_an_argument_the_spec_lacks_is_a_load_error() -> None:
+    class Extra:
+        @hookimpl
+        def mastra_ee_acl_provider(self, name: str, options: Any, request: Any) -> Any:
+            return None
+
+    registry = PluginRegistry()
+    registry.register(Extra(), "extra")
+    info = registry.plugins["extra"]
+    assert info.status == "failed" and "PluginValidationError" in (info.error or "")
+    assert "request" in (info.error or "")
+
+
+# -- MASTRA_EE_EXTRA_PLUGINS for every entry point ------------------------------------------------
+
+EXTRA_MODULE = """
+from mastra.core.ee import provider_plugin
+
+class Logger:
+    def __init__(self, options):
+        self.options = options
+
+    async def log(self, event):
+        return None
+
+plugin = provider_plugin("extra-log", Logger, capabilities=("audit",))
+"""
+
+
+@pytest.fixture
+def extra_module(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """Writes a module on ``sys.path``; returns its name."""
+    written: list[str] = []
+
+    def write(source: str) -> str:
+        module = f"mastra_extra_plugin_{uuid.uuid4().hex[:10]}"
+        (tmp_path / f"{module}.py").write_text(textwrap.dedent(source))
+        written.append(module)
+        return module
+
+    monkeypatch.syspath_prepend(str(tmp_path))
+    yield write
+    for module in written:
+        sys.modules.pop(module, None)
+
+
+@pytest.mark.parametrize("form", ["comma", "json"])
+def test_extra_plugins_setting_loads_each_on_its_own(
+    extra_module: Any, monkeypatch: pytest.MonkeyPatch, form: str
+) -> None:
+    good = extra_module(EXTRA_MODULE) + ":plugin"
+    typo = extra_module(MISSPELLED_PLUGIN)
+    specs = [good, "no_such_module_xyz_123", typo, f"{good.partition(':')[0]}:missing"]
+    value = ", ".join(specs) if form == "comma" else json.dumps(specs)
+    monkeypatch.setenv("MASTRA_EE_EXTRA_PLUGINS", value)
+    settings = Settings()
+    assert settings.extra_plugins == specs
+    registry = PluginRegistry.default(settings, load_entry_points=False)
+    assert [(n, i.status) for n, i in registry.plugins.items()] == [
+        ("core", "active"),
+        (specs[0], "active"),
+        (specs[1], "failed"),
+        (specs[2], "failed"),
+        (specs[3], "failed"),
+    ]
+    assert registry.plugins[specs[0]].distribution == "(local)"
+    assert "ModuleNotFoundError" in (registry.plugins[specs[1]].error or "")
+    assert "unknown hook 'mastra_ee_sso_providers'" in (registry.plugins[specs[2]].error or "")
+    assert "AttributeError" in (registry.plugins[specs[3]].error or "")
+    assert registry.create_provider("audit", "extra-log", {}).__class__.__name__ == "Logger"
+
+
+def test_extra_plugin_can_be_disabled_by_its_text(extra_module: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A blocked plugin is never imported: this one would raise on import.
+    module = extra_module("raise RuntimeError('imported anyway')\n")
+    monkeypatch.setenv("MASTRA_EE_EXTRA_PLUGINS", module)
+    monkeypatch.setenv("MASTRA_EE_DISABLED_PLUGINS", module)
+    registry = PluginRegistry.default(Settings(), load_entry_points=False)
+    assert registry.plugins[module].status == "blocked"
+    assert module not in sys.modules
+
+
+def test_extra_plugins_reach_create_app(extra_module: Any, tmp_path: Path) -> None:
+    """``mount_ee``/``create_app`` build their registry with ``PluginRegistry.default``."""
+    from mastra.core.server import create_app
+
+    spec = extra_module(EXTRA_MODULE) + ":plugin"
+    settings = Settings(
+        extra_plugins=[spec],
+        auth={"audit": "extra-log"},
+        auth_secret="e" * 40,
+        database_url=f"sqlite+aiosqlite:///{tmp_path / 'x.db'}",
+    )
+    app = create_app(settings)
+    assert app.state.mastra_ee.auth.audit.__class__.__name__ == "Logger"
+
+
+def test_plugins_command_shows_extra_and_misspelled_plugins(
+    extra_module: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from mastra.core.cli import main
+
+    good = extra_module(EXTRA_MODULE) + ":plugin"
+    typo = extra_module(MISSPELLED_PLUGIN)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MASTRA_EE_EXTRA_PLUGINS", f"{good},{typo}")
+    assert main(["plugins", "--json"]) == 0
+    rows = {row["name"]: row for row in json.loads(capsys.readouterr().out)}
+    assert rows[good]["status"] == "active" and rows[good]["hooks"] == [
+        "mastra_ee_audit_logger",
+        "mastra_ee_provider_names",
+    ]
+    assert rows[typo]["status"] == "failed"
+    assert "unknown hook 'mastra_ee_sso_providers'" in rows[typo]["error"]
+    assert main(["plugins"]) == 0
+    line = next(line for line in capsys.readouterr().out.splitlines() if line.startswith(typo))
+    assert "failed" in line and "did you mean 'mastra_ee_sso_provider'" in line
+
+
+# -- the license check reads settings; build_auth never writes the environment -----------------
+
+
+def test_build_auth_leaves_the_environment_untouched(monkeypatch: pytest.MonkeyPatch) -> None:
+    from mastra.core.ee.license import is_feature_licensed
+
+    before = dict(os.environ)
+    licensed = "L" * 40
+    settings = Settings(ee_license=licensed, env="production", dev=False, auth={"rbac": "static"})
+    registry = PluginRegistry.default(settings, load_entry_points=False)
+    auth = build_auth(settings, registry)  # production + explicit RBAC: needs the license
+    assert dict(os.environ) == before
+    assert "MASTRA_EE_LICENSE" not in os.environ and "MASTRA_ENV" not in os.environ
+    # Request-time checks see the same settings through the composed provider.
+    assert auth.settings is settings and is_feature_licensed(auth, "rbac") is True
+    unlicensed = Settings(env="production", dev=False)
+    assert is_feature_licensed(build_auth(unlicensed, registry), "rbac") is False
+    with pytest.raises(ConfigurationError, match="RBAC is configured but no valid EE license"):
+        build_auth(unlicensed.model_copy(update={"auth": settings.auth}), registry)

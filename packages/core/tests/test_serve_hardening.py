@@ -9,7 +9,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from mastra.core.ee.testing.reference import ServeProcess, reference_serve_env
+from mastra.core.testing.reference import ServeProcess, reference_serve_env
 
 pytestmark = pytest.mark.slow
 

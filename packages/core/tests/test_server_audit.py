@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 import pytest
-from mastra.core.ee.testing.reference import reference_app, reference_settings
+from mastra.core.testing.reference import reference_app, reference_settings
 
 ORIGIN = {"origin": "http://localhost"}
 PASSWORD = "correct horse battery"

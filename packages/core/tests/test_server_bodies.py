@@ -15,8 +15,8 @@ from typing import Any
 import httpx
 import pytest
 from mastra.core.ee import hookimpl
-from mastra.core.ee.routes import Route
-from mastra.core.ee.testing.reference import reference_app, reference_settings
+from mastra.core.ee.routes import PluginRoute
+from mastra.core.testing.reference import reference_app, reference_settings
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
@@ -32,10 +32,10 @@ async def read_all(request: Request) -> JSONResponse:
 
 class BodyRoutes:
     @hookimpl
-    def mastra_ee_routes(self) -> list[Route]:
+    def mastra_ee_routes(self) -> list[PluginRoute]:
         return [
-            Route("POST", "/plugin/hook", read_all, requires_auth=False, csrf=False),
-            Route("POST", "/plugin/small", read_all, requires_auth=False, csrf=False, max_body=10_000),
+            PluginRoute("POST", "/plugin/hook", read_all, requires_auth=False, csrf=False),
+            PluginRoute("POST", "/plugin/small", read_all, requires_auth=False, csrf=False, max_body=10_000),
         ]
 
 

@@ -12,7 +12,7 @@ import tempfile
 
 import schemathesis
 from hypothesis import HealthCheck, settings
-from mastra.core.ee.testing.reference import ReferenceUser, reference_app, reference_settings
+from mastra.core.testing.reference import ReferenceUser, reference_app, reference_settings
 
 _tmp = tempfile.mkdtemp(prefix="mastra-fuzz-")
 APP = reference_app(

@@ -10,8 +10,8 @@ import httpx
 import pytest
 from fastapi import Depends, FastAPI
 from mastra.core.ee.plugins import PluginRegistry, build_auth
-from mastra.core.ee.testing.reference import reference_plugin, reference_settings
 from mastra.core.server import mount_ee, require_permission
+from mastra.core.testing.reference import reference_plugin, reference_settings
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse

@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 from mastra.core.ee.errors import ConfigurationError
-from mastra.core.ee.testing.reference import reference_app, reference_settings
+from mastra.core.testing.reference import reference_app, reference_settings
 
 PASSWORD = "correct horse battery"
 INVALID_HOST = {"error": "Bad Request", "message": "Invalid Host header"}

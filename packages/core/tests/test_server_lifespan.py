@@ -6,6 +6,7 @@ from pathlib import Path
 
 from mastra.core.ee.audit import SQLAuditStorage, emit
 from mastra.core.ee.models import AuditActor, AuditEventInput, AuditFilter, Pagination
+from mastra.core.ee.options import ProviderOptions
 from mastra.core.ee.plugins import PluginRegistry, build_auth
 from mastra.core.ee.settings import Settings
 from mastra.core.server import create_app
@@ -27,6 +28,6 @@ async def test_lifespan_shutdown_flushes_buffered_audit_events(tmp_path: Path) -
                 auth,
                 AuditEventInput(actor=AuditActor(type="system", id=f"s{i}"), action="t.x", outcome="success"),
             )
-    fresh = SQLAuditStorage.from_options({"_settings": settings})
+    fresh = SQLAuditStorage.from_options(ProviderOptions({}, settings))
     page = await fresh.list(AuditFilter(), Pagination(per_page=1))
     assert page.pagination.total == 250

@@ -8,8 +8,8 @@ from typing import Any
 import httpx
 import pytest
 from mastra.core.ee.models import AuditFilter, Pagination
-from mastra.core.ee.testing.reference import reference_app, reference_settings
 from mastra.core.server._ratelimit import parse_limit
+from mastra.core.testing.reference import reference_app, reference_settings
 
 ORIGIN = {"origin": "http://localhost"}
 PASSWORD = "correct horse battery"
@@ -246,3 +246,14 @@ def test_auto_storage_is_shared_on_postgres_and_per_process_on_sqlite() -> None:
     assert resolve_storage(" SQL ", "sqlite+aiosqlite:///x.db") == "sql"
     with pytest.raises(ConfigurationError, match="Unknown rate limit storage 'redis://x'"):
         resolve_storage("redis://x", "sqlite+aiosqlite:///x.db")
+
+
+def test_retry_after_never_exceeds_the_window() -> None:
+    """Flaky before: under contention the SQL store read the clock before taking its lock,
+    so an entry written meanwhile was 'newer than now' and Retry-After came out 301 of 300."""
+    from mastra.core.server._ratelimit import _wait
+
+    limit = parse_limit("5/300")
+    assert _wait(oldest_blocking=1000.4, limit=limit, now=1000.0) == 300
+    assert _wait(oldest_blocking=1000.0, limit=limit, now=1299.5) == 1
+    assert _wait(oldest_blocking=1000.0, limit=limit, now=1100.0) == 200

@@ -12,8 +12,8 @@ import pytest
 from mastra.core.ee import hookimpl
 from mastra.core.ee.errors import ConfigurationError
 from mastra.core.ee.models import AuditFilter, Pagination, utcnow
-from mastra.core.ee.routes import Route
-from mastra.core.ee.testing.reference import reference_app, reference_settings
+from mastra.core.ee.routes import PluginRoute
+from mastra.core.testing.reference import reference_app, reference_settings
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
@@ -30,16 +30,16 @@ async def echo(request: Request) -> JSONResponse:
 
 class RoutesPlugin:
     @hookimpl
-    def mastra_ee_routes(self) -> list[Route]:
+    def mastra_ee_routes(self) -> list[PluginRoute]:
         return [
-            Route("GET", "/custom/x", echo),
-            Route("POST", "/agents/{id}/generate", echo),
-            Route("GET", "/agents/{id}/detail", echo),
-            Route("GET", "/plugin/public", echo, requires_auth=False),
-            Route("POST", "/plugin/hook", echo, requires_auth=False, csrf=False),
-            Route("GET", "/plugin/explicit", echo, permission=["tools:write", "workflows:delete"]),
-            Route("GET", "/plugin/authonly", echo, permission=False),
-            Route("GET", "/system/health", echo),
+            PluginRoute("GET", "/custom/x", echo),
+            PluginRoute("POST", "/agents/{id}/generate", echo),
+            PluginRoute("GET", "/agents/{id}/detail", echo),
+            PluginRoute("GET", "/plugin/public", echo, requires_auth=False),
+            PluginRoute("POST", "/plugin/hook", echo, requires_auth=False, csrf=False),
+            PluginRoute("GET", "/plugin/explicit", echo, permission=["tools:write", "workflows:delete"]),
+            PluginRoute("GET", "/plugin/authonly", echo, permission=False),
+            PluginRoute("GET", "/system/health", echo),
         ]
 
 
@@ -369,8 +369,8 @@ async def test_outside_prefix_is_public_unless_protected(sqlite_url: str) -> Non
 async def test_plugin_route_collision_is_startup_error(sqlite_url: str) -> None:
     class Clash:
         @hookimpl
-        def mastra_ee_routes(self) -> list[Route]:
-            return [Route("GET", "/auth/sessions", echo)]
+        def mastra_ee_routes(self) -> list[PluginRoute]:
+            return [PluginRoute("GET", "/auth/sessions", echo)]
 
     with pytest.raises(ConfigurationError, match="collides"):
         reference_app(reference_settings(sqlite_url), plugins={"clash": Clash()})
@@ -386,8 +386,8 @@ async def test_no_store_and_separate_cookies(owner: httpx.AsyncClient) -> None:
 async def test_require_permission_fastapi_and_starlette(sqlite_url: str) -> None:
     from fastapi import Depends, FastAPI
     from mastra.core.ee.plugins import PluginRegistry, build_auth
-    from mastra.core.ee.testing.reference import reference_plugin
     from mastra.core.server import mount_ee, require_permission
+    from mastra.core.testing.reference import reference_plugin
     from starlette.applications import Starlette
     from starlette.routing import Route as StarletteRoute
 
@@ -557,8 +557,8 @@ async def test_auth_cache_hit_keeps_the_requests_own_headers(sqlite_url: str) ->
 
     class HeadersPlugin:
         @hookimpl
-        def mastra_ee_routes(self) -> list[Route]:
-            return [Route("GET", "/headers", headers)]
+        def mastra_ee_routes(self) -> list[PluginRoute]:
+            return [PluginRoute("GET", "/headers", headers)]
 
     app = reference_app(
         reference_settings(sqlite_url), plugins={"headers": HeadersPlugin()}, auth_cache_ttl=5

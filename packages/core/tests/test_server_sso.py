@@ -18,8 +18,8 @@ from mastra.core.ee.models import (
     SSOTokens,
 )
 from mastra.core.ee.settings import Settings
-from mastra.core.ee.testing.reference import ReferenceUser, reference_app, reference_settings
 from mastra.core.server import client_ip, public_origin, validate_redirect
+from mastra.core.testing.reference import ReferenceUser, reference_app, reference_settings
 from starlette.requests import Request
 
 

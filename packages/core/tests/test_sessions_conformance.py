@@ -12,7 +12,7 @@ from mastra.core.ee.sessions import (
     MemorySessionRegistry,
     SQLSessionRegistry,
 )
-from mastra.core.ee.testing.sessions import FakeClock, SessionProviderConformance
+from mastra.core.testing.sessions import FakeClock, SessionProviderConformance
 
 SECRET = "conformance-secret-0123456789-abcdefghij"
 

@@ -16,9 +16,10 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from mastra.core.ee.crypto import sha256_hex
 from mastra.core.ee.errors import ConfigurationError
+from mastra.core.ee.options import ProviderOptions
 from mastra.core.ee.sessions import CookieSessionProvider, MemorySessionRegistry, SQLSessionRegistry
 from mastra.core.ee.settings import Settings
-from mastra.core.ee.testing.sessions import FakeClock, cookie_pairs, request_with_cookies
+from mastra.core.testing.sessions import FakeClock, cookie_pairs, request_with_cookies
 
 SECRET = "cookie-test-secret-0123456789-abcdefghijk"
 OLD_SECRET = "an-older-secret-that-is-long-enough-00000"
@@ -32,10 +33,10 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv(var, raising=False)
 
 
-def options(**overrides: Any) -> dict[str, Any]:
+def options(**overrides: Any) -> ProviderOptions:
     settings_kwargs = overrides.pop("settings", {})
     settings = Settings(_env_file=None, **settings_kwargs)  # type: ignore[call-arg]
-    return {"_settings": settings, "registry": "memory", **overrides}
+    return ProviderOptions({"registry": "memory", **overrides}, settings)
 
 
 def provider(clock: FakeClock | None = None, **kwargs: Any) -> CookieSessionProvider:
@@ -325,9 +326,9 @@ def test_registry_none_in_production_is_refused(env: dict[str, Any]) -> None:
 
 
 def test_default_registry_is_sql_on_the_project_database(sqlite_url: str) -> None:
-    opts = options(secret=SECRET, settings={"database_url": sqlite_url})
-    opts.pop("registry")
-    p = CookieSessionProvider.from_options(opts)
+    p = CookieSessionProvider.from_options(
+        options(secret=SECRET, registry=None, settings={"database_url": sqlite_url})
+    )
     assert isinstance(p.registry, SQLSessionRegistry)
     assert p.registry.database_url == sqlite_url
 

@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from mastra.core.ee.crypto import Sealer
 from mastra.core.ee.sessions import CookieSessionProvider, MemorySessionProvider, MemorySessionRegistry
-from mastra.core.ee.testing.sessions import request_with_cookies
+from mastra.core.testing.sessions import request_with_cookies
 
 SECRET = "fuzz-test-secret-0123456789-abcdefghijklm"
 B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"

@@ -12,17 +12,19 @@ from typing import Any
 import pytest
 from mastra.core.ee.crypto import sha256_hex
 from mastra.core.ee.errors import ConfigurationError
+from mastra.core.ee.options import ProviderOptions
 from mastra.core.ee.sessions import PRODUCTION_WARNING, MemorySessionProvider, MemorySessionRegistry
 from mastra.core.ee.settings import Settings
-from mastra.core.ee.testing.sessions import FakeClock
+from mastra.core.testing.sessions import FakeClock
 
 WARNING_TEXT = (
     "[MemorySessionProvider] In-memory sessions are lost on restart and are not shared between workers."
 )
 
 
-def options(**overrides: Any) -> dict[str, Any]:
-    return {"_settings": Settings(**overrides.pop("settings", {})), **overrides}
+def options(**overrides: Any) -> ProviderOptions:
+    settings = Settings(**overrides.pop("settings", {}))
+    return ProviderOptions(overrides, settings)
 
 
 def test_production_warning_exact(caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -16,7 +16,7 @@ from mastra.core.ee.sessions import (
     MemorySessionProvider,
     SQLSessionRegistry,
 )
-from mastra.core.ee.testing.sessions import FakeClock
+from mastra.core.testing.sessions import FakeClock
 from sqlalchemy import inspect, select, text
 
 SECRET = "registry-test-secret-0123456789-abcdefghi"

@@ -34,7 +34,7 @@ def test_env_nested_options_are_lower_snake_case(monkeypatch: pytest.MonkeyPatch
     assert s.disabled_plugins == ["a", "b"]
     assert s.trusted_origins == ["https://a.example", "https://b.example"]
     opts = s.provider_options("WORKOS")
-    assert opts["api_key"] == "sk_1" and opts["_settings"] is s
+    assert opts == {"api_key": "sk_1"}  # the settings travel on ProviderOptions, not as a key
 
 
 def test_precedence_arguments_over_env_over_toml(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

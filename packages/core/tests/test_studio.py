@@ -12,8 +12,8 @@ from urllib.parse import unquote
 import httpx
 import pytest
 from mastra.core.ee.models import AuditActor, AuditEventInput
-from mastra.core.ee.testing.reference import reference_app, reference_settings
 from mastra.core.studio import CSP, safe_local_path
+from mastra.core.testing.reference import reference_app, reference_settings
 
 PASSWORD = "correct horse battery"
 

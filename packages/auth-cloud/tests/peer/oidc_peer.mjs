@@ -3,7 +3,8 @@
 // Test-only hook: POST /__test/mode {json} makes the token endpoint re-sign or tamper the
 // id_token it returns ({claims:{...}} merged and re-signed with the real key, {alg:"none"},
 // {hs256:"<secret>"} re-signed with HMAC, {tamper:true} one payload byte flipped,
-// {drop:["nonce"]} claims removed, {typ:"JWT"} JOSE header typ set).
+// {drop:["nonce"]} claims removed, {typ:"JWT"} JOSE header typ set); {jwksStatus:503}
+// makes the JWKS endpoint answer that status (an IdP whose keys are unreachable).
 // Resource indicators: a JWT access token's audience is the requested resource.
 import Provider from 'oidc-provider';
 import * as jose from 'jose';
@@ -85,6 +86,11 @@ provider.use(async (ctx, next) => {
     for await (const chunk of ctx.req) raw += chunk;
     mode = JSON.parse(raw || '{}');
     ctx.body = { ok: true };
+    return;
+  }
+  if (ctx.path === '/jwks' && mode.jwksStatus) {
+    ctx.status = mode.jwksStatus;
+    ctx.body = 'JWKS unavailable';
     return;
   }
   await next();

@@ -20,8 +20,8 @@ import pytest
 from mastra.core.ee.errors import SSOError
 from mastra.core.ee.hookspecs import hookimpl
 from mastra.core.ee.models import EEUser, SSOCallbackResult, SSOLoginConfig, SSOTokens
-from mastra.core.ee.testing.reference import ReferenceUser, reference_app, reference_settings
-from mastra.core.ee.testing.servers import BackgroundServer
+from mastra.core.testing.reference import ReferenceUser, reference_app, reference_settings
+from mastra.core.testing.servers import BackgroundServer
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import RedirectResponse

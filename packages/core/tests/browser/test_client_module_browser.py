@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 from mastra.core.ee.permissions import matches
-from mastra.core.ee.testing.servers import BackgroundServer
+from mastra.core.testing.servers import BackgroundServer
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse

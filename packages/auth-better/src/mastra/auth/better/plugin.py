@@ -1,26 +1,31 @@
-"""Entry point of the ``better`` provider (group ``mastra_ee``, SPEC 6.4).
+"""Entry point of the ``better`` provider (``better = "mastra.auth.better.plugin:plugin"``).
 
 ``better`` serves ``user``, ``credentials`` and ``session`` with ONE provider object
-per composition (``shared_provider``): the embedded user provider must be the very
-object in the session slot for ``session = better`` to use Better Auth's tables, and
-remote mode must satisfy the ``owns_sessions`` identity check.
+per composition: the embedded user provider must be the very object in the session
+slot for ``session = better`` to use Better Auth's tables, and remote mode must
+satisfy the ``owns_sessions`` identity check.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING
 
-from mastra.core.ee import hookimpl
-from mastra.core.ee.options import shared_provider
+from mastra.core.ee import ProviderOptions, provider_plugin
 
-NAME = "better"
+from ._options import BetterOptions
+
+if TYPE_CHECKING:
+    from .embedded import EmbeddedBetterAuth
+    from .remote import RemoteBetterAuth
+
+__all__ = ["create_provider", "plugin"]
 
 
-def create_provider(options: Mapping[str, Any]) -> Any:
-    """A new ``EmbeddedBetterAuth`` or ``RemoteBetterAuth`` for these options."""
-    mode = str(options.get("mode") or "embedded").strip().lower()
-    if mode == "remote":
+def create_provider(options: ProviderOptions) -> EmbeddedBetterAuth | RemoteBetterAuth:
+    """A new ``EmbeddedBetterAuth`` or ``RemoteBetterAuth``, as the ``mode`` option says.
+
+    Imported on first use: the embedded mode pulls in SQLAlchemy models."""
+    if options.parse(BetterOptions).mode == "remote":
         from .remote import RemoteBetterAuth
 
         return RemoteBetterAuth.from_options(options)
@@ -29,26 +34,4 @@ def create_provider(options: Mapping[str, Any]) -> Any:
     return EmbeddedBetterAuth.from_options(options)
 
 
-def get_provider(options: Mapping[str, Any]) -> Any:
-    """The provider shared by every capability of one composition."""
-    return shared_provider(options, create_provider)
-
-
-@hookimpl
-def mastra_ee_provider_names() -> dict[str, list[str]]:
-    return {"user": [NAME], "credentials": [NAME], "session": [NAME]}
-
-
-@hookimpl
-def mastra_ee_user_provider(name: str, options: Mapping[str, Any]) -> Any:
-    return get_provider(options) if name == NAME else None
-
-
-@hookimpl
-def mastra_ee_credentials_provider(name: str, options: Mapping[str, Any]) -> Any:
-    return get_provider(options) if name == NAME else None
-
-
-@hookimpl
-def mastra_ee_session_provider(name: str, options: Mapping[str, Any]) -> Any:
-    return get_provider(options) if name == NAME else None
+plugin = provider_plugin("better", create_provider, capabilities=("user", "credentials", "session"))

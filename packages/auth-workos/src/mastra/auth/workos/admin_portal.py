@@ -10,13 +10,14 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from mastra.core.ee.permissions import has_permission
+from mastra.core.server import ee_context
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from workos._errors import WorkOSError
 
-from ._context import find_provider, host_settings, public_origin
-from ._perm import has_permission
+from ._context import find_provider
 
 __all__ = ["INTENTS", "PATH", "PERMISSION", "admin_portal_endpoint", "capabilities_fragment"]
 
@@ -47,8 +48,8 @@ async def admin_portal_endpoint(request: Request) -> JSONResponse:
     )
     if not organization:
         return _json({"error": "No organization"}, 400)
-    settings = host_settings(request, provider)
-    return_url = public_origin(request, settings) + settings.normalised_studio_base
+    ctx = ee_context(request)
+    return_url = ctx.public_origin(request) + ctx.settings.normalised_studio_base
     try:
         link = await provider.client.admin_portal.generate_link(
             organization=str(organization), intent=intent, return_url=return_url

@@ -2,10 +2,11 @@
 
 ``log(event)`` only queues: a background task sends ``audit_logs.create_event`` with
 the idempotency key ``mastra-audit-<event id>``, retrying transient failures (5xx,
-429, network) up to ``attempts`` times with exponential backoff, then drops the event
-with an ERROR log. Requests never wait on WorkOS and never see its errors. Select a
-storage too (``audit_storage = sql``) to keep the local, hash-chained copy: the core
-pipeline writes the storage first, then this logger.
+429, network) up to ``attempts`` times with the core retry policy (exponential backoff
+with jitter, bounded in time), then drops the event with an ERROR log. Requests never
+wait on WorkOS and never see its errors. Select a storage too (``audit_storage = sql``)
+to keep the local, hash-chained copy: the core pipeline writes the storage first, then
+this logger.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from mastra.core.ee.models import AuditEventInput, format_timestamp, utcnow
+from mastra.core.ee.retry import RetryPolicy
 
 from workos._errors import APIError, RateLimitExceededError, ServerError, WorkOSError
 from workos.audit_logs.models import AuditLogEvent
@@ -113,12 +115,21 @@ def to_workos_event(event: AuditEventInput, *, prefix: str, event_id: str) -> di
     }
 
 
+def _transient(exc: Exception) -> bool:
+    """5xx, 429 and network failures (a ``WorkOSError`` that is no HTTP answer); never
+    another 4xx: the same event would be refused again."""
+    return isinstance(exc, ServerError | RateLimitExceededError) or (
+        isinstance(exc, WorkOSError) and not isinstance(exc, APIError)
+    )
+
+
 class AuditExportMixin:
     client: AsyncWorkOSClient
     options: WorkOSOptions
 
     audit_attempts = 3
-    audit_backoff = 0.5  # seconds, doubled after each failed attempt
+    audit_backoff = 0.5  # seconds before the first retry, then doubling (plus jitter)
+    audit_retry_window = 120.0  # seconds: no new attempt starts later than this
     audit_queue_size = 10_000
 
     _audit_queue: asyncio.Queue[tuple[str, str, dict[str, Any]]] | None = None
@@ -165,35 +176,43 @@ class AuditExportMixin:
                 queue.task_done()
 
     async def _send_with_retry(self, org: str, event_id: str, payload: dict[str, Any]) -> bool:
-        delay = self.audit_backoff
-        for attempt in range(1, self.audit_attempts + 1):
+        policy = RetryPolicy(
+            attempts=self.audit_attempts,
+            total_timeout=self.audit_retry_window,
+            wait_initial=self.audit_backoff,
+            wait_max=max(self.audit_backoff, 30.0),
+        )
+        attempts = 0
+
+        async def attempt() -> None:
+            nonlocal attempts
+            attempts += 1
             try:
                 await self.client.audit_logs.create_event(
                     organization_id=org,
                     event=AuditLogEvent.from_dict(payload),
                     idempotency_key=f"mastra-audit-{event_id}",
-                    request_options={"max_retries": 0},  # our own bounded retry policy
+                    request_options={"max_retries": 0},  # the core retry policy, not the SDK's
                 )
-                return True
             except Exception as exc:
-                transient = isinstance(exc, ServerError | RateLimitExceededError) or (
-                    isinstance(exc, WorkOSError) and not isinstance(exc, APIError)
-                )
-                if not transient or attempt == self.audit_attempts:
-                    logger.error(
-                        "WorkOS audit export dropped event %s (%s) after %d attempt(s): %s",
-                        event_id,
-                        payload["action"],
-                        attempt,
-                        type(exc).__name__,
+                if _transient(exc) and attempts < self.audit_attempts:
+                    logger.warning(
+                        "WorkOS audit export attempt %d failed: %s; retrying", attempts, type(exc).__name__
                     )
-                    return False
-                logger.warning(
-                    "WorkOS audit export attempt %d failed: %s; retrying", attempt, type(exc).__name__
-                )
-                await asyncio.sleep(delay)
-                delay *= 2
-        return False
+                raise
+
+        try:
+            await policy.call(attempt, transient=_transient)
+        except Exception as exc:
+            logger.error(
+                "WorkOS audit export dropped event %s (%s) after %d attempt(s): %s",
+                event_id,
+                payload["action"],
+                attempts,
+                type(exc).__name__,
+            )
+            return False
+        return True
 
     async def flush_audit(self, wait_seconds: float = 30.0) -> None:
         """Wait until every queued event was sent or dropped (tests, shutdown)."""

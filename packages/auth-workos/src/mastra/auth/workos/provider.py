@@ -10,11 +10,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from mastra.core.ee.crypto import CookieSpec, cookie_name
+from mastra.core.ee.cache import SingleFlightCache
+from mastra.core.ee.crypto import JWKSCache, cookie_spec
+from mastra.core.ee.options import as_provider_options
 
-from ._cache import SingleFlightCache
 from ._client import make_client
-from ._jwks import JWKSCache
 from ._options import WorkOSOptions
 from ._revocations import Revocations
 from .audit_export import AuditExportMixin
@@ -38,9 +38,9 @@ class WorkOSAuthProvider(UsersMixin, SealedSessionMixin, SSOMixin, WorkOSRBACMix
         self.jwks = JWKSCache(
             self.client.user_management.get_jwks_url(), timeout=float(options.request_timeout)
         )
-        production = options.production
-        secure = production or (options.settings.public_url or "").startswith("https://")
-        self.cookie = CookieSpec(name=cookie_name(options.cookie_name, production=production), secure=secure)
+        self.cookie = cookie_spec(
+            options.cookie_name, production=options.production, public_url=options.settings.public_url
+        )
         self.revocations = Revocations()
         self.memberships_cache: SingleFlightCache[list[dict[str, Any]]] = SingleFlightCache(
             ttl=60.0, max_size=1000
@@ -50,7 +50,7 @@ class WorkOSAuthProvider(UsersMixin, SealedSessionMixin, SSOMixin, WorkOSRBACMix
 
     @classmethod
     def from_options(cls, options: Mapping[str, Any]) -> WorkOSAuthProvider:
-        return cls(WorkOSOptions.from_options(options))
+        return cls(as_provider_options(options).parse(WorkOSOptions))
 
     def bind(self, auth: Any) -> None:
         """Keep the composed provider: role changes and webhooks audit through it."""

@@ -16,6 +16,8 @@ import logging
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from mastra.core.ee.audit import emit
+from mastra.core.ee.cache import SingleFlightCache
 from mastra.core.ee.errors import AuthError
 from mastra.core.ee.models import (
     AuditActor,
@@ -25,13 +27,10 @@ from mastra.core.ee.models import (
     RBACCapabilities,
     RoleDefinition,
 )
+from mastra.core.ee.permissions import has_permission
 
 from workos._errors import WorkOSError
 from workos.organization_membership._resource import RoleMultiple, RoleSingle
-
-from ._audit import emit
-from ._cache import SingleFlightCache
-from ._perm import has_permission
 
 if TYPE_CHECKING:
     from workos import AsyncWorkOSClient

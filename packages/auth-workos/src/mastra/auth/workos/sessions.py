@@ -17,14 +17,22 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
-import jwt
-from mastra.core.ee.crypto import CookieSpec, clear_cookie, parse_cookie_header, set_cookie
+from mastra.core.ee.crypto import (
+    CookieSpec,
+    JWKSCache,
+    TokenInvalid,
+    clear_cookie,
+    parse_cookie_header,
+    set_cookie,
+    unverified_claims,
+)
 from mastra.core.ee.models import EEUser, Session
+from mastra.core.ee.request_auth import presented_session
 
 from workos._errors import WorkOSError
 from workos.session import seal_data, unseal_data
 
-from ._jwks import JWKSCache, TokenInvalid
+from ._access_token import verify_access_token
 from ._revocations import Revocations
 from .users import map_user
 
@@ -104,8 +112,8 @@ class SealedSessionMixin:
             return None
         try:
             # The Fernet seal is authenticated and only verified tokens get sealed.
-            claims = jwt.decode(token, options={"verify_signature": False})
-        except jwt.PyJWTError:
+            claims = unverified_claims(token)
+        except TokenInvalid:
             return None
         return _Opened(data, claims)
 
@@ -194,7 +202,8 @@ class SealedSessionMixin:
             response = await self.client.user_management.authenticate_with_refresh_token(
                 refresh_token=refresh_token, organization_id=org
             )
-            await self.jwks.verify(response.access_token, issuer=self.options.jwt_issuer)
+            # JWKSUnavailable propagates: WorkOS being unreachable is not a refusal
+            await verify_access_token(self.jwks, response.access_token, issuer=self.options.jwt_issuer)
         except (WorkOSError, TokenInvalid, ValueError) as exc:
             logger.info("WorkOS session refresh failed: %s", type(exc).__name__)
             return None
@@ -295,11 +304,9 @@ class SealedSessionMixin:
     # -- IUserProvider (cookie and bearer) --------------------------------------------------
 
     async def get_current_user(self, request: Request) -> EEUser | None:
-        """Same checks as ``load_sealed_session(...).authenticate()``, off the event loop's I/O."""
-        session_id = self.get_session_id_from_request(request)
-        if not session_id:
-            return None
-        session = await self.validate_session(session_id)
+        """Same checks as ``load_sealed_session(...).authenticate()``, off the event loop's I/O,
+        on the session the host already read for this request (else read here)."""
+        session = await presented_session(request, self)
         if session is None or session.user is None:
             return None
         user = session.user
@@ -309,8 +316,8 @@ class SealedSessionMixin:
 
     async def authenticate_token(self, token: str, request: Request | None = None) -> EEUser | None:
         try:
-            claims = await self.jwks.verify(token, issuer=self.options.jwt_issuer)
-        except TokenInvalid:
+            claims = await verify_access_token(self.jwks, token, issuer=self.options.jwt_issuer)
+        except TokenInvalid:  # JWKSUnavailable propagates: a 503-class failure, not a bad token
             return None
         sub, sid = claims.get("sub"), claims.get("sid")
         auth_time = claims.get("auth_time", claims.get("iat"))

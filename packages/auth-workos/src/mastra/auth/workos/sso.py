@@ -14,12 +14,13 @@ import logging
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from mastra.core.ee.crypto import JWKSCache, JWKSUnavailable, TokenInvalid
 from mastra.core.ee.errors import SSOError
 from mastra.core.ee.models import SSOCallbackResult, SSOLoginConfig, SSOTokens
 
 from workos._errors import ServerError, WorkOSConnectionError, WorkOSError, WorkOSTimeoutError
 
-from ._jwks import JWKSCache, TokenInvalid
+from ._access_token import verify_access_token
 from ._options import BUTTON_TEXT
 from .users import map_user
 
@@ -85,9 +86,12 @@ class SSOMixin:
         try:
             # Authenticity is checked here; expiry is checked on every later read
             # (an expired token is refreshed by the host's transparent refresh).
-            claims = await self.jwks.verify(
-                response.access_token, issuer=self.options.jwt_issuer, verify_exp=False
+            claims = await verify_access_token(
+                self.jwks, response.access_token, issuer=self.options.jwt_issuer, check_expiry=False
             )
+        except JWKSUnavailable as exc:
+            logger.warning("WorkOS access token not checked, JWKS unavailable: %s", exc)
+            raise unavailable() from exc
         except TokenInvalid as exc:
             logger.warning("WorkOS access token failed verification: %s", exc)
             raise SSOError("sso_failed") from exc

@@ -1,21 +1,22 @@
 """The ``mastra-ee`` command line (SPEC 1.4).
 
 Each subcommand lives in its own module exposing ``register(subparsers)``, which adds
-a parser and sets ``handler`` (a function ``(args) -> int``). Modules listed in
-:data:`COMMAND_MODULES` that are not present yet are skipped, so commands can land
-one at a time. Exit codes: 0 success, 1 failure, 2 usage error (argparse).
+a parser and sets ``handler`` (a function ``(args) -> int``). Exit codes: 0 success,
+1 failure, 2 usage error (argparse).
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import sys
 from collections.abc import Sequence
 
-__all__ = ["COMMAND_MODULES", "build_parser", "main"]
+from . import _audit, _config, _license, _plugins, _serve, _users
 
-COMMAND_MODULES = ("_serve", "_plugins", "_config", "_users", "_audit", "_license")
+__all__ = ["build_parser", "main"]
+
+#: Subcommand modules, in the order ``--help`` lists them.
+COMMANDS = (_serve, _plugins, _config, _users, _audit, _license)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -24,14 +25,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
-    for name in COMMAND_MODULES:
-        qualified = f"{__name__}.{name}"
-        try:
-            module = importlib.import_module(qualified)
-        except ModuleNotFoundError as exc:
-            if exc.name == qualified:
-                continue  # that command has not been written yet
-            raise
+    for module in COMMANDS:
         module.register(sub)
     return parser
 

@@ -12,7 +12,7 @@ import sys
 from datetime import datetime
 from typing import Any
 
-from ._common import CommandError, add_config_option, guard, load, run_async, terminal_safe
+from ._command import CommandError, add_config_option, guard, load, run_async, terminal_safe
 
 
 def _add_filters(parser: argparse.ArgumentParser) -> None:

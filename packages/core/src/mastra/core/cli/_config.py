@@ -12,7 +12,7 @@ import json
 import re
 from typing import Any
 
-from ._common import add_config_option, load
+from ._command import add_config_option, load
 
 MASK = "********"
 # Substrings of a key, lower-cased with "_" and "-" removed, that mark a secret: plurals

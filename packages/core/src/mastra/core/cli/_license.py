@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from ._common import add_config_option, load
+from ._command import add_config_option, load
 
 
 def register(sub: Any) -> None:
@@ -18,13 +18,11 @@ def register(sub: Any) -> None:
 
 
 def run_check(args: argparse.Namespace) -> int:
-    from ..ee.license import is_dev_environment, validate_license
-    from ..ee.plugins import export_license_env
+    from ..ee.license import is_dev_environment, license_key, validate_license
 
     settings, _, _ = load(args, with_auth=False)
-    export_license_env(settings)
-    info = validate_license()
-    dev = is_dev_environment()
+    info = validate_license(license_key(settings))
+    dev = is_dev_environment(settings)
     print("valid" if info.valid else "invalid")
     print(f"tier: {info.tier or '-'}")
     print(f"features: {', '.join(info.features) if info.features else '-'}")

@@ -6,7 +6,7 @@ import argparse
 import json
 from typing import Any
 
-from ._common import add_config_option, load
+from ._command import add_config_option, load
 
 
 def register(sub: Any) -> None:

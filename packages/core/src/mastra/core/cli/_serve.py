@@ -2,11 +2,11 @@
 
 * Without ``MASTRA_AUTH_SECRET`` the secret comes from ``./.mastra/secret`` (created
   with 48 random URL-safe characters, mode 0600, and a warning).
-* ``MASTRA_EE_EXTRA_PLUGINS`` (comma list of importable modules) registers extra
-  plugin modules that are not installed as entry points, e.g. local plugins or the
-  test-only ``mastra.core.ee.testing.reference``.
+* ``MASTRA_EE_EXTRA_PLUGINS`` (``Settings.extra_plugins``) registers plugins that are
+  not installed as entry points, e.g. local plugins or the test-only
+  ``mastra.core.testing.reference:plugin``; every command loads them, not only ``serve``.
 * ``MASTRA_AUTH__CACHE_TTL`` (seconds, default 1; 0 = registry read on every request)
-  sets the short authentication cache; see ``mastra.core.server.AuthCache``.
+  sets the short authentication cache; see ``mastra.core.server._authcache``.
 * Ctrl-C stops uvicorn gracefully (lifespan shutdown disposes database engines);
   users, sessions and audit events live in the database and survive a restart.
 """
@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import importlib
 import logging
 import os
 import secrets
@@ -29,7 +28,6 @@ logger = logging.getLogger("mastra.cli")
 
 SECRET_PATH = Path(".mastra") / "secret"
 SECRET_WARNING = "MASTRA_AUTH_SECRET is not set; generated a secret in ./.mastra/secret"  # noqa: S105 - a message
-EXTRA_PLUGINS_ENV = "MASTRA_EE_EXTRA_PLUGINS"
 
 
 def register(sub: Any) -> None:
@@ -75,24 +73,16 @@ def _configure_logging() -> None:
     # Child loggers of "mastra" without handlers propagate to it.
 
 
-def _registry(settings: Any) -> Any:
-    from ..ee.plugins import PluginRegistry
-
-    registry = PluginRegistry.default(settings)
-    for module_name in filter(None, (m.strip() for m in os.environ.get(EXTRA_PLUGINS_ENV, "").split(","))):
-        registry.register(importlib.import_module(module_name), module_name.rsplit(".", 1)[-1])
-    return registry
-
-
 async def _user_count(auth: Any) -> int | None:
     from ..ee.db import dispose_engines
-    from ..ee.interfaces import maybe_await
+    from ..ee.interfaces import SupportsUserCount, maybe_await
 
     try:
         provider = auth.user
-        if provider is None or not hasattr(provider, "count_users"):
+        if not isinstance(provider, SupportsUserCount):
             return None
-        return int(await maybe_await(provider.count_users()))
+        count: int = await maybe_await(provider.count_users())
+        return int(count)
     except Exception:
         logger.debug("could not count users", exc_info=True)
         return None
@@ -104,7 +94,7 @@ def run(args: argparse.Namespace) -> int:
     import uvicorn
 
     from ..ee.errors import ConfigurationError
-    from ..ee.plugins import build_auth
+    from ..ee.plugins import PluginRegistry, build_auth
     from ..ee.settings import load_settings
     from ..server import create_app
 
@@ -119,9 +109,9 @@ def run(args: argparse.Namespace) -> int:
         if not settings.secret:
             os.environ["MASTRA_AUTH_SECRET"] = ensure_secret()
             settings = _allow_bind_host(load_settings(args.config), args.host)
-        registry = _registry(settings)
+        registry = PluginRegistry.default(settings)
         auth = build_auth(settings, registry)
-        # Optional short cache of successful authentications (see server.AuthCache):
+        # Optional short cache of successful authentications (see server/_authcache.py):
         # revocations by other processes then take effect within this many seconds.
         app = create_app(settings, auth=auth, registry=registry)
     except (ConfigurationError, ValueError, ImportError) as exc:

@@ -13,9 +13,8 @@ import json
 import sys
 from typing import Any
 
-from ._common import CommandError, add_config_option, guard, load, run_async, terminal_safe
-
-_NEEDS = ("create_user", "list_users", "set_role", "disable_user", "get_user_by_email")
+from ..ee.interfaces import SupportsAccountAdmin, SupportsRoleCatalog
+from ._command import CommandError, add_config_option, guard, load, run_async, terminal_safe
 
 
 def register(sub: Any) -> None:
@@ -50,7 +49,7 @@ def register(sub: Any) -> None:
 def _admin(args: argparse.Namespace) -> tuple[Any, Any]:
     _, _, auth = load(args)
     provider = auth.user
-    if provider is None or not all(hasattr(provider, name) for name in _NEEDS):
+    if not isinstance(provider, SupportsAccountAdmin):
         raise CommandError("users commands require the embedded Better Auth mode (mastra-auth-better)")
     return auth, provider
 
@@ -105,7 +104,7 @@ def run_set_role(args: argparse.Namespace) -> int:
     def body() -> int:
         auth, provider = _admin(args)
         rbac = auth.rbac
-        if rbac is not None and hasattr(rbac, "get_available_roles"):
+        if isinstance(rbac, SupportsRoleCatalog):
             known = {
                 r["id"] if isinstance(r, dict) else r.id
                 for r in run_async(_awaitable(rbac.get_available_roles))

@@ -2,9 +2,12 @@
 and the plugin system. See SPEC sections 2–8.
 
 Subpackages: ``sessions`` (where sessions live), ``rbac``, ``audit``, ``crypto``
-(sealing and cookies), ``testing`` (the conformance suite providers reuse).
+(sealing and cookies). Plugin authors need :func:`provider_plugin` (declare a
+provider), :func:`hookimpl` (write a hook by hand) and :class:`ProviderOptions`;
+``docs/plugins.md`` is the guide.
 """
 
+from ._declare import ProviderPlugin, combine_plugins, provider_plugin
 from .errors import (
     AuthError,
     ConfigurationError,
@@ -19,7 +22,7 @@ from .errors import (
     SignUpFailed,
     SSOError,
 )
-from .hookspecs import hookimpl
+from .hookspecs import CAPABILITIES, Capability, hookimpl
 from .models import (
     ACLGrant,
     AuditActor,
@@ -41,12 +44,14 @@ from .models import (
     SSOLoginConfig,
     SSOTokens,
 )
+from .options import OptionsModel, ProviderOptions
 from .plugins import PluginRegistry, build_auth
 from .provider import MastraAuthProvider, with_ee
-from .routes import Route
+from .routes import PluginRoute
 from .settings import Settings, load_settings
 
 __all__ = [
+    "CAPABILITIES",
     "ACLGrant",
     "AuditActor",
     "AuditEvent",
@@ -55,6 +60,7 @@ __all__ = [
     "AuditPage",
     "AuditResource",
     "AuthError",
+    "Capability",
     "ConfigurationError",
     "CredentialsResult",
     "EEUser",
@@ -63,17 +69,20 @@ __all__ = [
     "LicenseInfo",
     "MastraAuthProvider",
     "MastraEEError",
+    "OptionsModel",
     "Pagination",
     "PasswordPolicyError",
     "PluginError",
     "PluginRegistry",
+    "PluginRoute",
+    "ProviderOptions",
+    "ProviderPlugin",
     "ProviderUnavailable",
     "RBACCapabilities",
     "ResourceIdentifier",
     "RoleDefinition",
     "RoleMapping",
     "RoleNotFound",
-    "Route",
     "SSOCallbackResult",
     "SSOError",
     "SSOLoginConfig",
@@ -83,7 +92,9 @@ __all__ = [
     "SignUpDisabled",
     "SignUpFailed",
     "build_auth",
+    "combine_plugins",
     "hookimpl",
     "load_settings",
+    "provider_plugin",
     "with_ee",
 ]

@@ -95,7 +95,7 @@ async def _login(
     if not has_sso and not has_credentials:
         return None
     sso: dict[str, Any] | None = None
-    if has_sso:
+    if has_sso and auth.sso is not None:
         button = await maybe_await(auth.sso.get_login_button_config())
         data = button.to_json() if isinstance(button, SSOLoginConfig) else dict(button)
         sso = {**data, "url": sso_login_url(api_prefix)}

@@ -1,71 +1,36 @@
-"""The core's built-in plugin: default providers registered through the same hookspecs
-as any third-party plugin (SPEC 6.4 built-in names).
+"""The core's built-in plugin (``core``): the default providers of SPEC 6.4, declared
+with the same :func:`provider_plugin` helper as any third-party plugin.
 
-Imports are lazy so that listing plugins never pays for SQLAlchemy models it won't use.
+Factories import their provider on first use, so listing plugins never pays for
+SQLAlchemy models it won't use.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import importlib
 from typing import Any
 
-from .hookspecs import hookimpl
+from ._declare import ProviderFactory, combine_plugins, provider_plugin
+from .options import ProviderOptions
 
-SESSION_PROVIDERS = ("memory", "cookie")
-RBAC_PROVIDERS = ("static",)
-AUDIT_LOGGERS = ("console",)
-AUDIT_STORAGES = ("memory", "sql")
+__all__ = ["plugin"]
 
 
-@hookimpl
-def mastra_ee_provider_names() -> dict[str, list[str]]:
-    return {
-        "session": list(SESSION_PROVIDERS),
-        "rbac": list(RBAC_PROVIDERS),
-        "audit": list(AUDIT_LOGGERS),
-        "audit_storage": list(AUDIT_STORAGES),
-    }
+def _lazy(module: str, cls: str) -> ProviderFactory:
+    """``<module>.<cls>.from_options``, imported when a composition first needs it."""
+
+    def create(options: ProviderOptions) -> Any:
+        return getattr(importlib.import_module(module, __package__), cls).from_options(options)
+
+    create.__qualname__ = f"{cls}.from_options"
+    return create
 
 
-@hookimpl
-def mastra_ee_session_provider(name: str, options: Mapping[str, Any]) -> Any:
-    if name == "memory":
-        from .sessions import MemorySessionProvider
-
-        return MemorySessionProvider.from_options(options)
-    if name == "cookie":
-        from .sessions import CookieSessionProvider
-
-        return CookieSessionProvider.from_options(options)
-    return None
-
-
-@hookimpl
-def mastra_ee_rbac_provider(name: str, options: Mapping[str, Any]) -> Any:
-    if name == "static":
-        from .rbac import StaticRBACProvider
-
-        return StaticRBACProvider.from_options(options)
-    return None
-
-
-@hookimpl
-def mastra_ee_audit_logger(name: str, options: Mapping[str, Any]) -> Any:
-    if name == "console":
-        from .audit import ConsoleAuditLogger
-
-        return ConsoleAuditLogger.from_options(options)
-    return None
-
-
-@hookimpl
-def mastra_ee_audit_storage(name: str, options: Mapping[str, Any]) -> Any:
-    if name == "memory":
-        from .audit import MemoryAuditStorage
-
-        return MemoryAuditStorage.from_options(options)
-    if name == "sql":
-        from .audit import SQLAuditStorage
-
-        return SQLAuditStorage.from_options(options)
-    return None
+plugin = combine_plugins(
+    provider_plugin("memory", _lazy(".sessions", "MemorySessionProvider"), capabilities=("session",)),
+    provider_plugin("cookie", _lazy(".sessions", "CookieSessionProvider"), capabilities=("session",)),
+    provider_plugin("static", _lazy(".rbac", "StaticRBACProvider"), capabilities=("rbac",)),
+    provider_plugin("console", _lazy(".audit", "ConsoleAuditLogger"), capabilities=("audit",)),
+    provider_plugin("memory", _lazy(".audit", "MemoryAuditStorage"), capabilities=("audit_storage",)),
+    provider_plugin("sql", _lazy(".audit", "SQLAuditStorage"), capabilities=("audit_storage",)),
+)

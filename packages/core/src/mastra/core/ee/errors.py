@@ -1,15 +1,47 @@
 """The one exception tree of the EE core.
 
-``AuthError`` carries what the HTTP layer needs (``code``, ``message``, ``status``).
-Startup problems are ``ConfigurationError`` (never shown to end users).
+Everything ``mastra.core.ee`` raises on purpose is a :class:`MastraEEError`; the classes
+marked with a module live beside the code that raises them::
+
+    MastraEEError
+     ├── ConfigurationError        invalid settings, found at startup (never shown to end users)
+     │    ├── PluginError           a plugin failed to load, or two claim one provider name
+     │    └── SecretTooShort *      a secret missing or shorter than its use needs (SPEC 8.1)
+     ├── SealError *               a sealed value that does not open (tampered, wrong key, ...)
+     ├── InvalidPermission *       a permission string outside the grammar (SPEC 4.1)
+     ├── TokenInvalid              a JWT that does not verify (``ee.crypto``)
+     ├── AuditCorruptionError *    a stored audit row that cannot be read back (``ee.audit``)
+     └── AuthError                 meant for the user: ``code``, ``message``, ``status``
+          ├── InvalidCredentials
+          ├── SignUpDisabled
+          ├── SignUpFailed
+          │    └── TextPolicyError
+          ├── PasswordPolicyError
+          ├── InvalidResetToken
+          ├── ProviderUnavailable
+          │    └── JWKSUnavailable  verification keys could not be fetched (``ee.crypto``)
+          ├── RateLimited           adds ``Retry-After``
+          ├── RateLimitUnavailable
+          ├── RoleNotFound
+          └── SSOError              ``code`` ends up in ``login?error=<code>``
+
+``*`` also a ``ValueError``: code that validates input catches ``ValueError`` (and pydantic
+turns one raised in a validator into a validation error), as it did when these were
+plain ``ValueError`` exceptions.
+
+An :class:`AuthError` renders its own HTTP response, as authlib's ``OAuth2Error`` does:
+``status``, :meth:`~AuthError.body` (the SPEC 9 JSON) and :meth:`~AuthError.headers`.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 __all__ = [
     "AuthError",
     "ConfigurationError",
     "InvalidCredentials",
+    "InvalidPermission",
     "InvalidResetToken",
     "MastraEEError",
     "PasswordPolicyError",
@@ -19,6 +51,8 @@ __all__ = [
     "RateLimited",
     "RoleNotFound",
     "SSOError",
+    "SealError",
+    "SecretTooShort",
     "SignUpDisabled",
     "SignUpFailed",
     "TextPolicyError",
@@ -37,6 +71,22 @@ class PluginError(ConfigurationError):
     """A plugin could not be loaded or two plugins claim one provider name."""
 
 
+class SecretTooShort(ConfigurationError, ValueError):
+    """A secret is missing or shorter than its use needs (SPEC 8.1: at least 32 bytes).
+
+    The message is the text to show the operator, e.g. SPEC 8.3's ``Session secret must
+    be at least 32 bytes (256 bits) for AES-256-GCM encryption``.
+    """
+
+
+class SealError(MastraEEError, ValueError):
+    """A sealed value could not be opened (tampered, truncated, wrong key, bad format)."""
+
+
+class InvalidPermission(MastraEEError, ValueError):
+    """A permission string that does not follow the grammar of SPEC 4.1; the message says why."""
+
+
 class AuthError(MastraEEError):
     """An error meant for the user, with the HTTP status it maps to."""
 
@@ -51,6 +101,14 @@ class AuthError(MastraEEError):
         if status is not None:
             self.status = status
         super().__init__(self.message)
+
+    def body(self) -> dict[str, Any]:
+        """The JSON body of this error's response (SPEC 9): ``{"error": <message>}``."""
+        return {"error": self.message}
+
+    def headers(self) -> list[tuple[str, str]]:
+        """Headers this error's response carries besides the JSON content type."""
+        return []
 
 
 class InvalidCredentials(AuthError):
@@ -119,6 +177,9 @@ class RateLimited(AuthError):
     def __init__(self, message: str | None = None, *, retry_after: int = 1):
         super().__init__(message)
         self.retry_after = retry_after
+
+    def headers(self) -> list[tuple[str, str]]:
+        return [("retry-after", str(self.retry_after))]
 
 
 class RateLimitUnavailable(AuthError):

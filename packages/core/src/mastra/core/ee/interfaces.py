@@ -1,8 +1,11 @@
 """Capability protocols of SPEC section 3.
 
-Optional methods are listed in the docstrings and detected with ``hasattr`` by the
-host (see :mod:`mastra.core.ee.provider`). Accessors may be plain methods or
-coroutines; the host awaits any awaitable result (:func:`maybe_await`).
+Each slot has one required protocol (``IUserProvider`` …). What a provider may add
+is a small runtime-checkable protocol of its own (``SupportsTokenAuth`` …): the host
+asks ``isinstance(provider, SupportsX)`` instead of probing attribute names, and the
+conformance suites in :mod:`mastra.core.testing` assert the same protocols.
+Accessors may be plain methods or coroutines; the host awaits any awaitable result
+(:func:`maybe_await`).
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ import builtins
 import inspect
 from collections.abc import AsyncIterator, Awaitable, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, overload, runtime_checkable
 
 from .models import (
     ACLGrant,
@@ -44,13 +47,34 @@ __all__ = [
     "ISSOProvider",
     "ISessionProvider",
     "IUserProvider",
+    "SupportsAccountAdmin",
+    "SupportsBinding",
+    "SupportsCookieClearing",
+    "SupportsHostState",
+    "SupportsLoginCookies",
+    "SupportsLogoutUrl",
+    "SupportsPasswordReset",
+    "SupportsRoleAssignment",
+    "SupportsRoleCatalog",
+    "SupportsSessionListing",
+    "SupportsSessionRefresh",
+    "SupportsSignUpToggle",
+    "SupportsTokenAuth",
+    "SupportsUserCount",
+    "SupportsUserDisable",
+    "SupportsUserLookup",
+    "SupportsUserProfileUrl",
     "maybe_await",
 ]
 
 T = TypeVar("T")
 
 
-async def maybe_await(value: T | Awaitable[T]) -> T:
+@overload
+async def maybe_await(value: Awaitable[T]) -> T: ...
+@overload
+async def maybe_await(value: T) -> T: ...
+async def maybe_await(value: Any) -> Any:
     if inspect.isawaitable(value):
         return await value
     return value
@@ -58,8 +82,10 @@ async def maybe_await(value: T | Awaitable[T]) -> T:
 
 @runtime_checkable
 class IUserProvider(Protocol):
-    """Optional: ``authenticate_token(token, request)``, ``get_users(ids)``,
-    ``get_user_profile_url(user)``, ``is_user_disabled(user_id)``."""
+    """Optional: :class:`SupportsTokenAuth`, :class:`SupportsUserLookup`,
+    :class:`SupportsUserProfileUrl`, :class:`SupportsUserDisable`,
+    :class:`SupportsUserCount`, :class:`SupportsRoleAssignment`,
+    :class:`SupportsAccountAdmin`."""
 
     async def get_current_user(self, request: Request) -> EEUser | None: ...
     async def get_user(self, user_id: str) -> EEUser | None: ...
@@ -67,7 +93,7 @@ class IUserProvider(Protocol):
 
 @runtime_checkable
 class ISessionProvider(Protocol):
-    """Optional: ``list_sessions``, ``revoke_session``, ``revoke_user_sessions``."""
+    """Optional: :class:`SupportsSessionListing`."""
 
     async def create_session(self, user_id: str, metadata: dict[str, Any] | None = None) -> Session: ...
     async def validate_session(self, session_id: str) -> Session | None: ...
@@ -80,7 +106,8 @@ class ISessionProvider(Protocol):
 
 @runtime_checkable
 class ISSOProvider(Protocol):
-    """Optional: ``get_login_cookies``, ``host_state_from_callback``, ``get_logout_url``."""
+    """Optional: :class:`SupportsLoginCookies`, :class:`SupportsHostState`,
+    :class:`SupportsLogoutUrl`."""
 
     async def get_login_url(self, redirect_uri: str, state: str) -> str: ...
     async def handle_callback(
@@ -91,7 +118,7 @@ class ISSOProvider(Protocol):
 
 @runtime_checkable
 class ICredentialsProvider(Protocol):
-    """Optional: ``request_password_reset``, ``reset_password``, ``is_sign_up_enabled``."""
+    """Optional: :class:`SupportsPasswordReset`, :class:`SupportsSignUpToggle`."""
 
     async def sign_in(self, email: str, password: str, request: Request | None) -> CredentialsResult: ...
     async def sign_up(
@@ -101,7 +128,7 @@ class ICredentialsProvider(Protocol):
 
 @runtime_checkable
 class IRBACProvider(Protocol):
-    """Optional: ``get_available_roles``, ``get_permissions_for_role``."""
+    """Optional: :class:`SupportsRoleCatalog`."""
 
     @property
     def role_mapping(self) -> RoleMapping | None: ...
@@ -145,8 +172,6 @@ class IACLManager(IACLProvider, Protocol):
 
 @runtime_checkable
 class IAuditLogger(Protocol):
-    """Optional: ``query(filter, pagination)``, ``export(filter, format)``."""
-
     async def log(self, event: AuditEventInput) -> None: ...
 
 
@@ -159,3 +184,136 @@ class IAuditStorage(Protocol):
     async def stats(self, filter: AuditFilter, bucket: str = "hour") -> builtins.list[dict[str, Any]]: ...
     async def delete_before(self, cutoff: datetime) -> int: ...
     async def chain_anchor(self) -> dict[str, Any] | None: ...
+
+
+# -- optional capabilities ----------------------------------------------------------
+# Each is checked with ``isinstance`` where the host would use it. Runtime checks only
+# see method names, so each protocol is kept to the methods that belong together.
+
+
+@runtime_checkable
+class SupportsBinding(Protocol):
+    """Any slot provider: ``bind(auth)`` is called once after composition."""
+
+    def bind(self, auth: Any) -> None: ...
+
+
+@runtime_checkable
+class SupportsTokenAuth(Protocol):
+    """User provider: ``Authorization: Bearer`` (or ``?apiKey=``) tokens."""
+
+    async def authenticate_token(self, token: str, request: Request | None = None) -> EEUser | None: ...
+
+
+@runtime_checkable
+class SupportsUserLookup(Protocol):
+    """User provider: many users at once (audit actor names, lists)."""
+
+    async def get_users(self, user_ids: Sequence[str]) -> builtins.list[EEUser | None]: ...
+
+
+@runtime_checkable
+class SupportsUserProfileUrl(Protocol):
+    def get_user_profile_url(self, user: EEUser) -> str: ...
+
+
+@runtime_checkable
+class SupportsUserDisable(Protocol):
+    """User provider: a disabled user is unauthenticated on every request."""
+
+    async def is_user_disabled(self, user_id: str) -> bool: ...
+
+
+@runtime_checkable
+class SupportsUserCount(Protocol):
+    """User provider: ``serve`` prints the first-user hint when there are none."""
+
+    async def count_users(self) -> int: ...
+
+
+@runtime_checkable
+class SupportsRoleAssignment(Protocol):
+    """User provider that stores each user's role (static RBAC writes through it)."""
+
+    async def set_user_role(self, user_id: str, role: str) -> None: ...
+
+
+@runtime_checkable
+class SupportsAccountAdmin(Protocol):
+    """User provider with local accounts: the ``mastra-ee users`` commands."""
+
+    async def create_user(
+        self, email: str, password: str, name: str | None = None, role: str | None = None
+    ) -> EEUser: ...
+    async def list_users(self) -> builtins.list[dict[str, Any]]: ...
+    async def get_user_by_email(self, email: str) -> EEUser | None: ...
+    async def set_role(self, email: str, role: str) -> tuple[str | None, str]: ...
+    async def disable_user(self, email: str) -> EEUser: ...
+
+
+@runtime_checkable
+class SupportsSessionListing(Protocol):
+    """Session provider: ``GET/DELETE /auth/sessions`` (SPEC 9.3)."""
+
+    async def list_sessions(self, user_id: str) -> builtins.list[Session]: ...
+    async def revoke_session(self, user_id: str, handle: str) -> bool: ...
+    async def revoke_user_sessions(self, user_id: str, except_handle: str | None = None) -> int: ...
+
+
+@runtime_checkable
+class SupportsCookieClearing(Protocol):
+    """Session slot, or an SSO provider with cookies of its own: expiring ``Set-Cookie``
+    headers for every cookie it owns (logout, expired sessions)."""
+
+    def get_clear_session_headers(self) -> builtins.list[tuple[str, str]]: ...
+
+
+@runtime_checkable
+class SupportsSessionRefresh(Protocol):
+    """Session provider the host may refresh transparently (SPEC 3.2 "supports refresh")."""
+
+    def get_session_id_from_request(self, request: Request) -> str | None: ...
+    async def refresh_session(self, session_id: str) -> Session | None: ...
+    def get_session_headers(self, session: Session) -> builtins.list[tuple[str, str]]: ...
+
+
+@runtime_checkable
+class SupportsLoginCookies(Protocol):
+    """SSO provider: cookies to set with the login redirect (PKCE verifier, nonce)."""
+
+    def get_login_cookies(self, redirect_uri: str, state: str) -> builtins.list[str]: ...
+
+
+@runtime_checkable
+class SupportsHostState(Protocol):
+    """SSO provider that wraps the host's ``state`` in its own."""
+
+    def host_state_from_callback(self, state: str) -> str: ...
+
+
+@runtime_checkable
+class SupportsLogoutUrl(Protocol):
+    """SSO provider with an identity-provider logout (RP-initiated logout)."""
+
+    async def get_logout_url(self, redirect_uri: str, request: Request) -> str | None: ...
+
+
+@runtime_checkable
+class SupportsPasswordReset(Protocol):
+    """Credentials provider: ``POST /auth/credentials/reset-password[/confirm]``."""
+
+    async def request_password_reset(self, email: str, reset_url: str) -> None: ...
+    async def reset_password(self, token: str, new_password: str) -> str: ...
+
+
+@runtime_checkable
+class SupportsSignUpToggle(Protocol):
+    def is_sign_up_enabled(self) -> bool: ...
+
+
+@runtime_checkable
+class SupportsRoleCatalog(Protocol):
+    """RBAC provider that can list its roles and each role's permissions."""
+
+    async def get_available_roles(self) -> builtins.list[dict[str, str]]: ...
+    async def get_permissions_for_role(self, role_id: str) -> builtins.list[str]: ...

@@ -1,4 +1,12 @@
-"""EE license checks (SPEC 5). No signature check yet: the key format is reserved."""
+"""EE license checks (SPEC 5). No signature check yet: the key format is reserved.
+
+Every check takes optional :class:`~mastra.core.ee.settings.Settings`: its
+``ee_license``, ``dev`` and ``env`` (which already hold ``MASTRA_EE_LICENSE``,
+``MASTRA_DEV`` and ``MASTRA_ENV`` or their ``mastra.toml`` values) come first, and the
+environment is the fallback for what they leave unset. ``build_auth`` passes its
+settings and keeps them on the composed provider, where :func:`is_feature_licensed`
+finds them; nothing here writes the environment.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +14,12 @@ import logging
 import os
 import threading
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .models import LicenseInfo
+
+if TYPE_CHECKING:
+    from .settings import Settings
 
 __all__ = [
     "FEATURES",
@@ -18,6 +29,7 @@ __all__ = [
     "is_feature_enabled",
     "is_feature_licensed",
     "is_license_valid",
+    "license_key",
     "validate_license",
     "warn_dev_unlicensed_once",
 ]
@@ -44,6 +56,22 @@ def validate_license(key: str | None = None) -> LicenseInfo:
     return LicenseInfo(valid=True, tier="enterprise", features=list(FEATURES))
 
 
+def license_key(settings: Settings | None = None) -> str | None:
+    """The configured key: ``settings.ee_license``, else ``MASTRA_EE_LICENSE``."""
+    if settings is not None and settings.ee_license is not None:
+        return settings.ee_license.get_secret_value()
+    return os.environ.get("MASTRA_EE_LICENSE")
+
+
+def _license_info(settings: Settings | None) -> LicenseInfo:
+    if settings is None or settings.ee_license is None:
+        return _cached_info()
+    info = validate_license(settings.ee_license.get_secret_value())
+    if not info.valid:
+        _warn_once("invalid", _INVALID_WARNING)
+    return info
+
+
 def _cached_info() -> LicenseInfo:
     global _cache
     with _lock:
@@ -65,8 +93,9 @@ def _warn_once(key: str, message: str) -> None:
     logger.warning(message)
 
 
-def is_license_valid() -> bool:
-    return _cached_info().valid
+def is_license_valid(settings: Settings | None = None) -> bool:
+    """Whether the key is valid; the environment's key is re-validated at most every 60 s."""
+    return _license_info(settings).valid
 
 
 def clear_license_cache() -> None:
@@ -76,32 +105,40 @@ def clear_license_cache() -> None:
         _warned.clear()
 
 
-def is_feature_enabled(feature: str) -> bool:
-    info = _cached_info()
+def is_feature_enabled(feature: str, settings: Settings | None = None) -> bool:
+    info = _license_info(settings)
     if not info.valid:
         return False
     return info.features is None or feature in info.features
 
 
-def is_dev_environment() -> bool:
-    if os.environ.get("MASTRA_DEV", "").strip().lower() in {"true", "1"}:
+def is_dev_environment(settings: Settings | None = None) -> bool:
+    """``MASTRA_DEV`` true wins (even in production); otherwise not ``MASTRA_ENV=production``."""
+    dev = settings.dev if settings is not None else None
+    if dev is None:
+        dev = os.environ.get("MASTRA_DEV", "").strip().lower() in {"true", "1"}
+    if dev:
         return True
-    return os.environ.get("MASTRA_ENV", "").strip().lower() not in {"production", "prod"}
+    env = (settings.env if settings is not None else None) or os.environ.get("MASTRA_ENV", "")
+    return env.strip().lower() not in {"production", "prod"}
 
 
-def is_ee_enabled() -> bool:
-    return is_dev_environment() or is_license_valid()
+def is_ee_enabled(settings: Settings | None = None) -> bool:
+    return is_dev_environment(settings) or is_license_valid(settings)
 
 
 def is_feature_licensed(auth: Any, feature: str) -> bool:
+    """For a composed provider: Cloud auth, dev, or a valid license with ``feature``.
+    Reads the settings ``build_auth`` kept on ``auth`` (the environment without them)."""
     if getattr(auth, "is_mastra_cloud_auth", False):
         return True
-    if is_dev_environment():
+    settings = getattr(auth, "settings", None)
+    if is_dev_environment(settings):
         return True
-    return is_license_valid() and is_feature_enabled(feature)
+    return is_license_valid(settings) and is_feature_enabled(feature, settings)
 
 
-def warn_dev_unlicensed_once() -> None:
+def warn_dev_unlicensed_once(settings: Settings | None = None) -> None:
     """Once per process, when a gated feature runs in dev without a valid license."""
-    if is_dev_environment() and not is_license_valid():
+    if is_dev_environment(settings) and not is_license_valid(settings):
         _warn_once("dev", _DEV_WARNING)

@@ -1,35 +1,51 @@
 """Plugin discovery, provider selection and composition (SPEC 6.5).
 
 One :class:`PluginRegistry` per process (and per test): it registers the core's
-built-in plugin, loads each ``mastra_ee`` entry point in its own ``try``, and turns
-a :class:`Settings` into a composed :class:`MastraAuthProvider`.
+built-in plugin, loads each ``mastra_ee`` entry point and each
+``MASTRA_EE_EXTRA_PLUGINS`` entry in its own ``try``, and turns a :class:`Settings`
+into a composed :class:`MastraAuthProvider`.
+
+Hooks are reached through pluggy (``pm.hook.<name>.get_hookimpls()``), never by
+attribute name, so ``specname=`` works and a hookimpl without a hookspec (a
+misspelled hook) is caught by ``pm.check_pending()``: that plugin is ``failed``, the
+others keep working. Each implementation is called on its own rather than through
+``pm.hook.<name>(...)``: pluggy's call stops at the first exception, and the host
+must tell a raising plugin from a provider that answered (SPEC 6.5, step 2).
 """
 
 from __future__ import annotations
 
+import difflib
+import functools
+import importlib
 import logging
-import os
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from importlib.metadata import EntryPoint, entry_points
-from typing import Any
+from importlib import metadata
+from importlib.metadata import EntryPoint
+from typing import TYPE_CHECKING, Any
 
 import pluggy
 
 from . import hookspecs
 from .errors import ConfigurationError, PluginError
-from .hookspecs import CAPABILITY_HOOKS, ENTRY_POINT_GROUP, PROJECT_NAME
+from .hookspecs import CAPABILITY_NAMES, ENTRY_POINT_GROUP, PROJECT_NAME, capability
 from .license import is_ee_enabled, is_license_valid, warn_dev_unlicensed_once
 from .options import ProviderOptions
-from .provider import SLOTS, MastraAuthProvider, with_ee
-from .routes import Route
+from .provider import MastraAuthProvider, with_ee
 from .settings import Settings
 
-__all__ = ["PluginInfo", "PluginRegistry", "build_auth", "effective_selection", "export_license_env"]
+if TYPE_CHECKING:
+    from .capabilities import CapabilityContext
+    from .routes import PluginRoute
+
+__all__ = ["PluginInfo", "PluginRegistry", "build_auth", "effective_selection"]
 
 logger = logging.getLogger("mastra.ee")
 
 BUILTIN_PLUGIN = "core"
+#: Distribution shown for plugins registered by hand or through MASTRA_EE_EXTRA_PLUGINS.
+LOCAL_DISTRIBUTION = "(local)"
 
 
 @dataclass
@@ -54,167 +70,211 @@ class PluginInfo:
         return data
 
 
+@dataclass(frozen=True, slots=True)
+class _Call:
+    """One implementation's answer: a value, or the exception it raised."""
+
+    plugin: str
+    value: Any = None
+    error: Exception | None = None
+
+
+def _describe(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _import_object(spec: str) -> object:
+    """``"package.module"`` (the module) or ``"package.module:attr"`` (an object in it)."""
+    module_name, _, attr = spec.partition(":")
+    module = importlib.import_module(module_name.strip())
+    return getattr(module, attr.strip()) if attr.strip() else module
+
+
 class PluginRegistry:
     """A pluggy manager plus what was loaded, what failed and what was blocked."""
 
-    def __init__(self, *, disabled: list[str] | tuple[str, ...] = ()) -> None:
+    def __init__(self, *, disabled: Iterable[str] = ()) -> None:
         self.pm = pluggy.PluginManager(PROJECT_NAME)
         self.pm.add_hookspecs(hookspecs)
         self.plugins: dict[str, PluginInfo] = {}
         self.disabled = {name.strip() for name in disabled if name.strip()}
-        self._objects: dict[str, object] = {}
 
     # -- registration -----------------------------------------------------------
 
     def register(
-        self, plugin: object, name: str, *, distribution: str = "(local)", version: str = ""
+        self, plugin: object, name: str, *, distribution: str = LOCAL_DISTRIBUTION, version: str = ""
     ) -> None:
-        """Register a plugin object (module or instance) under ``name``; tests use this directly."""
-        if name in self.disabled:
-            self.plugins[name] = PluginInfo(name, distribution, version, "blocked")
-            return
-        self.pm.register(plugin, name=name)
-        self._objects[name] = plugin
-        hooks = sorted(
-            hook.name for hook in self.pm.get_hookcallers(plugin) or [] if hook.name.startswith("mastra_ee_")
-        )
-        self.plugins[name] = PluginInfo(name, distribution, version, "active", hooks)
+        """Register a plugin object (module or instance) under ``name``; tests use this directly.
+
+        Like an entry point, a plugin that pluggy rejects or that implements a hook
+        with no hookspec is recorded as ``failed`` instead of raising.
+        """
+        self._add(name, distribution, version, lambda: plugin)
 
     def register_builtin(self) -> None:
-        from importlib.metadata import PackageNotFoundError, version
-
-        from . import defaults
+        from .defaults import plugin
 
         try:
-            core_version = version("mastra-core")
-        except PackageNotFoundError:  # pragma: no cover - source checkout without install
+            core_version = metadata.version("mastra-core")
+        except metadata.PackageNotFoundError:  # pragma: no cover - source checkout without install
             core_version = "0"
-        self.register(defaults, BUILTIN_PLUGIN, distribution="mastra-core", version=core_version)
+        self.register(plugin, BUILTIN_PLUGIN, distribution="mastra-core", version=core_version)
 
-    def load_entry_points(self, eps: list[EntryPoint] | None = None) -> None:
+    def load_entry_points(self, eps: Iterable[EntryPoint] | None = None) -> None:
         """Load each entry point on its own: one broken plugin never stops the others."""
-        for ep in eps if eps is not None else list(entry_points(group=ENTRY_POINT_GROUP)):
+        for ep in eps if eps is not None else metadata.entry_points(group=ENTRY_POINT_GROUP):
             dist = ep.dist.name if ep.dist is not None else "(unknown)"
             ver = ep.dist.version if ep.dist is not None else ""
-            if ep.name in self.disabled:
-                self.plugins[ep.name] = PluginInfo(ep.name, dist, ver, "blocked")
-                continue
-            if ep.name in self.plugins:
-                self._mark_failed(ep.name, dist, ver, f"plugin name '{ep.name}' is already registered")
-                continue
+            self._add(ep.name, dist, ver, ep.load)
+
+    def load_extra_plugins(self, specs: Iterable[str]) -> None:
+        """Plugins that are not installed as entry points (``MASTRA_EE_EXTRA_PLUGINS``):
+        ``package.module`` or ``package.module:attr``, each registered under that text."""
+        for spec in filter(None, (s.strip() for s in specs)):
+            self._add(spec, LOCAL_DISTRIBUTION, "", functools.partial(_import_object, spec))
+
+    def _add(self, name: str, dist: str, ver: str, load: Callable[[], object]) -> None:
+        if name in self.disabled:
+            self.plugins[name] = PluginInfo(name, dist, ver, "blocked")
+            return
+        if name in self.plugins:
+            self._mark_failed(name, dist, ver, f"plugin name '{name}' is already registered")
+            return
+        try:
+            plugin = load()  # a blocked plugin is never imported
+            self.pm.register(plugin, name=name)
+        except Exception as exc:
+            self._mark_failed(name, dist, ver, _describe(exc))
+            return
+        hooks = sorted(caller.name for caller in self.pm.get_hookcallers(plugin) or [])
+        self.plugins[name] = PluginInfo(name, dist, ver, "active", hooks)
+        self._reject_unknown_hooks()
+
+    def _reject_unknown_hooks(self) -> None:
+        """``pm.check_pending()``: a hookimpl matching no hookspec fails its plugin."""
+        while True:
             try:
-                plugin = ep.load()
-                self.register(plugin, ep.name, distribution=dist, version=ver)
-            except Exception as exc:
-                self._mark_failed(ep.name, dist, ver, f"{type(exc).__name__}: {exc}")
+                self.pm.check_pending()
+                return
+            except pluggy.PluginValidationError as exc:
+                name = self.pm.get_name(exc.plugin)
+                if name is None:  # pragma: no cover - pluggy only reports registered plugins
+                    raise
+                unknown = sorted(
+                    caller.name
+                    for caller in self.pm.get_hookcallers(exc.plugin) or []
+                    if not caller.has_spec()
+                )
+                info = self.plugins[name]
+                self._mark_failed(name, info.distribution, info.version, _unknown_hooks_error(unknown))
 
     def _mark_failed(self, name: str, dist: str, ver: str, error: str) -> None:
         logger.warning("Failed to load plugin '%s' from %s %s: %s", name, dist, ver, error)
-        if name in self._objects:
-            self.pm.unregister(self._objects.pop(name))
+        plugin = self.pm.get_plugin(name)
+        if plugin is not None:
+            self.pm.unregister(plugin)
         previous = self.plugins.get(name)
         hooks = previous.hooks if previous else []
         self.plugins[name] = PluginInfo(name, dist, ver, "failed", hooks, error)
 
     @classmethod
     def default(cls, settings: Settings | None = None, *, load_entry_points: bool = True) -> PluginRegistry:
-        registry = cls(disabled=(settings.disabled_plugins if settings else ()))
+        """The built-in plugin, the installed entry points and the settings' extra plugins."""
+        registry = cls(disabled=settings.disabled_plugins if settings else ())
         registry.register_builtin()
         if load_entry_points:
             registry.load_entry_points()
+        if settings is not None:
+            registry.load_extra_plugins(settings.extra_plugins)
         return registry
 
     # -- queries -----------------------------------------------------------------
 
     def active(self) -> list[tuple[str, object]]:
-        return [(n, p) for n, p in self._objects.items() if self.plugins[n].status == "active"]
-
-    def provider_names(self) -> dict[str, list[str]]:
-        names: dict[str, list[str]] = {cap: [] for cap in CAPABILITY_HOOKS}
-        for plugin_name, plugin in self.active():
-            impl = getattr(plugin, "mastra_ee_provider_names", None)
-            if impl is None:
-                continue
-            try:
-                owned = impl() or {}
-            except Exception as exc:
-                logger.warning("plugin '%s' failed to list provider names: %s", plugin_name, exc)
-                continue
-            for cap, cap_names in owned.items():
-                names.setdefault(cap, []).extend(n for n in cap_names if n not in names[cap])
-        return {cap: sorted(v) for cap, v in names.items()}
+        return [(name, plugin) for name, plugin in self.pm.list_name_plugin() if plugin is not None]
 
     def failed(self) -> list[PluginInfo]:
         return [info for info in self.plugins.values() if info.status == "failed"]
 
+    def _call_each(self, hook: str, **kwargs: Any) -> list[_Call]:
+        """Call every implementation of ``hook`` on its own, in registration order, with
+        the arguments it declares (as pluggy would)."""
+        calls: list[_Call] = []
+        for impl in getattr(self.pm.hook, hook).get_hookimpls():
+            try:
+                value = impl.function(*(kwargs[arg] for arg in impl.argnames))
+            except Exception as exc:
+                calls.append(_Call(impl.plugin_name, error=exc))
+            else:
+                calls.append(_Call(impl.plugin_name, value))
+        return calls
+
+    def provider_names(self) -> dict[str, list[str]]:
+        names: dict[str, set[str]] = {cap: set() for cap in CAPABILITY_NAMES}
+        for call in self._call_each("mastra_ee_provider_names"):
+            if call.error is not None:
+                logger.warning("plugin '%s' failed to list provider names: %s", call.plugin, call.error)
+                continue
+            for cap, cap_names in (call.value or {}).items():
+                names.setdefault(cap, set()).update(cap_names)
+        return {cap: sorted(cap_names) for cap, cap_names in names.items()}
+
     # -- provider creation ----------------------------------------------------------
 
-    def create_provider(self, capability: str, name: str, options: Mapping[str, Any]) -> Any:
+    def create_provider(self, capability_name: str, name: str, options: Mapping[str, Any]) -> Any:
         """Call every implementation of the capability hook; exactly one must answer."""
-        hook_name = CAPABILITY_HOOKS[capability]
-        results: list[tuple[str, Any]] = []
-        errors: list[tuple[str, Exception]] = []
-        for plugin_name, plugin in self.active():
-            impl = getattr(plugin, hook_name, None)
-            if impl is None:
-                continue
-            try:
-                provider = impl(name=name, options=options)
-            except Exception as exc:
-                errors.append((plugin_name, exc))
-                continue
-            if provider is not None:
-                results.append((plugin_name, provider))
-        env_name = f"MASTRA_AUTH__{capability.upper()}"
-        if len(results) > 1:
-            dists = " and ".join(self.plugins[p].distribution for p, _ in results)
-            raise PluginError(f"Provider name '{name}' for {capability} is claimed by {dists}")
-        if results:
+        cap = capability(capability_name)
+        calls = self._call_each(cap.hook, name=name, options=options)
+        answers = [call for call in calls if call.error is None and call.value is not None]
+        errors = [(call.plugin, call.error) for call in calls if call.error is not None]
+        if len(answers) > 1:
+            dists = " and ".join(self.plugins[call.plugin].distribution for call in answers)
+            raise PluginError(f"Provider name '{name}' for {cap.name} is claimed by {dists}")
+        if answers:
             for plugin_name, error in errors:
                 info = self.plugins[plugin_name]
-                self._mark_failed(
-                    plugin_name, info.distribution, info.version, f"{type(error).__name__}: {error}"
-                )
-            return results[0][1]
+                self._mark_failed(plugin_name, info.distribution, info.version, _describe(error))
+            return answers[0].value
         if errors:
             plugin_name, first = errors[0]
             dist = self.plugins[plugin_name].distribution
             raise ConfigurationError(
-                f"Provider '{name}' for {capability} failed to initialise ({dist}): {first}"
+                f"Provider '{name}' for {cap.name} failed to initialise ({dist}): {first}"
             ) from first
-        available = ", ".join(self.provider_names().get(capability, [])) or "(none)"
-        message = f"Unknown provider '{name}' for {env_name}. Available: {available}"
+        available = ", ".join(self.provider_names().get(cap.name, [])) or "(none)"
+        message = f"Unknown provider '{name}' for {cap.env_name}. Available: {available}"
         failed = self.failed()
         if failed:
             message += ". Failed plugins: " + ", ".join(f"{f.name} ({f.error})" for f in failed)
         raise ConfigurationError(message)
 
-    def capability_fragments(self, context: Any) -> list[dict[str, Any]]:
+    def capability_fragments(self, context: CapabilityContext) -> list[dict[str, Any]]:
         fragments: list[dict[str, Any]] = []
-        for plugin_name, plugin in sorted(self.active(), key=lambda item: item[0]):
-            impl = getattr(plugin, "mastra_ee_capabilities", None)
-            if impl is None:
-                continue
-            try:
-                fragment = impl(context=context)
-            except Exception as exc:
-                logger.warning("capabilities hook of plugin '%s' failed: %s", plugin_name, exc)
-                continue
-            if isinstance(fragment, dict):
-                fragments.append(fragment)
+        calls = self._call_each("mastra_ee_capabilities", context=context)
+        for call in sorted(calls, key=lambda c: c.plugin):
+            if call.error is not None:
+                logger.warning("capabilities hook of plugin '%s' failed: %s", call.plugin, call.error)
+            elif isinstance(call.value, dict):
+                fragments.append(call.value)
         return fragments
 
-    def routes(self) -> list[Route]:
-        routes: list[Route] = []
-        for plugin_name, plugin in self.active():
-            impl = getattr(plugin, "mastra_ee_routes", None)
-            if impl is None:
-                continue
-            try:
-                routes.extend(impl() or [])
-            except Exception as exc:
-                logger.warning("routes hook of plugin '%s' failed: %s", plugin_name, exc)
+    def routes(self) -> list[PluginRoute]:
+        routes: list[PluginRoute] = []
+        for call in self._call_each("mastra_ee_routes"):
+            if call.error is not None:
+                logger.warning("routes hook of plugin '%s' failed: %s", call.plugin, call.error)
+            else:
+                routes.extend(call.value or [])
         return routes
+
+
+def _unknown_hooks_error(unknown: list[str]) -> str:
+    known = [name for name in vars(hookspecs) if name.startswith("mastra_ee_")]
+    parts = []
+    for name in unknown:
+        close = difflib.get_close_matches(name, known, n=1)
+        parts.append(f"'{name}'" + (f" (did you mean '{close[0]}'?)" if close else ""))
+    return f"unknown hook {', '.join(parts)}: no such hookspec in mastra.core.ee.hookspecs"
 
 
 def effective_selection(
@@ -236,22 +296,12 @@ def effective_selection(
     else:
         logger.warning("No auth provider installed; authentication is disabled")
         selection = {"audit_storage": "sql"}
-    if settings.is_production and not is_license_valid():
+    if settings.is_production and not is_license_valid(settings):
         logger.warning(
             "[mastra-ee] No valid MASTRA_EE_LICENSE in production: static RBAC is off (auth-only mode)."
         )
         selection.pop("rbac", None)
     return selection, set()
-
-
-def export_license_env(settings: Settings) -> None:
-    # The license module reads the environment (SPEC 5); a TOML-only value is exported.
-    if settings.ee_license is not None and "MASTRA_EE_LICENSE" not in os.environ:
-        os.environ["MASTRA_EE_LICENSE"] = settings.ee_license.get_secret_value()
-    if settings.env and "MASTRA_ENV" not in os.environ:
-        os.environ["MASTRA_ENV"] = settings.env
-    if settings.dev is not None and "MASTRA_DEV" not in os.environ:
-        os.environ["MASTRA_DEV"] = "true" if settings.dev else "false"
 
 
 def build_auth(
@@ -260,27 +310,30 @@ def build_auth(
     *,
     embedded_default: bool = True,
 ) -> MastraAuthProvider:
-    """Select one provider per capability, compose them, bind, check the license."""
-    export_license_env(settings)
+    """Select one provider per capability, compose them, bind, check the license.
+
+    The license check reads ``settings`` (``ee_license``, ``env``, ``dev``); the
+    process environment is never written.
+    """
     registry = registry or PluginRegistry.default(settings)
     selection, explicit = effective_selection(settings, registry, embedded_default=embedded_default)
 
     providers: dict[str, Any] = {}
     # One options mapping per provider name: factories of several capabilities share
-    # their instance through it (``mastra.core.ee.options.shared_provider``).
+    # their instance through it (``ProviderOptions.shared``).
     options_by_name: dict[str, ProviderOptions] = {}
-    for capability in SLOTS:
-        name = selection.get(capability)
+    for capability_name in CAPABILITY_NAMES:
+        name = selection.get(capability_name)
         if not name:
             continue
-        options = options_by_name.setdefault(name, ProviderOptions(settings.provider_options(name)))
-        providers[capability] = registry.create_provider(capability, name, options)
+        options = options_by_name.setdefault(name, ProviderOptions(settings.provider_options(name), settings))
+        providers[capability_name] = registry.create_provider(capability_name, name, options)
 
-    for capability in ("user", "sso"):
-        provider = providers.get(capability)
+    for capability_name in ("user", "sso"):
+        provider = providers.get(capability_name)
         if provider is not None and getattr(provider, "owns_sessions", False):
             if providers.get("session") is not provider:
-                name = selection[capability]
+                name = selection[capability_name]
                 raise ConfigurationError(
                     f"Provider '{name}' manages its own sessions; set MASTRA_AUTH__SESSION={name}"
                 )
@@ -293,9 +346,12 @@ def build_auth(
         )
     )
     auth = with_ee(base, **providers)
+    # Request-time license checks (``is_feature_licensed``) read the same settings.
+    auth.settings = settings
+    auth.plugin_registry = registry
 
     gated = [cap for cap in ("rbac", "acl") if cap in explicit]
-    if gated and not is_ee_enabled() and not auth.is_mastra_cloud_auth:
+    if gated and not is_ee_enabled(settings) and not auth.is_mastra_cloud_auth:
         what = "RBAC and ACL are" if len(gated) == 2 else f"{gated[0].upper()} is"
         raise ConfigurationError(
             f"[mastra-ee] {what} configured but no valid EE license was found. "
@@ -303,11 +359,9 @@ def build_auth(
             "MASTRA_AUTH__RBAC / MASTRA_AUTH__ACL selection."
         )
     if any(getattr(auth, cap) is not None for cap in ("rbac", "acl", "audit_storage")):
-        warn_dev_unlicensed_once()
+        warn_dev_unlicensed_once(settings)
 
-    mode = "licensed" if is_license_valid() else ("dev" if is_ee_enabled() else "unlicensed")
-    summary = " ".join(f"{cap}={selection.get(cap, '-')}" for cap in SLOTS)
+    mode = "licensed" if is_license_valid(settings) else ("dev" if is_ee_enabled(settings) else "unlicensed")
+    summary = " ".join(f"{cap}={selection.get(cap, '-')}" for cap in CAPABILITY_NAMES)
     logger.info("auth: %s (%s)", summary, mode)
-    auth.plugin_registry = registry  # type: ignore[attr-defined]
-    auth.selection = selection  # type: ignore[attr-defined]
     return auth

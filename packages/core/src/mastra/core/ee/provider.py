@@ -3,47 +3,79 @@
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
-from .interfaces import maybe_await
+from .hookspecs import CAPABILITY_NAMES
+from .interfaces import (
+    IACLProvider,
+    IAuditLogger,
+    IAuditStorage,
+    ICredentialsProvider,
+    IRBACProvider,
+    ISessionProvider,
+    ISSOProvider,
+    IUserProvider,
+    SupportsBinding,
+    SupportsSessionRefresh,
+    SupportsTokenAuth,
+    SupportsUserDisable,
+    maybe_await,
+)
 from .models import EEUser
 
 if TYPE_CHECKING:
     from starlette.requests import Request
 
+    from .plugins import PluginRegistry
+    from .settings import Settings
+
 __all__ = ["SLOTS", "MastraAuthProvider", "with_ee"]
 
 logger = logging.getLogger("mastra.ee")
 
-SLOTS = ("user", "session", "sso", "credentials", "rbac", "acl", "audit", "audit_storage")
+#: One slot per capability (``mastra.core.ee.hookspecs.CAPABILITIES``).
+SLOTS = CAPABILITY_NAMES
+
+
+def _supports(provider: object, protocol: type) -> bool:
+    """``isinstance(provider, protocol)``, asked on every request: the class is checked
+    first because ``abc`` caches that answer, where ``isinstance`` on a runtime protocol
+    walks the protocol's members each time (Python 3.11); the instance check remains
+    for methods set on the object itself."""
+    return issubclass(type(provider), protocol) or isinstance(provider, protocol)
 
 
 class MastraAuthProvider:
     """Holds one provider (or ``None``) per capability slot."""
 
+    #: What ``build_auth`` composed this from; ``None`` on a provider built by hand.
+    #: Plugin routes and fragments come from the registry; license checks read the settings.
+    plugin_registry: PluginRegistry | None = None
+    settings: Settings | None = None
+
     def __init__(
         self,
         name: str = "mastra-auth",
         *,
-        user: Any = None,
-        session: Any = None,
-        sso: Any = None,
-        credentials: Any = None,
-        rbac: Any = None,
-        acl: Any = None,
-        audit: Any = None,
-        audit_storage: Any = None,
+        user: IUserProvider | None = None,
+        session: ISessionProvider | None = None,
+        sso: ISSOProvider | None = None,
+        credentials: ICredentialsProvider | None = None,
+        rbac: IRBACProvider | None = None,
+        acl: IACLProvider | None = None,
+        audit: IAuditLogger | None = None,
+        audit_storage: IAuditStorage | None = None,
         is_mastra_cloud_auth: bool = False,
     ) -> None:
         self.name = name
-        self.user = user
-        self.session = session
-        self.sso = sso
-        self.credentials = credentials
-        self.rbac = rbac
-        self.acl = acl
-        self.audit = audit
-        self.audit_storage = audit_storage
+        self.user: IUserProvider | None = user
+        self.session: ISessionProvider | None = session
+        self.sso: ISSOProvider | None = sso
+        self.credentials: ICredentialsProvider | None = credentials
+        self.rbac: IRBACProvider | None = rbac
+        self.acl: IACLProvider | None = acl
+        self.audit: IAuditLogger | None = audit
+        self.audit_storage: IAuditStorage | None = audit_storage
         self.is_mastra_cloud_auth = is_mastra_cloud_auth
 
     def slots(self) -> dict[str, Any]:
@@ -55,34 +87,26 @@ class MastraAuthProvider:
         if provider is None:
             return None
         user: EEUser | None = None
-        if token and hasattr(provider, "authenticate_token"):
-            user = await maybe_await(provider.authenticate_token(token, request))
+        if token and _supports(provider, SupportsTokenAuth):
+            user = await maybe_await(cast(SupportsTokenAuth, provider).authenticate_token(token, request))
         if user is None and request is not None:
             user = await maybe_await(provider.get_current_user(request))
         if user is None:
             return None
-        if hasattr(provider, "is_user_disabled") and await maybe_await(provider.is_user_disabled(user.id)):
-            return None
-        return user
+        disabled = _supports(provider, SupportsUserDisable) and await maybe_await(
+            cast(SupportsUserDisable, provider).is_user_disabled(user.id)
+        )
+        return None if disabled else user
 
     def get_capabilities(self) -> dict[str, bool]:
-        return {
-            "user": self.user is not None,
-            "session": self.session is not None,
-            "sso": self.sso is not None,
-            "credentials": self.credentials is not None,
-            "rbac": self.rbac is not None,
-            "acl": self.acl is not None,
-            # A logger alone does not make the log browsable.
-            "audit": self.audit_storage is not None,
-        }
+        flags = {slot: provider is not None for slot, provider in self.slots().items()}
+        # A logger alone does not make the log browsable: ``audit`` is the storage.
+        flags["audit"] = flags.pop("audit_storage")
+        return flags
 
     @property
     def supports_refresh(self) -> bool:
-        s = self.session
-        return s is not None and all(
-            hasattr(s, m) for m in ("get_session_id_from_request", "refresh_session", "get_session_headers")
-        )
+        return _supports(self.session, SupportsSessionRefresh)
 
     def bind_all(self) -> None:
         """Call ``bind(self)`` once on every distinct slot provider."""
@@ -91,9 +115,8 @@ class MastraAuthProvider:
             if provider is None or id(provider) in seen:
                 continue
             seen.add(id(provider))
-            bind = getattr(provider, "bind", None)
-            if callable(bind):
-                bind(self)
+            if isinstance(provider, SupportsBinding):
+                provider.bind(self)
 
     def __repr__(self) -> str:
         filled = ", ".join(f"{k}={type(v).__name__}" for k, v in self.slots().items() if v is not None)

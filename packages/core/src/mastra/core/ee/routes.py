@@ -1,4 +1,4 @@
-"""The ``Route`` that plugins contribute through ``mastra_ee_routes`` (SPEC 6.5)."""
+"""The ``PluginRoute`` that plugins contribute through ``mastra_ee_routes`` (SPEC 6.5)."""
 
 from __future__ import annotations
 
@@ -6,11 +6,11 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["Route"]
+__all__ = ["PluginRoute"]
 
 
 @dataclass(frozen=True, slots=True)
-class Route:
+class PluginRoute:
     method: str
     path: str  # prefix-relative, e.g. "/auth/workos/webhook"
     endpoint: Callable[..., Awaitable[Any]]  # Starlette endpoint: async (request) -> Response

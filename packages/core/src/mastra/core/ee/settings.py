@@ -20,9 +20,10 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-__all__ = ["CAPABILITIES", "AuthSettings", "RateLimitSettings", "Settings", "load_settings"]
+from .hookspecs import CAPABILITY_NAMES
 
-CAPABILITIES = ("user", "session", "sso", "credentials", "rbac", "acl", "audit", "audit_storage")
+__all__ = ["AuthSettings", "RateLimitSettings", "Settings", "load_settings"]
+
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./.mastra/mastra.db"
 
 
@@ -91,7 +92,7 @@ class AuthSettings(BaseModel):
 
     def selection(self) -> dict[str, str]:
         """Capabilities with a configured provider name."""
-        return {cap: name for cap in CAPABILITIES if (name := getattr(self, cap))}
+        return {cap: name for cap in CAPABILITY_NAMES if (name := getattr(self, cap))}
 
 
 class Settings(BaseSettings):
@@ -124,9 +125,16 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("MASTRA_EE_DISABLED_PLUGINS", "disabled_plugins"),
     )
 
-    _split = field_validator("trusted_origins", "allowed_hosts", "disabled_plugins", mode="before")(
-        _split_list
+    #: Plugins that are not installed as entry points, loaded after them, each in its
+    #: own ``try``: ``package.module`` or ``package.module:attr`` (comma or JSON list).
+    extra_plugins: StrList = Field(
+        default_factory=list,
+        validation_alias=AliasChoices("MASTRA_EE_EXTRA_PLUGINS", "extra_plugins"),
     )
+
+    _split = field_validator(
+        "trusted_origins", "allowed_hosts", "disabled_plugins", "extra_plugins", mode="before"
+    )(_split_list)
 
     _split_previous_secrets = field_validator("auth_previous_secrets", mode="before")(_split_list)
 
@@ -182,10 +190,8 @@ class Settings(BaseSettings):
         return f"/{text}/" if text else "/"
 
     def provider_options(self, name: str) -> dict[str, Any]:
-        """``[auth.options.<name>]`` merged with env, plus read-only ``_settings``."""
-        options = dict(self.auth.options.get(_normalise_key(name), {}))
-        options["_settings"] = self
-        return options
+        """``[auth.options.<name>]`` merged with env (keys normalised)."""
+        return dict(self.auth.options.get(_normalise_key(name), {}))
 
 
 def load_settings(config_path: str | os.PathLike[str] | None = None, **overrides: Any) -> Settings:

@@ -3,26 +3,33 @@
 * :func:`create_app` — standalone app (API under the prefix, then the studio).
 * :func:`mount_ee` — add the same routes and middleware to any Starlette/FastAPI app.
 * :func:`require_permission` — dependency/decorator for a host's own routes.
+* :func:`ee_context` — the :class:`EEContext` of the app serving a request: how
+  plugin routes reach the composed provider (``ee_context(request).auth``) and the
+  settings.
 * Helpers: :func:`public_origin`, :func:`validate_redirect`, :func:`client_ip`,
   :func:`request_actor`.
 
-The app keeps an :class:`EEContext` at ``app.state.mastra_ee``; for authenticated
-requests the middleware sets ``request.state.user``, ``token``, ``roles``,
-``permissions`` and ``session``.
+The middleware, :func:`require_permission` and the studio authenticate and authorize
+through one :class:`AuthPipeline`; for authenticated requests the middleware sets
+``request.state.user``, ``token``, ``roles``, ``permissions`` and ``session``.
 """
 
 from ._app import create_app, mount_ee, redact_query_tokens
 from ._audit import record, request_actor
-from ._context import EEContext
-from ._deps import PermissionDenied, PermissionRequirement, require_permission
+from ._authn import Caller
+from ._context import EEContext, ee_context
+from ._deps import PermissionRequirement, require_permission
 from ._middleware import AuthMiddleware
 from ._openapi import build_openapi
 from ._origin import client_ip, public_origin, validate_redirect
+from ._pipeline import AuthPipeline, PermissionDenied
 from ._spec import ApiRoute, RouteTable
 
 __all__ = [
     "ApiRoute",
     "AuthMiddleware",
+    "AuthPipeline",
+    "Caller",
     "EEContext",
     "PermissionDenied",
     "PermissionRequirement",
@@ -30,6 +37,7 @@ __all__ = [
     "build_openapi",
     "client_ip",
     "create_app",
+    "ee_context",
     "mount_ee",
     "public_origin",
     "record",

@@ -19,18 +19,18 @@ from ..ee.errors import AuthError, ConfigurationError
 from ..ee.interfaces import maybe_await
 from ..ee.plugins import PluginRegistry, build_auth
 from ..ee.provider import MastraAuthProvider
-from ..ee.routes import Route as PluginRoute
+from ..ee.routes import PluginRoute
 from ..ee.settings import Settings, load_settings
+from ..studio import studio_routes
 from ._context import EEContext
-from ._deps import PermissionDenied
 from ._hosts import AllowedHosts, HostGuard
 from ._middleware import AuthMiddleware
 from ._openapi import build_openapi
 from ._paths import relative_to_prefix
+from ._pipeline import PermissionDenied
 from ._responses import error_response, json_response
 from ._spec import MAX_BODY_BYTES, ApiRoute, RouteCollision, RouteTable
-from .routes.audit import audit_routes
-from .routes.auth import auth_routes
+from .routes import api_routes
 
 __all__ = ["create_app", "mount_ee", "redact_query_tokens"]
 
@@ -99,7 +99,7 @@ def _plugin_route(route: PluginRoute) -> ApiRoute:
 
 
 def build_route_table(registry: PluginRegistry | None) -> RouteTable:
-    table = RouteTable([*auth_routes(), *audit_routes()])
+    table = RouteTable(api_routes())
     if registry is not None:
         for route in registry.routes():
             try:
@@ -111,7 +111,7 @@ def build_route_table(registry: PluginRegistry | None) -> RouteTable:
 
 async def _auth_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, AuthError)
-    return error_response(exc.message, exc.status)
+    return json_response(exc.body(), exc.status, headers=exc.headers())
 
 
 async def _permission_denied(request: Request, exc: Exception) -> Response:
@@ -181,13 +181,9 @@ def mount_ee(
     return ctx
 
 
-def _studio_routes(settings: Settings, auth: MastraAuthProvider) -> list[BaseRoute]:
-    try:
-        from ..studio import studio_routes
-    except ImportError:
-        return []
-    routes = list(studio_routes(settings, auth))
-    base = settings.normalised_studio_base.rstrip("/")
+def _studio_routes(ctx: EEContext) -> list[BaseRoute]:
+    routes = list(studio_routes(ctx))
+    base = ctx.settings.normalised_studio_base.rstrip("/")
     return [Mount(base, routes=routes)] if base else routes
 
 
@@ -226,7 +222,7 @@ def create_app(
     app = Starlette(lifespan=lifespan, exception_handlers={500: internal_error, HTTPException: http_error})
     options.setdefault("host_check", "all")
     ctx = mount_ee(app, settings=settings, auth=auth, registry=registry, **options)
-    app.router.routes.extend(_studio_routes(settings, ctx.auth))
+    app.router.routes.extend(_studio_routes(ctx))
     return app
 
 

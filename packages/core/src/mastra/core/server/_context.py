@@ -1,4 +1,8 @@
-"""``EEContext``: what every part of the server reaches through ``app.state.mastra_ee``."""
+"""``EEContext``: what every part of the server (and a plugin's routes) works with.
+
+The app keeps it at ``app.state.mastra_ee``; code serving a request reaches it with
+:func:`ee_context`.
+"""
 
 from __future__ import annotations
 
@@ -8,17 +12,21 @@ from typing import TYPE_CHECKING, Any
 
 from ..ee.crypto import Sealer, new_secret
 from ..ee.errors import ConfigurationError
-from ._authn import AuthCache, install_session_memo
+from ._authcache import AuthCache
+from ._origin import public_origin
+from ._pipeline import AuthPipeline
 from ._ratelimit import FailureLimiter
 from ._spec import RouteTable
 from ._sso_state import MemoryStateStore, SQLStateStore, StateStore
 
 if TYPE_CHECKING:
+    from starlette.requests import HTTPConnection
+
     from ..ee.plugins import PluginRegistry
     from ..ee.provider import MastraAuthProvider
     from ..ee.settings import Settings
 
-__all__ = ["EEContext"]
+__all__ = ["EEContext", "ee_context"]
 
 logger = logging.getLogger("mastra.server")
 
@@ -32,6 +40,8 @@ class EEContext:
     limiter: FailureLimiter
     sso_states: StateStore
     auth_cache: AuthCache
+    #: The one authentication + authorization path (middleware, guards, studio).
+    pipeline: AuthPipeline
     #: Seconds every password-reset request takes, whatever happens (S6).
     reset_delay: float = 0.5
     _state_sealer: Sealer | None = field(default=None, repr=False)
@@ -39,6 +49,10 @@ class EEContext:
     @property
     def prefix(self) -> str:
         return self.settings.normalised_api_prefix
+
+    def public_origin(self, request: HTTPConnection) -> str:
+        """The SPEC 9.1 public origin of ``request`` (``MASTRA_PUBLIC_URL`` when set)."""
+        return str(public_origin(request, self.settings))
 
     @property
     def state_sealer(self) -> Sealer:
@@ -80,8 +94,7 @@ class EEContext:
             store = MemoryStateStore()
         elif isinstance(store, str):
             raise ConfigurationError(f"Unknown SSO state store '{store}' (use sql or memory)")
-        if auth.session is not None:
-            install_session_memo(auth.session)
+        cache = AuthCache(auth_cache_ttl)
         return cls(
             auth=auth,
             settings=settings,
@@ -89,6 +102,36 @@ class EEContext:
             table=table,
             limiter=limiter,
             sso_states=store,
-            auth_cache=AuthCache(auth_cache_ttl),
+            auth_cache=cache,
+            pipeline=AuthPipeline(auth, settings, cache),
             reset_delay=reset_delay,
         )
+
+
+def ee_context(request: HTTPConnection) -> EEContext:
+    """The :class:`EEContext` of the app serving ``request``.
+
+    For plugin routes (``mastra_ee_routes``) this is the way to the host: the composed
+    provider (``.auth``, e.g. ``ee_context(request).auth.user``), the settings
+    (``.settings``), the plugin registry, the API prefix and the auth pipeline. On
+    authenticated routes the caller is already in ``request.state`` (``user``,
+    ``roles``, ``permissions``, ``session``)::
+
+        async def endpoint(request):
+            ctx = ee_context(request)
+            provider = ctx.auth.user
+            ...
+
+    Raises :class:`~mastra.core.ee.errors.ConfigurationError` when the app never called
+    ``mount_ee`` / ``create_app``.
+    """
+    ctx = find_ee_context(request)
+    if ctx is None:
+        raise ConfigurationError("No Mastra EE context on this app: call mount_ee(app) first")
+    return ctx
+
+
+def find_ee_context(request: HTTPConnection) -> EEContext | None:
+    """:func:`ee_context`, or ``None`` for an app without one (the fail-closed guards)."""
+    ctx = getattr(request.app.state, "mastra_ee", None)
+    return ctx if isinstance(ctx, EEContext) else None

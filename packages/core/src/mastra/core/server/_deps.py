@@ -10,8 +10,8 @@ One object, two uses::
 
 With no argument the permission is derived from the method and path (SPEC 4.3;
 paths under the API prefix are made prefix-relative first). Several arguments are
-any-of. The user comes from the middleware's ``request.state`` or, outside the
-protected paths, is authenticated on the spot the same way.
+any-of. The caller comes from the middleware or, outside the protected paths, from
+the same :class:`~._pipeline.AuthPipeline`, which also answers the permission check.
 
 The guard fails closed (S29): with no authentication configured (the auth plugin
 missing or blocked, or ``mount_ee`` never called) it answers 503; where permissions
@@ -26,43 +26,16 @@ import inspect
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from starlette.exceptions import HTTPException
 from starlette.requests import HTTPConnection, Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
-from ..ee.license import is_feature_licensed
 from ..ee.models import AuditResource, EEUser
-from ..ee.permissions import compile_permissions, derive_permission
-from ._audit import record
-from ._authn import authenticate_request, rbac_access
+from ..ee.permissions import derive_permission
+from ._context import find_ee_context
 from ._paths import relative_to_prefix
+from ._pipeline import NOT_CONFIGURED, PermissionDenied, remember_caller, remembered_caller
 
-__all__ = ["PermissionDenied", "PermissionRequirement", "require_permission"]
-
-
-NOT_CONFIGURED = "Authentication is not configured"
-LICENSE_REQUIRED = "Permission checks require a valid EE license"
-
-
-class PermissionDenied(HTTPException):
-    """Raised by the dependency form; ``mount_ee`` registers a handler rendering it.
-
-    An ``HTTPException`` so that even an app without that handler answers with the
-    right status instead of a 500 (or, worse, a pass).
-    """
-
-    def __init__(
-        self, status: int, body: dict[str, Any], headers: list[tuple[str, str]] | None = None
-    ) -> None:
-        super().__init__(status, detail=body.get("message") or body.get("error"))
-        self.status = status
-        self.body = body
-        self.response_headers = headers or []
-
-    def response(self) -> JSONResponse:
-        from ._responses import json_response
-
-        return json_response(self.body, self.status, headers=self.response_headers)
+__all__ = ["PermissionRequirement", "require_permission"]
 
 
 class PermissionRequirement:
@@ -80,44 +53,24 @@ class PermissionRequirement:
 
     async def check(self, request: HTTPConnection) -> EEUser:
         """The authorised user; raises :class:`PermissionDenied` (401/403/503)."""
-        ctx = getattr(request.app.state, "mastra_ee", None)
+        ctx = find_ee_context(request)
         if ctx is None or ctx.auth.user is None:
             raise PermissionDenied(503, {"error": NOT_CONFIGURED})
-        user: EEUser | None = getattr(request.state, "user", None)
-        permissions: list[str] | None = getattr(request.state, "permissions", None) if user else None
-        if user is None:
-            outcome = await authenticate_request(ctx, Request(request.scope), sliding=True)
-            if outcome.user is None:
-                raise PermissionDenied(401, {"error": "Invalid or expired token"})
-            user = outcome.user
-            access = await rbac_access(ctx, user)
-            permissions = access[1] if access else []
-            request.state.user, request.state.token = user, outcome.token
-            request.state.roles = access[0] if access else []
-            request.state.permissions, request.state.session = permissions, outcome.session
-        if not is_feature_licensed(ctx.auth, "rbac"):
-            raise PermissionDenied(403, {"error": "Forbidden", "message": LICENSE_REQUIRED})
-        if ctx.auth.rbac is None:
-            return user  # auth-only mode, chosen by configuration (dev or licensed)
+        caller = remembered_caller(request)
+        if caller is None or caller.user is None:
+            caller = await ctx.pipeline.identify(Request(request.scope))
+            if caller.user is None:
+                raise await ctx.pipeline.unauthenticated(caller)
+            remember_caller(request.scope, caller)
         wanted = self._required(request, ctx.prefix)
-        if wanted and not compile_permissions(permissions or []).allows_any(wanted):
-            text = " or ".join(wanted)
-            await record(
-                request,
-                "authz.denied",
-                "denied",
-                user=user,
-                resource=AuditResource(type=wanted[0].split(":", 1)[0], id=request.url.path),
-                metadata={
-                    "permission": text,
-                    "method": request.scope.get("method", "GET"),
-                    "path": request.url.path,
-                },
-            )
-            raise PermissionDenied(
-                403, {"error": "Forbidden", "message": f"Missing required permission: {text}"}
-            )
-        return user
+        resource = AuditResource(type=wanted[0].split(":", 1)[0] if wanted else "route", id=request.url.path)
+        denied = await ctx.pipeline.check_permission(
+            request, caller, wanted, resource=resource, fail_closed=True
+        )
+        if denied is not None:
+            raise denied
+        assert caller.user is not None
+        return caller.user
 
     async def _dependency(self, request: HTTPConnection) -> EEUser:
         return await self.check(request)

@@ -1,40 +1,32 @@
 """The auth middleware (SPEC 9.2): a pure ASGI middleware, no per-request task hops.
 
 Order: CORS preflight → route match → CSRF → authentication (protected paths) →
-request validation → permission → ACL → handler. Everything it learns about the
-caller lands in ``request.state`` (``user``, ``token``, ``roles``, ``permissions``,
-``session``) for handlers and ``require_permission``.
+request validation → permission → ACL → handler. Who the caller is and what they may
+do is the app's :class:`~._pipeline.AuthPipeline`'s answer (the one path it shares with
+``require_permission`` and the studio); what it learns lands in ``request.state``
+(``user``, ``token``, ``roles``, ``permissions``, ``session``) for handlers.
 """
 
 from __future__ import annotations
 
-import asyncio
-import logging
 from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ..ee.crypto import parse_cookie_header
-from ..ee.interfaces import maybe_await
-from ..ee.license import is_feature_licensed
-from ..ee.models import AuditResource, ResourceIdentifier
-from ..ee.permissions import compile_permissions, derive_permission, effective_permission
-from ._audit import record
-from ._authn import AuthOutcome, authenticate_request, extract_token, rbac_access
-from ._origin import is_allowed_origin, origin_of
+from ..ee.request_auth import request_credentials
+from ._origin import is_allowed_origin, normalise_origin, origin_of
 from ._paths import compile_patterns, matches_any, relative_to_prefix
+from ._pipeline import remember_caller
 from ._responses import BodyError, error_response, parse_body, parse_query, validation_response
 from ._spec import UNSAFE_METHODS, ApiRoute
 
 if TYPE_CHECKING:
+    from ._authn import Caller
     from ._context import EEContext
 
 __all__ = ["AuthMiddleware"]
 
-logger = logging.getLogger("mastra.server")
-
-_ACL_TYPES = {"agents": "agent", "workflows": "workflow", "tools": "tool"}
 _CORS_METHODS = "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS"
 _CORS_HEADERS = "Authorization, Content-Type, X-Requested-With"
 _NO_STORE = (b"cache-control", b"no-store")
@@ -181,28 +173,29 @@ class AuthMiddleware:
         public = ctx.auth.user is None or self._is_public(
             route, method, check_path, path, public_patterns, protected_patterns
         )
-        outcome: AuthOutcome | None = None
+        caller: Caller | None = None
         if not public:
-            outcome = await self._authenticate(ctx, request)
-            state = scope.setdefault("state", {})
-            state.update(
-                user=outcome.user,
-                token=outcome.token,
-                roles=outcome.roles,
-                permissions=outcome.permissions,
-                session=outcome.session,
-            )
-            state["mastra_auth"] = outcome
-            extra += [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in outcome.headers]
-            if outcome.request is not None and outcome.request is not request:
-                scope = {**scope, "headers": outcome.request.scope["headers"]}
+            caller = await ctx.pipeline.identify(request)
+            if caller.user is None:
+                raise _Reject((await ctx.pipeline.unauthenticated(caller)).response())
+            remember_caller(scope, caller)
+            extra += [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in caller.headers]
+            if caller.request is not None and caller.request is not request:
+                # A transparent refresh: the handler sees the renewed cookies (and the
+                # credentials read for them), not the expired ones.
+                scope = {**scope, "headers": caller.request.scope["headers"]}
                 request = Request(scope, receive)
+                renewed = request_credentials(caller.request)
+                if renewed is not None:
+                    renewed.attach(request)
 
         if route is not None and (route.body is not None or route.query is not None):
             receive = await _validate(route, request, scope, receive)
 
-        if outcome is not None and outcome.user is not None:
-            await self._authorize(ctx, request, route, method, check_path, outcome)
+        if caller is not None:
+            denied = await ctx.pipeline.check_route(request, caller, route, method, check_path)
+            if denied is not None:
+                raise _Reject(denied.response())
         return scope, receive
 
     def _is_public(
@@ -222,123 +215,8 @@ class AuthMiddleware:
             return True
         return matches_any(public_patterns, method, rel, full)
 
-    async def _authenticate(self, ctx: EEContext, request: Request) -> AuthOutcome:
-        cache = ctx.auth_cache
-        key = cache.key(request, extract_token(request, ctx)) if cache.ttl > 0 else ""
-        if not key:
-            return await self._authenticate_uncached(ctx, request)
-        cached = cache.get(key)
-        if cached is not None:
-            return cached
-        pending = cache.pending(key)
-        if pending is not None:
-            # Another request is authenticating the same credentials: share its result
-            # (a failure, or a revocation meanwhile, sends us through our own check).
-            shared = await asyncio.shield(pending)
-            if shared is not None:
-                return shared
-        generation = cache.generation
-        future = cache.begin(key)
-        shared = None
-        try:
-            outcome = await self._authenticate_uncached(ctx, request)
-            shared = cache.shareable(outcome)
-            if shared is not None:
-                cache.put(key, shared, generation)
-        finally:
-            if future is not None:
-                cache.finish(key, future, shared if generation == cache.generation else None)
-        return outcome
-
-    async def _authenticate_uncached(self, ctx: EEContext, request: Request) -> AuthOutcome:
-        try:
-            outcome = await authenticate_request(ctx, request, sliding=True)
-        except Exception:
-            logger.warning("authentication failed with an error", exc_info=True)
-            outcome = AuthOutcome()
-        if outcome.user is None:
-            headers: list[tuple[str, str]] = []
-            if outcome.session_id and ctx.auth.session is not None:
-                try:
-                    headers = list(await maybe_await(ctx.auth.session.get_clear_session_headers()))
-                except Exception:
-                    headers = []
-            raise _Reject(error_response("Invalid or expired token", 401, headers=headers))
-        access = await rbac_access(ctx, outcome.user)
-        if access is not None:
-            outcome.roles, outcome.permissions = access
-        return outcome
-
-    async def _authorize(
-        self,
-        ctx: EEContext,
-        request: Request,
-        route: ApiRoute | None,
-        method: str,
-        rel: str,
-        outcome: AuthOutcome,
-    ) -> None:
-        auth = ctx.auth
-        user = outcome.user
-        assert user is not None
-        segments = rel.strip("/").split("/")
-        if auth.rbac is not None and is_feature_licensed(auth, "rbac"):
-            required = effective_permission(
-                route.permission if route is not None else None,
-                method,
-                rel,
-                requires_auth=route.requires_auth if route is not None else True,
-            )
-            if required:
-                wanted = [required] if isinstance(required, str) else list(required)
-                if not compile_permissions(outcome.permissions).allows_any(wanted):
-                    text = " or ".join(wanted)
-                    await record(
-                        request,
-                        "authz.denied",
-                        "denied",
-                        user=user,
-                        resource=AuditResource(
-                            type=segments[0] or "route", id=segments[1] if len(segments) > 1 else rel
-                        ),
-                        metadata={"permission": text, "method": method, "path": request.url.path},
-                    )
-                    raise _Reject(
-                        error_response("Forbidden", 403, message=f"Missing required permission: {text}")
-                    )
-        if auth.acl is not None and len(segments) >= 2 and segments[0] in _ACL_TYPES and segments[1]:
-            if not is_feature_licensed(auth, "acl"):
-                return
-            kind = _ACL_TYPES[segments[0]]
-            derived = derive_permission(method, rel) or "x:read"
-            action = derived.split(":", 2)[1]
-            resource = ResourceIdentifier(type=kind, id=segments[1])
-            try:
-                allowed = bool(await auth.acl.can_access(user, resource, action))
-            except Exception:
-                logger.warning("ACL provider failed", exc_info=True)
-                allowed = False
-            if not allowed:
-                await record(
-                    request,
-                    "authz.denied",
-                    "denied",
-                    user=user,
-                    resource=AuditResource(type=kind, id=segments[1]),
-                    metadata={
-                        "resource": f"{kind}:{segments[1]}",
-                        "method": method,
-                        "path": request.url.path,
-                    },
-                )
-                raise _Reject(
-                    error_response("Forbidden", 403, message=f"Access denied to {kind} '{segments[1]}'")
-                )
-
 
 def _is_trusted(origin: str, ctx: EEContext) -> bool:
-    from ._origin import normalise_origin
-
     candidate = normalise_origin(origin)
     return candidate is not None and any(
         normalise_origin(t) == candidate for t in ctx.settings.trusted_origins
@@ -423,7 +301,3 @@ async def _validate(route: ApiRoute, request: Request, scope: Scope, receive: Re
         return await receive()
 
     return replay
-
-
-def cookie_names(request: Request) -> set[str]:
-    return set(parse_cookie_header(request.headers.get("cookie")))

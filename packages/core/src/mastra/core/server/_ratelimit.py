@@ -102,7 +102,9 @@ class Store(Protocol):
 
 
 def _wait(oldest_blocking: float, limit: Limit, now: float) -> int:
-    return max(1, math.ceil(oldest_blocking + limit.seconds - now))
+    # Never more than the window: an entry stamped by another process whose clock is a
+    # little ahead must not push Retry-After past what the limit can ask for.
+    return max(1, min(limit.seconds, math.ceil(oldest_blocking + limit.seconds - now)))
 
 
 class MemoryStore:
@@ -186,9 +188,11 @@ class SQLStore:
 
     async def acquire(self, key: str, limit: Limit) -> str | int:
         await create_tables(self.engine, _metadata)
-        now = time.time()
         async with self.engine.connect() as conn:
             await self._lock(conn, key)
+            # Read the clock once the lock is held: a time read before waiting for it is
+            # older than the entries written meanwhile (Retry-After came out 301 of 300).
+            now = time.time()
             await conn.execute(delete(_hits).where(_hits.c.key == key, _hits.c.at <= now - limit.seconds))
             count = (await conn.execute(select(func.count()).where(_hits.c.key == key))).scalar_one()
             if count >= limit.amount:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
@@ -96,7 +96,3 @@ def parse_query(request: Request, model: type[BaseModel]) -> BaseModel:
         elif key not in data:
             data[key] = value
     return _validate(model, data)
-
-
-def query_mapping(request: Request) -> Mapping[str, str]:
-    return request.query_params

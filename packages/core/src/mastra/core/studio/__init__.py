@@ -1,8 +1,10 @@
 """The studio web UI (SPEC 11): server-rendered Jinja2 pages plus small ES modules.
 
-``studio_routes(settings, auth)`` returns routes relative to the studio base path;
-``mastra.core.server.create_app`` mounts them there after the API routes. Every link
-and redirect the pages produce is built from ``settings.normalised_studio_base`` and
+``studio_routes(ctx)`` returns routes relative to the studio base path;
+``mastra.core.server.create_app`` mounts them there after the API routes, handing over
+its ``EEContext``: the studio authenticates and authorizes through the server's auth
+pipeline and never imports the server package. Every link and redirect the pages
+produce is built from ``settings.normalised_studio_base`` and
 ``settings.normalised_api_prefix``, so a base such as ``/studio/`` is never doubled.
 
 No build step and no CDN: scripts, styles and icons are static files served from
@@ -15,7 +17,7 @@ from __future__ import annotations
 from collections.abc import MutableMapping
 from functools import partial
 from importlib.resources import files
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -23,12 +25,14 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import Receive, Scope, Send
 
-from ..ee.provider import MastraAuthProvider
 from ..ee.settings import Settings
 from ._catalog import NAV_PAGES, PAGES, Page
 from ._chain import chain_status_endpoint
 from ._pages import StudioPages
 from ._security import CSP, apply_security_headers, safe_local_path
+
+if TYPE_CHECKING:
+    from ..server import EEContext
 
 __all__ = ["CSP", "NAV_PAGES", "PAGES", "Page", "safe_local_path", "studio_routes"]
 
@@ -62,9 +66,10 @@ def _page_endpoint(pages: StudioPages, page: Page) -> Any:
     return endpoint
 
 
-def studio_routes(settings: Settings, auth: MastraAuthProvider | None) -> list[BaseRoute]:
+def studio_routes(ctx: EEContext) -> list[BaseRoute]:
     """Routes relative to the studio base (``/login``, ``/audit``...), to be mounted there."""
-    pages = StudioPages(settings, auth)
+    settings = ctx.settings
+    pages = StudioPages(ctx)
     api = settings.normalised_api_prefix
 
     async def not_found(request: Request) -> Response:
@@ -75,7 +80,7 @@ def studio_routes(settings: Settings, auth: MastraAuthProvider | None) -> list[B
 
     routes: list[BaseRoute] = [
         Mount("/_studio/static", app=_StaticWithHeaders(settings), name="studio_static"),
-        Route("/_studio/chain-status", chain_status_endpoint(settings, auth), methods=["GET"]),
+        Route("/_studio/chain-status", chain_status_endpoint(ctx), methods=["GET"]),
         Route("/login", partial(pages.login, signup=False), methods=["GET"], name="studio_login"),
         Route("/signup", partial(pages.login, signup=True), methods=["GET"], name="studio_signup"),
         Route("/forgot-password", pages.forgot_password, methods=["GET"]),

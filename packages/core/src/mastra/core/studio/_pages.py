@@ -2,28 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from ..ee.provider import MastraAuthProvider
-from ..ee.settings import Settings
+from ..ee.interfaces import SupportsPasswordReset
 from ._catalog import NAV_PAGES, Page, error_banner_text
 from ._render import html_page, initials
 from ._security import apply_security_headers, login_path, safe_local_path
 from ._viewer import Viewer, resolve_viewer
 
+if TYPE_CHECKING:
+    from ..server import EEContext
+
 __all__ = ["StudioPages"]
-
-
-def _public_origin(request: Request, settings: Settings) -> str:
-    """Prefer the server's helper (proxy-aware, SPEC 9.1); fall back to the request."""
-    try:
-        from ..server import public_origin
-    except ImportError:
-        return settings.public_url or f"{request.url.scheme}://{request.url.netloc}"
-    return str(public_origin(request, settings))
 
 
 def _requested_path(request: Request) -> str:
@@ -32,13 +25,15 @@ def _requested_path(request: Request) -> str:
 
 
 class StudioPages:
-    """Holds the settings and the composed provider; one method per kind of page."""
+    """Holds the server's context (settings, composed provider, auth pipeline); one
+    method per kind of page."""
 
-    def __init__(self, settings: Settings, auth: MastraAuthProvider | None) -> None:
-        self.settings = settings
-        self.auth = auth
-        self.base = settings.normalised_studio_base
-        self.api = settings.normalised_api_prefix
+    def __init__(self, ctx: EEContext) -> None:
+        self.ctx = ctx
+        self.settings = ctx.settings
+        self.auth = ctx.auth
+        self.base = ctx.settings.normalised_studio_base
+        self.api = ctx.settings.normalised_api_prefix
 
     # -- helpers --------------------------------------------------------------------
 
@@ -58,7 +53,7 @@ class StudioPages:
         client_config: dict[str, Any] = {
             "apiPrefix": self.api,
             "basePath": self.base,
-            "publicUrl": _public_origin(request, self.settings),
+            "publicUrl": self.ctx.public_origin(request),
             "page": page.slug if page else extra.get("page_name", ""),
             "authEnabled": viewer.auth_enabled,
             "authenticated": viewer.authenticated,
@@ -90,7 +85,7 @@ class StudioPages:
     # -- guarded app pages ----------------------------------------------------------
 
     async def app_page(self, request: Request, page: Page) -> Response:
-        viewer = await resolve_viewer(self.auth, request)
+        viewer = await resolve_viewer(self.ctx, request)
         if viewer.auth_enabled and not viewer.authenticated:
             if viewer.login_available:
                 return self._redirect(login_path(self.base, _requested_path(request)), viewer)
@@ -126,7 +121,7 @@ class StudioPages:
         return html_page("no_access.html", context, self.settings, status=403, set_cookies=viewer.set_cookies)
 
     async def no_access(self, request: Request) -> Response:
-        viewer = await resolve_viewer(self.auth, request)
+        viewer = await resolve_viewer(self.ctx, request)
         if viewer.auth_enabled and not viewer.authenticated and viewer.login_available:
             return self._redirect(login_path(self.base, _requested_path(request)), viewer)
         return self._no_access(request, viewer)
@@ -134,13 +129,13 @@ class StudioPages:
     # -- public pages ---------------------------------------------------------------
 
     async def login(self, request: Request, *, signup: bool = False) -> Response:
-        viewer = await resolve_viewer(self.auth, request)
+        viewer = await resolve_viewer(self.ctx, request)
         params = request.query_params
         target = safe_local_path(params.get("redirect"), self.base)
         if viewer.authenticated:
             return self._redirect(target, viewer)
         signup = signup or params.get("mode") == "signup"
-        credentials = self.auth.credentials if self.auth else None
+        credentials = self.auth.credentials
         banner = error_banner_text(params.get("error"), params.get("error_description"))
         context = self._context(
             request,
@@ -151,18 +146,18 @@ class StudioPages:
             client={
                 "mode": "signup" if signup else "signin",
                 "redirect": target,
-                "resetEnabled": credentials is not None and hasattr(credentials, "request_password_reset"),
+                "resetEnabled": isinstance(credentials, SupportsPasswordReset),
             },
         )
         return html_page("login.html", context, self.settings, set_cookies=viewer.set_cookies)
 
     async def forgot_password(self, request: Request) -> Response:
-        viewer = await resolve_viewer(self.auth, request)
+        viewer = await resolve_viewer(self.ctx, request)
         context = self._context(request, viewer, None, page_name="forgot-password")
         return html_page("forgot_password.html", context, self.settings)
 
     async def reset_password(self, request: Request) -> Response:
-        viewer = await resolve_viewer(self.auth, request)
+        viewer = await resolve_viewer(self.ctx, request)
         # The token travels to the page script through the config block, never into a link.
         token = request.query_params.get("token", "")[:512]
         context = self._context(
@@ -174,7 +169,7 @@ class StudioPages:
         return response
 
     async def not_found(self, request: Request) -> Response:
-        viewer = await resolve_viewer(self.auth, request)
+        viewer = await resolve_viewer(self.ctx, request)
         context = self._context(request, viewer, None, page_name="not-found")
         if viewer.auth_enabled and not viewer.authenticated:
             context["nav"] = []

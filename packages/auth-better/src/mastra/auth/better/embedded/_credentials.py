@@ -19,7 +19,7 @@ from mastra.core.ee.errors import InvalidCredentials, InvalidResetToken, SignUpD
 from mastra.core.ee.models import CredentialsResult, EEUser
 from mastra.core.ee.policy import MAX_PASSWORD_BYTES, check_display_text, check_password_policy
 
-from .._common import is_valid_email, normalise_email
+from .._records import is_valid_email, normalise_email
 from .._request import request_meta
 from ._store import DuplicateEmail
 

@@ -15,13 +15,15 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from mastra.core.ee.interfaces import maybe_await
+from mastra.core.ee.interfaces import SupportsSessionListing
 from mastra.core.ee.models import EEUser, format_timestamp
+from mastra.core.ee.options import as_provider_options
+from mastra.core.ee.request_auth import presented_session
 
-from .._common import normalise_email, user_from_better
 from .._cookie import BetterCookie
 from .._options import BetterOptions
 from .._passwords import PasswordHasher
+from .._records import normalise_email, user_from_better
 from ._credentials import BetterCredentialsMixin
 from ._sessions import BetterSessionsMixin
 from ._store import BetterStore
@@ -46,14 +48,15 @@ class EmbeddedBetterAuth(BetterCredentialsMixin, BetterSessionsMixin):
         self.settings = settings
         self.store = BetterStore(options.database_url, clock)
         self.hasher = PasswordHasher(options.password_scheme)
-        self.cookie = BetterCookie(options.cookie_prefix, options.secure_cookies)
+        self.cookie = BetterCookie.create(options.cookie_prefix, settings)
         self._auth: MastraAuthProvider | None = None
 
     @classmethod
     def from_options(
         cls, options: Mapping[str, Any], *, clock: Callable[[], datetime] | None = None
     ) -> EmbeddedBetterAuth:
-        return cls(BetterOptions.from_mapping(options), options.get("_settings"), clock=clock)
+        parsed = as_provider_options(options).parse(BetterOptions)
+        return cls(parsed, parsed.settings, clock=clock)
 
     def bind(self, auth: MastraAuthProvider) -> None:
         self._auth = auth
@@ -74,12 +77,9 @@ class EmbeddedBetterAuth(BetterCredentialsMixin, BetterSessionsMixin):
 
     async def get_current_user(self, request: Request) -> EEUser | None:
         try:
-            foreign = self._foreign_sessions()
-            if foreign is None:
-                session = await self.validate_session(self.get_session_id_from_request(request) or "")
-            else:
-                session_id = await maybe_await(foreign.get_session_id_from_request(request))
-                session = await foreign.validate_session(session_id) if session_id else None
+            # The session the host already read for this request (validated once), or,
+            # outside the server, the cookie read and validated here.
+            session = await presented_session(request, self._foreign_sessions() or self)
             return await self.get_user(session.user_id) if session else None
         except Exception:  # SPEC 3.1: any verification error means "not authenticated"
             logger.debug("embedded get_current_user failed", exc_info=True)
@@ -173,6 +173,6 @@ class EmbeddedBetterAuth(BetterCredentialsMixin, BetterSessionsMixin):
         """The ``session`` table (Node or us) and the bound session slot's registry."""
         count = await self.store.delete_user_sessions(user_id)
         foreign = self._foreign_sessions()
-        if foreign is not None and hasattr(foreign, "revoke_user_sessions"):
+        if isinstance(foreign, SupportsSessionListing):
             count += int(await foreign.revoke_user_sessions(user_id) or 0)
         return count

@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 from mastra.core.ee.models import Session
 
-from .._common import generate_id
 from .._cookie import BetterCookie, sign_token, unsign_value
+from .._records import generate_id
 
 if TYPE_CHECKING:
     from starlette.requests import Request

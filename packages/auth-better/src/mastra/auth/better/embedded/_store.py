@@ -12,7 +12,7 @@ from sqlalchemy import and_, delete, func, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from .._common import generate_id
+from .._records import generate_id
 from ._schema import ACCOUNT, SESSION, USER, VERIFICATION, ensure_schema
 
 __all__ = ["BetterStore", "DuplicateEmail"]

@@ -27,16 +27,18 @@ from mastra.core.ee.errors import (
     SignUpFailed,
 )
 from mastra.core.ee.models import CredentialsResult, EEUser, Session, utcnow
+from mastra.core.ee.options import as_provider_options
 from mastra.core.ee.policy import (
     MAX_PASSWORD_LENGTH,
     MIN_PASSWORD_LENGTH,
     check_display_text,
     check_password_policy,
 )
+from mastra.core.ee.request_auth import presented_session
 
-from .._common import is_valid_email, normalise_email, user_from_better
 from .._cookie import BetterCookie, sign_token
 from .._options import BetterOptions
+from .._records import is_valid_email, normalise_email, user_from_better
 from ..embedded._schema import parse_date
 from ._client import BetterAuthClient, BetterResponse
 
@@ -59,11 +61,12 @@ class RemoteBetterAuth:
         self.settings = settings
         self.client = BetterAuthClient(options, settings)
         assert options.base_url is not None
-        self.cookie = BetterCookie(options.cookie_prefix, secure=options.base_url.startswith("https://"))
+        self.cookie = BetterCookie.create(options.cookie_prefix, settings, server_url=options.base_url)
 
     @classmethod
     def from_options(cls, options: Mapping[str, Any]) -> RemoteBetterAuth:
-        return cls(BetterOptions.from_mapping(options), options.get("_settings"))
+        parsed = as_provider_options(options).parse(BetterOptions)
+        return cls(parsed, parsed.settings)
 
     # -- helpers --------------------------------------------------------------------------
 
@@ -118,15 +121,14 @@ class RemoteBetterAuth:
     # -- IUserProvider ----------------------------------------------------------------------
 
     async def get_current_user(self, request: Request) -> EEUser | None:
-        value = self.get_session_id_from_request(request)
-        if not value:
-            return None
+        # One get-session per request: the session the host already validated through
+        # this provider (its ``user`` is the Better Auth user, ``None`` when banned).
         try:
-            result = await self._get_session(value, request)
+            session = await presented_session(request, self)
         except Exception:  # SPEC 3.1: never raise for "not authenticated"
             logger.debug("get-session failed", exc_info=True)
             return None
-        return self._user(result.body["user"]) if result else None
+        return session.user if session is not None else None
 
     async def authenticate_token(self, token: str, request: Request | None = None) -> EEUser | None:
         try:

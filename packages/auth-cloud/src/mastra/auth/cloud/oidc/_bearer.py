@@ -5,7 +5,9 @@ the issuer's JWKS with ``iss`` = issuer and ``aud`` = ``api_audience``. The API 
 is its own option and must differ from ``client_id``, because ID tokens are addressed
 to the client: with ``aud`` = ``client_id`` every ID token (for instance the
 ``id_token_hint`` of a logout URL) would authenticate API calls. Tokens carrying
-``nonce``/``at_hash`` or typed as something else are refused in :mod:`._tokens`.
+``nonce``/``at_hash`` or typed as something else are refused by the core layer
+(:func:`mastra.core.ee.crypto.verify`, ``TokenKind.ACCESS_TOKEN``), whose failure rules
+apply: a bad token is ``TokenInvalid``, unreachable keys are ``JWKSUnavailable`` (503).
 
 When does the issuer "type its access tokens" (RFC 9068 ``typ: at+jwt``)? Discovery
 does not say, and many issuers put ``typ: JWT`` (or nothing) on every token, so
@@ -26,54 +28,15 @@ Explicitly foreign types (``logout+jwt``, ``dpop+jwt``…) are refused in every 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
 from typing import Any
 
-from mastra.core.ee.errors import ConfigurationError
+from mastra.core.ee.crypto import AT_JWT, TokenKind, token_type, verify
 
 from ._discovery import OIDCMetadata
-from ._tokens import AT_JWT, token_type, validate_jwt
 
-__all__ = ["BearerVerifier", "api_audience_option", "typed_option"]
+__all__ = ["BearerVerifier"]
 
 logger = logging.getLogger("mastra.auth.cloud.oidc")
-
-_TRUE = {"1", "true", "yes", "on"}
-_FALSE = {"0", "false", "no", "off"}
-
-
-def api_audience_option(options: Mapping[str, Any], environ: Mapping[str, str], client_id: str) -> str | None:
-    """``api_audience`` (alias ``audience``), else ``OIDC_API_AUDIENCE`` (``OIDC_AUDIENCE``).
-
-    Options win over the environment, whichever spelling each uses.
-    """
-    value: Any = next((options[k] for k in ("api_audience", "audience") if options.get(k)), None)
-    if value is None:
-        value = environ.get("OIDC_API_AUDIENCE") or environ.get("OIDC_AUDIENCE") or None
-    if value is None:
-        return None
-    if not isinstance(value, str):
-        raise ConfigurationError("OIDC api_audience must be a single string")
-    if value == client_id:
-        raise ConfigurationError(
-            "OIDC api_audience must differ from client_id: ID tokens are addressed to the client, "
-            "so they would be accepted as bearer tokens"
-        )
-    return value
-
-
-def typed_option(value: Any) -> bool | None:
-    """``typed_access_tokens``: ``True``/``False``, or ``None`` for ``auto`` (unset)."""
-    if value is None or isinstance(value, bool):
-        return value
-    text = str(value).strip().lower()
-    if text in ("", "auto"):
-        return None
-    if text in _TRUE:
-        return True
-    if text in _FALSE:
-        return False
-    raise ConfigurationError(f"OIDC typed_access_tokens must be true, false or auto, not {value!r}")
 
 
 class BearerVerifier:
@@ -89,19 +52,16 @@ class BearerVerifier:
         return self.typed if self.typed is not None else self._seen_typed
 
     async def verify(self, token: str) -> dict[str, Any]:
-        """Claims of a valid access token; raises ``TokenError``, ``UnknownKeyError`` or
-        ``DiscoveryError`` otherwise."""
-        md = await self.metadata.get()
-        claims = await validate_jwt(
+        """Claims of a valid access token; raises ``TokenInvalid`` or ``JWKSUnavailable``."""
+        keys, algorithms = await self.metadata.signing_keys()
+        claims = await verify(
             token,
-            key_lookup=self.metadata.key_for,
+            keys,
             issuer=self.issuer,
             audience=self.audience,
-            allowed_algs=md.get("id_token_signing_alg_values_supported") or ["RS256"],
-            client_secret=None,  # never accept HMAC access tokens: the secret is not the IdP's key
-            check_azp=False,
-            access_token=True,
-            require_typ=self.require_typ,
+            algorithms=algorithms,
+            # no ``secret``: never HMAC access tokens, the client secret is not the IdP's key
+            kind=TokenKind.TYPED_ACCESS_TOKEN if self.require_typ else TokenKind.ACCESS_TOKEN,
         )
         if self.typed is None and not self._seen_typed and token_type(token) == AT_JWT:
             self._seen_typed = True

@@ -1,33 +1,27 @@
-"""OpenID Provider metadata and JWKS, cached (SPEC 10.3).
+"""OpenID Provider metadata and its JWKS, cached (SPEC 10.3).
 
 * Discovery: ``<issuer>/.well-known/openid-configuration``, cached 1 h, failures not
   cached; the document's ``issuer`` must equal the configured issuer exactly
   (a look-alike document cannot redirect us to other endpoints).
-* JWKS: cached with a TTL; an unknown ``kid`` triggers one refetch, at most once per
-  ``refetch_interval`` (60 s) so a flood of forged ``kid`` values cannot make us
-  hammer the IdP.
+* JWKS: the core key cache (:class:`mastra.core.ee.crypto.JWKSCache`: TTL, one
+  rate-limited refetch for an unknown ``kid``, last good keys while the IdP is
+  unreachable) of the advertised ``jwks_uri``. When discovery itself fails the keys
+  cannot be had either: ``JWKSUnavailable``, the same failure as an unreachable JWKS.
 """
 
 from __future__ import annotations
 
-import logging
 import time
 from typing import Any
 
 import httpx
-from joserfc.jwk import KeySet
+from mastra.core.ee.crypto import JWKSCache, JWKSUnavailable
 
-__all__ = ["DiscoveryError", "OIDCMetadata", "UnknownKeyError"]
-
-logger = logging.getLogger("mastra.auth.cloud.oidc")
+__all__ = ["DiscoveryError", "OIDCMetadata"]
 
 
 class DiscoveryError(Exception):
-    """The IdP's metadata or keys could not be fetched or are not acceptable."""
-
-
-class UnknownKeyError(Exception):
-    """No key with the token's ``kid`` even after the permitted refetch."""
+    """The IdP's metadata could not be fetched or is not acceptable."""
 
 
 class OIDCMetadata:
@@ -46,9 +40,7 @@ class OIDCMetadata:
         self.jwks_ttl = jwks_ttl
         self.refetch_interval = refetch_interval
         self._metadata: tuple[float, dict[str, Any]] | None = None
-        self._jwks: tuple[float, KeySet] | None = None
-        self._last_forced_refetch = float("-inf")
-        self.jwks_fetches = 0  # observable for tests and diagnostics
+        self.jwks: JWKSCache | None = None  # made once discovery names the jwks_uri
 
     @property
     def discovery_url(self) -> str:
@@ -84,58 +76,23 @@ class OIDCMetadata:
         self._metadata = (now + self.ttl, data)
         return data
 
-    async def _fetch_jwks(self) -> KeySet:
-        metadata = await self.get()
-        self.jwks_fetches += 1
+    async def signing_keys(self) -> tuple[JWKSCache, list[str]]:
+        """The key cache of the advertised ``jwks_uri`` and the advertised ID-token signing
+        algorithms (default RS256); ``JWKSUnavailable`` when discovery fails."""
         try:
-            data = await self._get_json(metadata["jwks_uri"])
-            keys = KeySet.import_key_set(data)
-        except httpx.HTTPError as exc:
-            raise DiscoveryError(f"JWKS fetch failed: {type(exc).__name__}") from exc
-        except (ValueError, TypeError, KeyError) as exc:
-            raise DiscoveryError("JWKS document is not a valid key set") from exc
-        self._jwks = (time.monotonic() + self.jwks_ttl, keys)
-        return keys
-
-    async def keys(self) -> KeySet:
-        if self._jwks is not None and self._jwks[0] > time.monotonic():
-            return self._jwks[1]
-        return await self._fetch_jwks()
-
-    async def key_for(self, kid: str | None, alg: str) -> Any:
-        """The verification key for ``kid``; refetches once (rate-limited) when unknown."""
-        keys = await self.keys()
-        key = _pick(keys, kid, alg)
-        if key is not None:
-            return key
-        now = time.monotonic()
-        if now - self._last_forced_refetch < self.refetch_interval:
-            raise UnknownKeyError("unknown kid (refetch rate-limited)")
-        self._last_forced_refetch = now
-        key = _pick(await self._fetch_jwks(), kid, alg)
-        if key is None:
-            raise UnknownKeyError("unknown kid")
-        return key
+            metadata = await self.get()
+        except DiscoveryError as exc:
+            raise JWKSUnavailable(f"OIDC discovery failed: {exc}") from exc
+        uri = metadata["jwks_uri"]
+        if self.jwks is None or self.jwks.url != uri:
+            self.jwks = JWKSCache(
+                uri, ttl=self.jwks_ttl, refetch_interval=self.refetch_interval, timeout=self.timeout
+            )
+        algorithms = metadata.get("id_token_signing_alg_values_supported")
+        if not isinstance(algorithms, list) or not algorithms:
+            algorithms = ["RS256"]
+        return self.jwks, [str(alg) for alg in algorithms]
 
     def clear(self) -> None:
         self._metadata = None
-        self._jwks = None
-
-
-_KTY = {"RS": "RSA", "PS": "RSA", "ES": "EC", "Ed": "OKP"}
-
-
-def _pick(keys: KeySet, kid: str | None, alg: str) -> Any:
-    kty = _KTY.get(alg[:2])
-    candidates = [
-        k
-        for k in keys.keys
-        if (kty is None or k.key_type == kty)
-        and k.get("use", "sig") == "sig"
-        and (k.get("alg") in (None, alg))
-    ]
-    if kid is not None:
-        candidates = [k for k in candidates if k.kid == kid]
-    elif len(candidates) != 1:
-        return None  # without a kid only an unambiguous single key is acceptable
-    return candidates[0] if candidates else None
+        self.jwks = None

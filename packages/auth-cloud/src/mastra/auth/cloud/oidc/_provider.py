@@ -17,9 +17,7 @@ Bearer: access tokens for ``api_audience`` only, never ID tokens (see :mod:`._be
 from __future__ import annotations
 
 import logging
-import os
 import time
-import types
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -29,30 +27,33 @@ import httpx
 import httpx2
 from authlib.integrations.httpx_client import AsyncOAuth2Client
 from mastra.core.ee.crypto import (
+    JWKSUnavailable,
     SealError,
+    TokenInvalid,
     clear_cookie,
+    cookie_spec,
     new_secret,
     parse_cookie_header,
     set_cookie,
     sha256_hex,
 )
-from mastra.core.ee.errors import ConfigurationError, ProviderUnavailable, SSOError
+from mastra.core.ee.errors import ProviderUnavailable, SSOError
 from mastra.core.ee.models import EEUser, Session, SSOCallbackResult, SSOLoginConfig, SSOTokens, utcnow
+from mastra.core.ee.options import ProviderOptions, as_provider_options
+from mastra.core.ee.pool import PooledClient
+from mastra.core.ee.request_auth import presented_session
 from mastra.core.ee.sessions import CookieSessionProvider
 
-from .._common import (
+from .._browser_login import (
     PendingLogins,
     UsedStates,
     build_sealer,
-    cookie_spec,
-    get_option,
-    resolve_secret,
     same_secret,
-    settings_of,
 )
-from ._bearer import BearerVerifier, api_audience_option, typed_option
-from ._discovery import DiscoveryError, OIDCMetadata, UnknownKeyError
-from ._tokens import TokenError, validate_jwt
+from ._bearer import BearerVerifier
+from ._discovery import DiscoveryError, OIDCMetadata
+from ._options import OIDCOptions
+from ._tokens import validate_id_token
 from ._users import claims_to_user
 
 if TYPE_CHECKING:
@@ -68,45 +69,25 @@ LOGIN_MAX_AGE = 600
 _PRIVATE_META = ("idToken", "refreshToken", "atExp", "user")
 
 
-def _bearer(request: Request) -> str | None:
-    scheme, _, token = request.headers.get("authorization", "").partition(" ")
-    return token.strip() or None if scheme.lower() == "bearer" else None
-
-
 class OIDCAuth:
     owns_sessions = True
 
-    def __init__(self, options: Mapping[str, Any]) -> None:
-        settings = settings_of(options)
+    def __init__(self, options: OIDCOptions) -> None:
+        settings = options.settings
         self.settings = settings
-        self.issuer = get_option(options, "issuer", "OIDC_ISSUER")
-        self.client_id = get_option(options, "client_id", "OIDC_CLIENT_ID")
-        if not self.issuer or not self.client_id:
-            raise ConfigurationError("OIDC requires issuer and client_id (OIDC_ISSUER, OIDC_CLIENT_ID)")
-        self.issuer, self.client_id = str(self.issuer), str(self.client_id)
-        self.client_secret: str | None = get_option(options, "client_secret", "OIDC_CLIENT_SECRET")
-        self.redirect_uri: str | None = get_option(options, "redirect_uri", "OIDC_REDIRECT_URI")
-        scopes = get_option(options, "scopes", "OIDC_SCOPES", "openid profile email")
-        self.scopes = " ".join(scopes) if isinstance(scopes, list | tuple) else str(scopes).replace(",", " ")
-        if "openid" not in self.scopes.split():
-            self.scopes = f"openid {self.scopes}"
+        self.issuer = options.issuer
+        self.client_id = options.client_id
+        self.client_secret = options.client_secret
+        self.redirect_uri = options.redirect_uri
+        self.scopes = options.scopes
         # Bearer tokens stay off until an API audience distinct from client_id is set (S24).
-        self.api_audience = api_audience_option(options, os.environ, self.client_id)
-        typed_access_tokens = typed_option(options.get("typed_access_tokens"))
-        auth_method = get_option(options, "token_endpoint_auth", default="client_secret_post")
-        self.token_endpoint_auth = "none" if not self.client_secret else str(auth_method)
-        if self.token_endpoint_auth not in {"client_secret_post", "client_secret_basic", "none"}:
-            raise ConfigurationError(
-                f"OIDC token_endpoint_auth {self.token_endpoint_auth!r} is not supported"
-            )
-        self.roles_claim: str | None = get_option(options, "roles_claim")
-        self.label = str(get_option(options, "label", default="Sign in with SSO"))
-        self.timeout = float(get_option(options, "timeout", default=10))
+        self.api_audience = options.api_audience
+        self.token_endpoint_auth = options.endpoint_auth
+        self.roles_claim = options.roles_claim
+        self.label = options.label
+        self.timeout = options.timeout
         self.metadata = OIDCMetadata(
-            self.issuer,
-            timeout=self.timeout,
-            ttl=float(get_option(options, "discovery_ttl", default=3600)),
-            jwks_ttl=float(get_option(options, "jwks_ttl", default=3600)),
+            self.issuer, timeout=self.timeout, ttl=options.discovery_ttl, jwks_ttl=options.jwks_ttl
         )
         self.bearer: BearerVerifier | None = None
         if self.api_audience is not None:
@@ -114,21 +95,30 @@ class OIDCAuth:
                 issuer=self.issuer,
                 audience=self.api_audience,
                 metadata=self.metadata,
-                typed=typed_access_tokens,
+                typed=options.typed_access_tokens,
             )
-        self.login_cookie = cookie_spec(settings, LOGIN_COOKIE)
-        self._login_sealer = build_sealer(options, settings, info="mastra-oidc-login", owner="OIDC")
-        session_options = dict(options)
-        session_options.update(
-            cookie_name=SESSION_COOKIE, secret=resolve_secret(options, settings, owner="OIDC")
+        self.login_cookie = cookie_spec(
+            LOGIN_COOKIE, production=settings.is_production, public_url=settings.public_url
         )
-        self.sessions = CookieSessionProvider.from_options(types.MappingProxyType(session_options))
+        self._login_sealer = build_sealer(options, info="mastra-oidc-login")
+        self.sessions = CookieSessionProvider.from_options(
+            ProviderOptions(options.session_options(SESSION_COOKIE), settings)
+        )
         self._pending: PendingLogins[tuple[str, str]] = PendingLogins(LOGIN_MAX_AGE)
         self._used_states = UsedStates(LOGIN_MAX_AGE + 60)
+        # Pooled connections to the IdP: userinfo on httpx, token requests through
+        # Authlib, whose client runs on httpx2 and gets one shared transport.
+        self.http = PooledClient(lambda: httpx.AsyncClient(timeout=self.timeout))
+        self.oauth_transport = PooledClient(httpx2.AsyncHTTPTransport)
+
+    async def aclose(self) -> None:
+        """Close the pooled IdP connections (the host calls this at shutdown)."""
+        await self.http.aclose()
+        await self.oauth_transport.aclose()
 
     @classmethod
     def from_options(cls, options: Mapping[str, Any]) -> OIDCAuth:
-        return cls(options)
+        return cls(as_provider_options(options).parse(OIDCOptions))
 
     # -- SSO ----------------------------------------------------------------------
 
@@ -147,6 +137,8 @@ class OIDCAuth:
         return self._pending.get_or_create(state, lambda: (new_secret(32), new_secret(32)))
 
     def _client(self, redirect_uri: str | None = None, scope: str | None = None) -> AsyncOAuth2Client:
+        """A per-call Authlib client (it keeps per-call state: the fetched token) on the
+        pooled transport; never closed itself, which would close the shared transport."""
         # Token requests send no scope: a refresh then keeps exactly the granted scope.
         return AsyncOAuth2Client(
             client_id=self.client_id,
@@ -156,15 +148,16 @@ class OIDCAuth:
             redirect_uri=redirect_uri,
             code_challenge_method="S256",
             timeout=self.timeout,
+            transport=self.oauth_transport.client(),
         )
 
     async def get_login_url(self, redirect_uri: str, state: str) -> str:
         md = await self._md()
         nonce, verifier = self._login_secrets(state)
-        async with self._client(self.redirect_uri or redirect_uri, self.scopes) as client:
-            url, _ = client.create_authorization_url(
-                md["authorization_endpoint"], state=state, code_verifier=verifier, nonce=nonce
-            )
+        client = self._client(self.redirect_uri or redirect_uri, self.scopes)
+        url, _ = client.create_authorization_url(
+            md["authorization_endpoint"], state=state, code_verifier=verifier, nonce=nonce
+        )
         return str(url)
 
     def get_login_cookies(self, redirect_uri: str, state: str) -> list[str]:
@@ -265,8 +258,7 @@ class OIDCAuth:
 
     async def _token_request(self, md: dict[str, Any], **params: Any) -> dict[str, Any]:
         try:
-            async with self._client() as client:
-                token = await client.fetch_token(md["token_endpoint"], **params)
+            token = await self._client().fetch_token(md["token_endpoint"], **params)
         except (httpx.TransportError, httpx2.TransportError) as exc:
             # Authlib's client runs on httpx2; discovery and userinfo on httpx.
             raise SSOError("network_error", "identity provider unreachable") from exc
@@ -281,19 +273,22 @@ class OIDCAuth:
         return dict(token)
 
     async def _validate_id_token(self, id_token: str, *, nonce: str | None) -> dict[str, Any]:
-        md = await self._callback_metadata()
+        await self._callback_metadata()
         try:
-            return await validate_jwt(
+            keys, algorithms = await self.metadata.signing_keys()
+            return await validate_id_token(
                 id_token,
-                key_lookup=self.metadata.key_for,
+                keys,
                 issuer=self.issuer,
-                audience=self.client_id,
-                allowed_algs=md.get("id_token_signing_alg_values_supported") or ["RS256"],
+                client_id=self.client_id,
+                algorithms=algorithms,
                 client_secret=self.client_secret,
                 nonce=nonce,
-                expect_nonce=nonce is not None,
             )
-        except (TokenError, UnknownKeyError, DiscoveryError) as exc:
+        except JWKSUnavailable as exc:
+            logger.warning("OIDC ID token not checked, the IdP's keys are unavailable: %s", exc)
+            raise SSOError("provider_unavailable", "identity provider unavailable") from exc
+        except TokenInvalid as exc:
             logger.warning("OIDC ID token refused: %s", exc)
             raise SSOError("invalid_id_token") from exc
 
@@ -304,11 +299,10 @@ class OIDCAuth:
         if not endpoint or not isinstance(access_token, str):
             return claims
         try:
-            async with httpx.AsyncClient(timeout=self.timeout) as client:
-                response = await client.get(
-                    endpoint,
-                    headers={"Authorization": f"Bearer {access_token}", "Accept": "application/json"},
-                )
+            response = await self.http.client().get(
+                endpoint,
+                headers={"Authorization": f"Bearer {access_token}", "Accept": "application/json"},
+            )
             info = response.json() if response.status_code == 200 else None
         except (httpx.HTTPError, ValueError) as exc:
             raise SSOError("userinfo_failed") from exc
@@ -349,12 +343,9 @@ class OIDCAuth:
     # -- users ---------------------------------------------------------------------
 
     async def get_current_user(self, request: Request) -> EEUser | None:
-        session_id = self.get_session_id_from_request(request)
-        if session_id:
-            session = await self.validate_session(session_id)
-            if session is not None:
-                return session.user
-        return None
+        # The session the host already validated for this request, else read here.
+        session = await presented_session(request, self)
+        return session.user if session is not None else None
 
     async def authenticate_token(self, token: str, request: Request | None = None) -> EEUser | None:
         """Bearer access-token JWTs for ``api_audience``; ``None`` for anything else,
@@ -363,7 +354,7 @@ class OIDCAuth:
             return None
         try:
             claims = await self.bearer.verify(token)
-        except (TokenError, UnknownKeyError, DiscoveryError) as exc:
+        except TokenInvalid as exc:  # JWKSUnavailable propagates: a 503-class failure, not a bad token
             logger.debug("OIDC bearer token refused: %s", exc)
             return None
         return claims_to_user(claims, issuer=self.issuer, roles_claim=self.roles_claim)
@@ -387,7 +378,12 @@ class OIDCAuth:
         return self.sessions.get_session_id_from_request(request)
 
     async def create_session(self, user_id: str, metadata: dict[str, Any] | None = None) -> Session:
-        return await self.sessions.create_session(user_id, metadata)
+        # A session made for a user another provider signed in carries no IdP snapshot:
+        # record the id so validate_session (which reads users from snapshots) accepts it.
+        meta = dict(metadata or {})
+        if not isinstance(meta.get("user"), dict):
+            meta["user"] = {"id": user_id}
+        return await self.sessions.create_session(user_id, meta)
 
     async def validate_session(self, session_id: str) -> Session | None:
         return self._public(await self.sessions.validate_session(session_id))
@@ -414,7 +410,7 @@ class OIDCAuth:
                 if claims["sub"] != refreshed.user_id:
                     raise SSOError("invalid_id_token", "refreshed ID token is for another subject")
         except SSOError as exc:
-            if exc.code in {"network_error"}:
+            if exc.code in {"network_error", "provider_unavailable"}:
                 return self._public(refreshed)  # the IdP is down: keep the session as is
             logger.info("OIDC refresh refused (%s); ending the session", exc.code)
             await self.sessions.destroy_session(refreshed.id)

@@ -7,28 +7,19 @@ only a little longer than that window; entries live 15 minutes, at most 50 000 o
 from __future__ import annotations
 
 import time
-from collections import OrderedDict
+from collections.abc import Callable
+
+from mastra.core.ee.cache import TTLCache
 
 __all__ = ["SeenEvents"]
 
 
 class SeenEvents:
-    def __init__(self, *, ttl: float = 900.0, max_entries: int = 50_000) -> None:
-        self.ttl = ttl
-        self.max_entries = max_entries
-        self._seen: OrderedDict[str, float] = OrderedDict()
+    def __init__(
+        self, *, ttl: float = 900.0, max_entries: int = 50_000, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self._seen: TTLCache[str, bool] = TTLCache(ttl=ttl, max_size=max_entries, clock=clock)
 
     def first_time(self, event_id: str) -> bool:
         """Record ``event_id``; ``False`` when it was already seen within the TTL."""
-        now = time.monotonic()
-        while self._seen:
-            oldest, expires = next(iter(self._seen.items()))
-            if expires > now:
-                break
-            del self._seen[oldest]
-        if event_id in self._seen:
-            return False
-        self._seen[event_id] = now + self.ttl
-        while len(self._seen) > self.max_entries:
-            self._seen.popitem(last=False)
-        return True
+        return self._seen.add(event_id, True)

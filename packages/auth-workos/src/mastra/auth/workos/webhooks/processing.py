@@ -16,12 +16,11 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
+from mastra.core.ee.audit import emit
 from mastra.core.ee.models import AuditActor, AuditEventInput, AuditResource
 from pydantic.alias_generators import to_camel
 
 from workos._errors import WorkOSError
-
-from .._audit import emit
 
 if TYPE_CHECKING:
     from ..provider import WorkOSAuthProvider

@@ -18,11 +18,11 @@ import json
 import logging
 from typing import Any
 
+from mastra.core.ee.audit import emit
 from mastra.core.ee.models import AuditActor, AuditEventInput
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from .._audit import emit
 from .._context import client_details, find_provider
 from .processing import HANDLED_EVENTS, process_event
 from .signature import verify_signature

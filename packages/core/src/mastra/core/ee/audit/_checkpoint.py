@@ -29,6 +29,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from ..crypto import constant_time_equals
+from ..errors import SecretTooShort
 from ..models import AuditFilter, Pagination, format_timestamp, utcnow
 from ._canonical import ZERO_HASH
 from ._keys import ChainKeys
@@ -88,7 +89,7 @@ class Checkpoint:
 
 def sign_checkpoint(keys: ChainKeys, seq: int, hash: str, when: datetime) -> Checkpoint:
     if keys.current is None:
-        raise ValueError("signing a checkpoint needs the server secret (MASTRA_AUTH_SECRET)")
+        raise SecretTooShort("signing a checkpoint needs the server secret (MASTRA_AUTH_SECRET)")
     unsigned = Checkpoint(seq, hash, format_timestamp(when), keys.current.kid, "")
     return dataclasses.replace(unsigned, sig=keys.current.sign_checkpoint(unsigned.payload()))
 

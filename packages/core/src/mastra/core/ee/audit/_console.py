@@ -9,9 +9,10 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ..models import AuditEvent, AuditEventInput, format_timestamp, utcnow
+from ..options import as_provider_options
 from ._filters import glob_match, validate_action_pattern
 from ._metadata import scrub_metadata
-from ._options import option_bool, option_list
+from ._options import ConsoleOptions
 
 __all__ = ["ConsoleAuditLogger"]
 
@@ -44,12 +45,9 @@ class ConsoleAuditLogger:
 
     @classmethod
     def from_options(cls, options: Mapping[str, Any]) -> ConsoleAuditLogger:
-        prefix = options.get("prefix")
+        parsed = as_provider_options(options).parse(ConsoleOptions)
         return cls(
-            prefix="[audit]" if prefix is None else str(prefix),
-            outcomes=option_list(options, "outcomes"),
-            actions=option_list(options, "actions"),
-            json=option_bool(options, "json", False),
+            prefix=parsed.prefix, outcomes=parsed.outcomes, actions=parsed.actions, json=parsed.as_json
         )
 
     def accepts(self, event: AuditEventInput) -> bool:

@@ -14,19 +14,19 @@ from datetime import datetime
 from typing import Any
 
 from ..models import AuditEvent, AuditEventInput, AuditFilter, AuditPage, PageInfo, Pagination, utcnow
+from ..options import as_provider_options
 from ._canonical import ZERO_HASH
 from ._chain import as_utc, chain_events
 from ._checkpoint import CheckpointTicker
 from ._filters import compile_filter
 from ._keys import UNKEYED, ChainKeys
-from ._options import chain_options, option_float
+from ._options import DEFAULT_MAX_EVENTS
 from ._retention import RetentionScheduler
 from ._stats import build_buckets, hour_floor, validate_bucket
 
 __all__ = ["MemoryAuditStorage"]
 
 BATCH_SIZE = 500
-DEFAULT_MAX_EVENTS = 100_000
 
 
 class MemoryAuditStorage:
@@ -59,10 +59,12 @@ class MemoryAuditStorage:
 
     @classmethod
     def from_options(cls, options: Mapping[str, Any]) -> MemoryAuditStorage:
+        # One table configures both built-in ``memory`` providers (session and audit).
+        from ..sessions._memory import MemoryOptions  # sessions imports audit: not at the top
+
+        parsed = as_provider_options(options).parse(MemoryOptions)
         return cls(
-            retention_days=option_float(options, "retention_days", 0),
-            max_events=int(option_float(options, "max_events", DEFAULT_MAX_EVENTS)),
-            **chain_options(options),
+            retention_days=parsed.retention_days, max_events=parsed.max_events, **parsed.chain_arguments()
         )
 
     # -- writes ------------------------------------------------------------------

@@ -1,16 +1,28 @@
-"""Coercion of provider options, which may arrive as TOML values or env strings."""
+"""Options of the ``console`` audit logger (SPEC 8.5) and the ``memory`` and ``sql``
+audit storages (SPEC 8.6, S28 checkpoints)."""
 
 from __future__ import annotations
 
-import json
 import logging
-from collections.abc import Mapping
-from typing import Any
+from operator import attrgetter
+from typing import Any, ClassVar
+
+from pydantic import Field, NonNegativeFloat, NonNegativeInt, PositiveInt, model_validator
 
 from ..errors import ConfigurationError
+from ..options import Fallbacks, ListOption, OptionsModel
 from ._keys import ChainKeys
 
-__all__ = ["UNKEYED_WARNING", "chain_options", "option_bool", "option_float", "option_list"]
+__all__ = [
+    "DEFAULT_MAX_EVENTS",
+    "UNKEYED_WARNING",
+    "AuditStorageOptions",
+    "ConsoleOptions",
+    "MemoryAuditOptions",
+    "SQLAuditOptions",
+]
+
+DEFAULT_MAX_EVENTS = 100_000
 
 UNKEYED_WARNING = (
     "MASTRA_AUTH_SECRET is not set: the audit chain is unkeyed (plain SHA-256), so anyone "
@@ -18,58 +30,62 @@ UNKEYED_WARNING = (
 )
 
 
-def option_bool(options: Mapping[str, Any], key: str, default: bool) -> bool:
-    value = options.get(key)
-    if value is None:
-        return default
-    if isinstance(value, bool):
-        return value
-    text = str(value).strip().lower()
-    if text in {"1", "true", "yes", "on"}:
-        return True
-    if text in {"0", "false", "no", "off", ""}:
-        return False
-    raise ConfigurationError(f"Option '{key}' must be true or false, got {value!r}")
+class ConsoleOptions(OptionsModel):
+    """``prefix``, ``outcomes`` and ``actions`` filters (lists), ``json`` lines."""
+
+    provider_name = "console"
+
+    prefix: str = "[audit]"
+    outcomes: ListOption | None = None
+    actions: ListOption | None = None
+    # ``json`` would shadow ``BaseModel.json``: the option keeps its name as the alias.
+    as_json: bool = Field(default=False, alias="json")
 
 
-def option_float(options: Mapping[str, Any], key: str, default: float, *, minimum: float = 0) -> float:
-    value = options.get(key)
-    if value is None or value == "":
-        return default
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise ConfigurationError(f"Option '{key}' must be a number, got {value!r}") from None
-    if number < minimum:
-        raise ConfigurationError(f"Option '{key}' must be at least {minimum:g}, got {value!r}")
-    return number
+class AuditStorageOptions(OptionsModel):
+    """What both storages take: ``retention_days`` (0 = forever) and the keyed chain's
+    signed checkpoints every ``checkpoint_events`` events or ``checkpoint_minutes``
+    minutes (0 turns either trigger off). The keys themselves come from the settings
+    (``MASTRA_AUTH_SECRET``, ``MASTRA_AUTH_PREVIOUS_SECRETS``)."""
+
+    retention_days: NonNegativeFloat = 0
+    checkpoint_events: NonNegativeInt = 1000
+    checkpoint_minutes: NonNegativeFloat = 5
+
+    def chain_arguments(self) -> dict[str, Any]:
+        """Keyword arguments of a storage for the keyed chain and its checkpoints."""
+        keys = ChainKeys.from_settings(self.settings)
+        if not keys.keyed:
+            logging.getLogger("mastra.ee.audit").warning(UNKEYED_WARNING)
+        return {
+            "chain_keys": keys,
+            "checkpoint_events": self.checkpoint_events,
+            "checkpoint_minutes": self.checkpoint_minutes,
+        }
 
 
-def option_list(options: Mapping[str, Any], key: str) -> list[str] | None:
-    """Lists accept TOML arrays, JSON arrays or comma lists (env)."""
-    value = options.get(key)
-    if value is None:
-        return None
-    if isinstance(value, str):
-        text = value.strip()
-        if text.startswith("["):
-            value = json.loads(text)
-        else:
-            return [item.strip() for item in text.split(",") if item.strip()]
-    if not isinstance(value, list | tuple):
-        raise ConfigurationError(f"Option '{key}' must be a list, got {value!r}")
-    return [str(item) for item in value]
+class MemoryAuditOptions(AuditStorageOptions):
+    """``max_events`` (0 = unbounded): beyond it the oldest events are dropped."""
+
+    provider_name = "memory"
+
+    max_events: NonNegativeInt = DEFAULT_MAX_EVENTS
 
 
-def chain_options(options: Mapping[str, Any]) -> dict[str, Any]:
-    """Keyword arguments of a storage for the keyed chain and its checkpoints (S28):
-    keys from ``_settings`` (``MASTRA_AUTH_SECRET``, ``MASTRA_AUTH_PREVIOUS_SECRETS``),
-    ``checkpoint_events`` (default 1000) and ``checkpoint_minutes`` (default 5)."""
-    keys = ChainKeys.from_settings(options.get("_settings"))
-    if not keys.keyed:
-        logging.getLogger("mastra.ee.audit").warning(UNKEYED_WARNING)
-    return {
-        "chain_keys": keys,
-        "checkpoint_events": int(option_float(options, "checkpoint_events", 1000)),
-        "checkpoint_minutes": option_float(options, "checkpoint_minutes", 5),
-    }
+class SQLAuditOptions(AuditStorageOptions):
+    """``database_url`` (default the project database), ``buffered`` ingest in batches
+    of ``batch_size`` flushed every ``flush_interval`` seconds."""
+
+    provider_name = "sql"
+    fallbacks: ClassVar[Fallbacks] = {"database_url": (attrgetter("database_url"),)}
+
+    database_url: str = ""
+    buffered: bool = False
+    batch_size: PositiveInt = 500
+    flush_interval: NonNegativeFloat = 0.05
+
+    @model_validator(mode="after")
+    def _needs_a_database(self) -> SQLAuditOptions:
+        if not self.database_url:
+            raise ConfigurationError("The sql audit storage needs MASTRA_DATABASE_URL")
+        return self

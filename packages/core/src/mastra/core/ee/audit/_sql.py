@@ -23,13 +23,13 @@ from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ..db import create_tables, get_engine, is_sqlite
-from ..errors import ConfigurationError
 from ..models import AuditEvent, AuditEventInput, AuditFilter, AuditPage, PageInfo, Pagination, utcnow
+from ..options import as_provider_options
 from ._canonical import ZERO_HASH
 from ._chain import AuditCorruptionError, as_utc
 from ._checkpoint import CheckpointTicker
 from ._keys import UNKEYED, ChainKeys
-from ._options import chain_options, option_bool, option_float
+from ._options import SQLAuditOptions
 from ._retention import RetentionScheduler
 from ._schema import add_missing_columns, audit_metadata, chain_table, counts_table, events_table
 from ._sqlcounts import add_counts, count_events, hourly_outcomes, rebuild_counts, subtract_counts
@@ -93,17 +93,14 @@ class SQLAuditStorage:
 
     @classmethod
     def from_options(cls, options: Mapping[str, Any]) -> SQLAuditStorage:
-        settings = options.get("_settings")
-        url = options.get("database_url") or getattr(settings, "database_url", None)
-        if not url:
-            raise ConfigurationError("The sql audit storage needs MASTRA_DATABASE_URL")
+        parsed = as_provider_options(options).parse(SQLAuditOptions)
         return cls(
-            str(url),
-            retention_days=option_float(options, "retention_days", 0),
-            buffered=option_bool(options, "buffered", False),
-            batch_size=int(option_float(options, "batch_size", 500, minimum=1)),
-            flush_interval=option_float(options, "flush_interval", 0.05),
-            **chain_options(options),
+            parsed.database_url,
+            retention_days=parsed.retention_days,
+            buffered=parsed.buffered,
+            batch_size=parsed.batch_size,
+            flush_interval=parsed.flush_interval,
+            **parsed.chain_arguments(),
         )
 
     # -- plumbing ----------------------------------------------------------------

@@ -16,11 +16,25 @@ class CookieSpec:
     http_only: bool = True
 
 
-def cookie_name(base: str, *, production: bool, domain: str | None = None) -> str:
-    """``__Host-`` in production (no Domain allowed); ``__Secure-`` when a Domain is set."""
-    if not production:
-        return base
-    return f"__Secure-{base}" if domain else f"__Host-{base}"
+def uses_secure_cookies(*, production: bool, public_url: str | None) -> bool:
+    """S8: ``Secure`` always in production, and in development when the public origin is https."""
+    return production or bool(public_url and public_url.strip().lower().startswith("https://"))
+
+
+def cookie_spec(
+    base: str, *, production: bool, public_url: str | None, domain: str | None = None
+) -> CookieSpec:
+    """The one S8 rule for every cookie the project names itself (SPEC 8.1).
+
+    Production: ``__Host-<base>`` (which forbids ``Domain``), or ``__Secure-<base>`` when a
+    ``domain`` is set, and always ``Secure`` (browsers ignore both prefixes without it).
+    Development: ``<base>``, ``Secure`` when ``public_url`` is https.
+    """
+    name = base
+    if production:
+        name = f"__Secure-{base}" if domain else f"__Host-{base}"
+    secure = uses_secure_cookies(production=production, public_url=public_url)
+    return CookieSpec(name=name, secure=secure, domain=domain)
 
 
 def _attributes(spec: CookieSpec) -> str:
@@ -62,4 +76,11 @@ def parse_cookie_header(header: str | None) -> dict[str, str]:
     return result
 
 
-__all__ = ["CookieSpec", "clear_cookie", "cookie_name", "parse_cookie_header", "set_cookie"]
+__all__ = [
+    "CookieSpec",
+    "clear_cookie",
+    "cookie_spec",
+    "parse_cookie_header",
+    "set_cookie",
+    "uses_secure_cookies",
+]

@@ -17,6 +17,7 @@ from typing import Any
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from ..errors import SealError, SecretTooShort
 from ._tokens import derive_key, key_id
 
 # An error message, not a password:
@@ -24,10 +25,6 @@ SECRET_TOO_SHORT = "Session secret must be at least 32 bytes (256 bits) for AES-
 _VERSION = "v1"
 _B64URL = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
 _NONCE = 12
-
-
-class SealError(ValueError):
-    """A sealed value could not be opened (tampered, truncated, wrong key, bad format)."""
 
 
 def _b64encode(data: bytes) -> str:
@@ -58,12 +55,12 @@ class Sealer:
     ) -> None:
         secret_list = [secrets] if isinstance(secrets, str) else list(secrets)
         if not secret_list:
-            raise ValueError(SECRET_TOO_SHORT)
+            raise SecretTooShort(SECRET_TOO_SHORT)
         self._keys: dict[str, AESGCM] = {}
         self.current_kid = ""
         for index, secret in enumerate(secret_list):
             if not isinstance(secret, str) or len(secret) < 32:
-                raise ValueError(SECRET_TOO_SHORT)
+                raise SecretTooShort(SECRET_TOO_SHORT)
             key = derive_key(secret, salt=salt, info=info)
             kid = key_id(key)
             self._keys.setdefault(kid, AESGCM(key))

@@ -4,6 +4,7 @@ The hot path is :class:`PermissionSet`: compile a grant list once
 (:func:`compile_permissions`, cached per list) and ask ``allows(required)``.
 """
 
+from ..errors import InvalidPermission
 from ._derive import EXECUTE_MARKERS, derive_permission, effective_permission
 from ._grammar import ACTIONS, RESOURCES, permission_patterns, split_permission, validate_permission
 from ._matcher import PermissionSet, compile_permissions, has_permission, matches
@@ -21,6 +22,7 @@ __all__ = [
     "DEFAULT_ROLES",
     "EXECUTE_MARKERS",
     "RESOURCES",
+    "InvalidPermission",
     "PermissionSet",
     "check_role_permissions",
     "compile_permissions",

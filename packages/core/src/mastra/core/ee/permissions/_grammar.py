@@ -9,6 +9,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
+from ..errors import InvalidPermission
+
 __all__ = [
     "ACTIONS",
     "RESOURCES",
@@ -52,31 +54,34 @@ def split_permission(permission: str) -> list[str]:
 
 
 def validate_permission(permission: object) -> str:
-    """Return ``permission`` if it follows the grammar, else raise ``ValueError``.
+    """Return ``permission`` if it follows the grammar, else raise :class:`InvalidPermission`
+    (a ``ValueError``).
 
     ``*`` alone is valid. A third part (the resource id) must be non-empty and free of
     whitespace and control characters.
     """
     if not isinstance(permission, str):
-        raise ValueError(f"Permission must be a string, got {type(permission).__name__}")
+        raise InvalidPermission(f"Permission must be a string, got {type(permission).__name__}")
     if permission == "*":
         return permission
     parts = split_permission(permission)
     if len(parts) < 2:
-        raise ValueError(f"Malformed permission {permission!r}: expected '<resource>:<action>[:<id>]' or '*'")
+        raise InvalidPermission(
+            f"Malformed permission {permission!r}: expected '<resource>:<action>[:<id>]' or '*'"
+        )
     resource, action = parts[0], parts[1]
     if not _PART.fullmatch(resource):
-        raise ValueError(
+        raise InvalidPermission(
             f"Malformed permission {permission!r}: resource {resource!r} must match "
             "[a-z0-9][a-z0-9._-]* or be '*'"
         )
     if not _PART.fullmatch(action):
-        raise ValueError(
+        raise InvalidPermission(
             f"Malformed permission {permission!r}: action {action!r} must match "
             "[a-z0-9][a-z0-9._-]* or be '*'"
         )
     if len(parts) == 3 and (not parts[2] or _BAD_ID.search(parts[2])):
-        raise ValueError(
+        raise InvalidPermission(
             f"Malformed permission {permission!r}: the resource id must be non-empty "
             "and contain no whitespace or control characters"
         )

@@ -1,34 +1,24 @@
-"""Parsing of the ``static`` RBAC provider's options (SPEC 8.4).
+"""The ``static`` RBAC provider's options (SPEC 8.4) and the checks of its role
+definitions, which the provider's constructor applies to programmatic values too.
 
-Values may come from TOML (lists, tables) or from the environment (JSON strings), so
-both forms are accepted.
+Values come from TOML (lists, tables) or from the environment (JSON text).
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import PositiveInt, ValidationError, field_validator
 
 from ..errors import ConfigurationError
 from ..models import RoleDefinition
+from ..options import OptionsModel, from_text
 
-__all__ = ["display_name", "parse_optional_str", "parse_role_mapping", "parse_roles"]
-
-
-def _maybe_json(value: Any, what: str) -> Any:
-    if isinstance(value, str):
-        try:
-            return json.loads(value)
-        except json.JSONDecodeError as exc:
-            raise ConfigurationError(f"static RBAC option '{what}' is not valid JSON: {exc.msg}") from exc
-    return value
+__all__ = ["StaticRBACOptions", "display_name", "parse_role_mapping", "parse_roles"]
 
 
 def parse_roles(value: Any) -> list[RoleDefinition]:
-    value = _maybe_json(value, "roles")
     if not isinstance(value, Sequence) or isinstance(value, str):
         raise ConfigurationError("static RBAC option 'roles' must be a list of role definitions")
     roles: list[RoleDefinition] = []
@@ -54,7 +44,6 @@ def parse_roles(value: Any) -> list[RoleDefinition]:
 
 
 def parse_role_mapping(value: Any) -> dict[str, list[str]]:
-    value = _maybe_json(value, "role_mapping")
     if not isinstance(value, Mapping):
         raise ConfigurationError("static RBAC option 'role_mapping' must be a table/object")
     mapping: dict[str, list[str]] = {}
@@ -67,14 +56,30 @@ def parse_role_mapping(value: Any) -> dict[str, list[str]]:
     return mapping
 
 
-def parse_optional_str(value: Any, what: str) -> str | None:
-    if value is None or value == "":
-        return None
-    if not isinstance(value, str):
-        raise ConfigurationError(f"static RBAC option '{what}' must be a string")
-    return value.strip()
-
-
 def display_name(role_id: str) -> str:
     """``admin`` → ``Admin``; only the first letter changes (``superAdmin`` → ``SuperAdmin``)."""
     return role_id[:1].upper() + role_id[1:]
+
+
+class StaticRBACOptions(OptionsModel):
+    """``roles`` (default the SPEC 4.5 roles) or ``role_mapping``; ``role_field`` (user
+    metadata key, default ``role``); ``default_role``; ``cache_size`` (role sets whose
+    permissions are kept compiled, default 4096)."""
+
+    provider_name = "static"
+
+    roles: list[RoleDefinition] | None = None
+    role_mapping: dict[str, list[str]] | None = None
+    role_field: str = "role"
+    default_role: str | None = None
+    cache_size: PositiveInt = 4096
+
+    @field_validator("roles", mode="before")
+    @classmethod
+    def _roles(cls, value: Any) -> list[RoleDefinition]:
+        return parse_roles(from_text(value))
+
+    @field_validator("role_mapping", mode="before")
+    @classmethod
+    def _role_mapping(cls, value: Any) -> dict[str, list[str]]:
+        return parse_role_mapping(from_text(value))

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from ..cache import TTLCache
 from ..errors import AuthError, ConfigurationError, RoleNotFound
-from ..interfaces import maybe_await
+from ..interfaces import IUserProvider, SupportsRoleAssignment, maybe_await
 from ..models import AuditActor, AuditEventInput, AuditResource, EEUser, RBACCapabilities, RoleDefinition
+from ..options import as_provider_options
 from ..permissions import (
     PermissionSet,
     check_role_permissions,
@@ -25,7 +26,7 @@ from ..permissions import (
     resolve_permissions,
     resolve_permissions_from_mapping,
 )
-from ._options import display_name, parse_optional_str, parse_role_mapping, parse_roles
+from ._options import StaticRBACOptions, display_name, parse_role_mapping, parse_roles
 
 __all__ = ["StaticRBACProvider"]
 
@@ -63,23 +64,24 @@ class StaticRBACProvider:
         if self.default_role is not None and self.default_role not in self._known_role_ids():
             logger.warning("static RBAC: default_role '%s' is not a defined role", self.default_role)
         self._cache_size = max(1, int(cache_size))
-        self._cache: OrderedDict[str, tuple[list[str], PermissionSet]] = OrderedDict()
+        # Role definitions are fixed for the provider's life: entries never expire, the
+        # least recently used role set goes first beyond ``cache_size``.
+        self._cache: TTLCache[str, tuple[list[str], PermissionSet]] = TTLCache(
+            ttl=None, max_size=self._cache_size
+        )
         self._raw_cache: dict[str, PermissionSet] = {}
         self._lock = threading.Lock()
         self._auth: Any = None
 
     @classmethod
     def from_options(cls, options: Mapping[str, Any]) -> StaticRBACProvider:
-        known = {"roles", "role_mapping", "role_field", "default_role", "cache_size"}
-        unknown = sorted(k for k in options if not k.startswith("_") and k not in known)
-        if unknown:
-            logger.warning("static RBAC: ignoring unknown options: %s", ", ".join(unknown))
+        parsed = as_provider_options(options).parse(StaticRBACOptions)
         return cls(
-            roles=parse_roles(options["roles"]) if options.get("roles") is not None else None,
-            role_mapping=options.get("role_mapping"),
-            role_field=parse_optional_str(options.get("role_field"), "role_field") or "role",
-            default_role=parse_optional_str(options.get("default_role"), "default_role"),
-            cache_size=int(options.get("cache_size", 4096)),
+            roles=parsed.roles,
+            role_mapping=parsed.role_mapping,
+            role_field=parsed.role_field,
+            default_role=parsed.default_role,
+            cache_size=parsed.cache_size,
         )
 
     def bind(self, auth: Any) -> None:
@@ -147,9 +149,7 @@ class StaticRBACProvider:
             permissions = self._resolve(roles)
             entry = (permissions, compile_permissions(permissions))
             with self._lock:
-                self._cache[key] = entry
-                if len(self._cache) > self._cache_size:
-                    self._cache.popitem(last=False)
+                self._cache.set(key, entry)
         if raw_key is not None:
             with self._lock:
                 if len(self._raw_cache) >= self._cache_size:
@@ -204,10 +204,12 @@ class StaticRBACProvider:
 
     def _writable_user_store(self) -> Any:
         user_provider = getattr(self._auth, "user", None)
-        return user_provider if hasattr(user_provider, "set_user_role") else None
+        return user_provider if isinstance(user_provider, SupportsRoleAssignment) else None
 
     async def _stored_roles(self, store: Any, user_id: str) -> list[str]:
-        user = await maybe_await(store.get_user(user_id)) if hasattr(store, "get_user") else None
+        user: EEUser | None = None
+        if isinstance(store, IUserProvider):
+            user = await maybe_await(store.get_user(user_id))
         if user is None:
             raise AuthError(f"User '{user_id}' not found", code="user_not_found", status=404)
         return _read_roles(user.metadata, self.role_field)

@@ -11,10 +11,10 @@ Defaults: idle timeout 30 min, absolute lifetime 12 h (S3), cookie ``mastra_sess
 """
 
 from ._base import TOUCH_INTERVAL, RegistrySessionProvider
-from ._common import SessionCookie, build_registry
 from ._cookie import CookieSessionProvider
 from ._memory import PRODUCTION_WARNING, MemorySessionProvider
 from ._registry import MemorySessionRegistry, SessionRecord, SessionRegistry
+from ._session_cookie import SessionCookie, build_registry
 from ._sql import SESSIONS_TABLE, SQLSessionRegistry
 
 __all__ = [

@@ -22,8 +22,8 @@ from typing import Any
 
 from ..crypto import new_handle, new_secret, sha256_hex
 from ..models import Session, utcnow
-from ._common import SessionCookie
 from ._registry import MAX_IP_LENGTH, MAX_USER_AGENT_LENGTH, SessionRecord, SessionRegistry, clip
+from ._session_cookie import SessionCookie
 
 __all__ = ["TOUCH_INTERVAL", "RegistrySessionProvider"]
 

@@ -28,27 +28,27 @@ import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from operator import attrgetter
+from typing import Any, ClassVar
+
+from pydantic import Field
 
 from ..crypto import Sealer, sha256_hex
 from ..models import Session
+from ..options import Fallbacks, ListOption, as_provider_options
 from ._base import Clock, RegistrySessionProvider
-from ._common import (
+from ._registry import SessionRecord, SessionRegistry
+from ._session_cookie import (
     DEFAULT_ABSOLUTE_TIMEOUT,
     DEFAULT_COOKIE_NAME,
     DEFAULT_IDLE_TIMEOUT,
     MAX_COOKIE_BYTES,
     SessionCookie,
+    SessionOptions,
     build_registry,
-    int_option,
-    is_https,
-    list_option,
-    settings_of,
-    str_option,
 )
-from ._registry import SessionRecord, SessionRegistry
 
-__all__ = ["CookieSessionProvider"]
+__all__ = ["CookieSessionOptions", "CookieSessionProvider"]
 
 logger = logging.getLogger("mastra.ee.sessions")
 
@@ -65,6 +65,17 @@ def _from_epoch(value: int) -> datetime:
 
 def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 2**40
+
+
+class CookieSessionOptions(SessionOptions):
+    """SPEC 8.3: ``secret`` (else ``MASTRA_AUTH_SECRET``; its length is checked by the
+    sealer, with SPEC's exact message) and ``previous_secrets`` for rotation."""
+
+    provider_name = "cookie"
+    fallbacks: ClassVar[Fallbacks] = {"secret": (attrgetter("secret"),)}
+
+    secret: str | None = Field(default=None, repr=False)
+    previous_secrets: ListOption = Field(default_factory=list, repr=False)
 
 
 @dataclass(slots=True)
@@ -114,14 +125,14 @@ class CookieSessionProvider(RegistrySessionProvider):
         cookie_name: str = DEFAULT_COOKIE_NAME,
         cookie_domain: str | None = None,
         production: bool = False,
-        secure: bool = False,
+        public_url: str | None = None,
         clock: Clock | None = None,
     ) -> None:
         # Sealer raises ValueError with the exact SPEC 8.3 text for short/missing secrets.
         self.sealer = Sealer([secret or "", *previous_secrets], info="aes-256-gcm", salt="mastra-session")
         super().__init__(
             cookie=SessionCookie.create(
-                cookie_name, production=production, secure=secure, domain=cookie_domain
+                cookie_name, production=production, public_url=public_url, domain=cookie_domain
             ),
             registry=registry,
             idle_timeout=idle_timeout,
@@ -131,17 +142,18 @@ class CookieSessionProvider(RegistrySessionProvider):
 
     @classmethod
     def from_options(cls, options: Mapping[str, Any]) -> CookieSessionProvider:
-        settings = settings_of(options)
+        parsed = as_provider_options(options).parse(CookieSessionOptions)
+        settings = parsed.settings
         return cls(
-            secret=str_option(options, "secret") or settings.secret,
-            previous_secrets=list_option(options, "previous_secrets"),
-            registry=build_registry(str_option(options, "registry"), settings, default="sql"),
-            idle_timeout=int_option(options, "idle_timeout", DEFAULT_IDLE_TIMEOUT),
-            absolute_timeout=int_option(options, "absolute_timeout", DEFAULT_ABSOLUTE_TIMEOUT),
-            cookie_name=str_option(options, "cookie_name", DEFAULT_COOKIE_NAME) or DEFAULT_COOKIE_NAME,
-            cookie_domain=str_option(options, "cookie_domain"),
+            secret=parsed.secret,
+            previous_secrets=parsed.previous_secrets,
+            registry=build_registry(parsed.registry, settings, default="sql"),
+            idle_timeout=parsed.idle_timeout,
+            absolute_timeout=parsed.absolute_timeout,
+            cookie_name=parsed.cookie_name,
+            cookie_domain=parsed.cookie_domain,
             production=settings.is_production,
-            secure=settings.is_production or is_https(settings.public_url),
+            public_url=settings.public_url,
         )
 
     # -- sealing ------------------------------------------------------------------

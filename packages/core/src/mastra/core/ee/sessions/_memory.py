@@ -15,24 +15,25 @@ import weakref
 from collections.abc import Mapping
 from typing import Any
 
+from pydantic import model_validator
+
+from ..audit._options import MemoryAuditOptions
 from ..crypto import sha256_hex
 from ..errors import ConfigurationError
 from ..models import Session
+from ..options import as_provider_options
 from ._base import Clock, RegistrySessionProvider
-from ._common import (
+from ._registry import MemorySessionRegistry, SessionRecord
+from ._session_cookie import (
     DEFAULT_ABSOLUTE_TIMEOUT,
     DEFAULT_COOKIE_NAME,
     DEFAULT_IDLE_TIMEOUT,
     MAX_COOKIE_BYTES,
     SessionCookie,
-    int_option,
-    is_https,
-    settings_of,
-    str_option,
+    SessionOptions,
 )
-from ._registry import MemorySessionRegistry, SessionRecord
 
-__all__ = ["PRODUCTION_WARNING", "MemorySessionProvider"]
+__all__ = ["PRODUCTION_WARNING", "MemoryOptions", "MemorySessionProvider"]
 
 logger = logging.getLogger("mastra.ee.sessions")
 
@@ -40,6 +41,25 @@ PRODUCTION_WARNING = (
     "[MemorySessionProvider] In-memory sessions are lost on restart and are not shared between workers."
 )
 CLEANUP_INTERVAL = 60.0
+
+
+class MemoryOptions(SessionOptions, MemoryAuditOptions):
+    """``[auth.options.memory]``. Two built-in providers share the name ``memory`` (the
+    session provider, SPEC 8.2, and the audit storage, SPEC 8.6) and the host hands
+    every capability of one name the same table, so both validate it with this model:
+    a key of either is valid for both."""
+
+    provider_name = "memory"
+
+    @model_validator(mode="after")
+    def _registry_is_memory(self) -> MemoryOptions:
+        registry = (self.registry or "memory").strip().lower()
+        if registry != "memory":
+            raise ConfigurationError(
+                f"The memory session provider keeps sessions in process memory (registry '{registry}' "
+                "is not supported); use MASTRA_AUTH__SESSION=cookie for a shared registry."
+            )
+        return self
 
 
 async def _cleanup_forever(provider_ref: weakref.ref[MemorySessionProvider]) -> None:
@@ -73,12 +93,12 @@ class MemorySessionProvider(RegistrySessionProvider):
         cookie_name: str = DEFAULT_COOKIE_NAME,
         cookie_domain: str | None = None,
         production: bool = False,
-        secure: bool = False,
+        public_url: str | None = None,
         clock: Clock | None = None,
     ) -> None:
         super().__init__(
             cookie=SessionCookie.create(
-                cookie_name, production=production, secure=secure, domain=cookie_domain
+                cookie_name, production=production, public_url=public_url, domain=cookie_domain
             ),
             registry=MemorySessionRegistry(),
             idle_timeout=idle_timeout,
@@ -92,20 +112,15 @@ class MemorySessionProvider(RegistrySessionProvider):
 
     @classmethod
     def from_options(cls, options: Mapping[str, Any]) -> MemorySessionProvider:
-        settings = settings_of(options)
-        registry = (str_option(options, "registry", "memory") or "memory").lower()
-        if registry != "memory":
-            raise ConfigurationError(
-                f"The memory session provider keeps sessions in process memory (registry '{registry}' "
-                "is not supported); use MASTRA_AUTH__SESSION=cookie for a shared registry."
-            )
+        parsed = as_provider_options(options).parse(MemoryOptions)
+        settings = parsed.settings
         return cls(
-            idle_timeout=int_option(options, "idle_timeout", DEFAULT_IDLE_TIMEOUT),
-            absolute_timeout=int_option(options, "absolute_timeout", DEFAULT_ABSOLUTE_TIMEOUT),
-            cookie_name=str_option(options, "cookie_name", DEFAULT_COOKIE_NAME) or DEFAULT_COOKIE_NAME,
-            cookie_domain=str_option(options, "cookie_domain"),
+            idle_timeout=parsed.idle_timeout,
+            absolute_timeout=parsed.absolute_timeout,
+            cookie_name=parsed.cookie_name,
+            cookie_domain=parsed.cookie_domain,
             production=settings.is_production,
-            secure=settings.is_production or is_https(settings.public_url),
+            public_url=settings.public_url,
         )
 
     # -- background cleanup -------------------------------------------------------

@@ -29,6 +29,7 @@ from ...ee.errors import (
     SignUpDisabled,
     TextPolicyError,
 )
+from ...ee.interfaces import SupportsPasswordReset, SupportsSessionListing
 from ...ee.models import EEUser
 from ...ee.policy import check_display_text
 from .._audit import record
@@ -36,11 +37,8 @@ from .._origin import client_ip, public_origin
 from .._ratelimit import Attempt
 from .._responses import error_response, json_response
 from .._spec import ApiRoute
-from ._common import (
-    ResetConfirmBody,
-    ResetRequestBody,
-    SignInBody,
-    SignUpBody,
+from ._bodies import ResetConfirmBody, ResetRequestBody, SignInBody, SignUpBody
+from ._sessions import (
     clear_headers,
     context,
     issue_session,
@@ -67,7 +65,7 @@ async def _limited(
         return await taking
     except RateLimited as limited:
         reason = "rate_limited"
-        response = error_response(limited.message, 429, headers=[("retry-after", str(limited.retry_after))])
+        response = json_response(limited.body(), limited.status, headers=limited.headers())
     except RateLimitUnavailable:
         logger.error("rate limit storage failed; credential request refused", exc_info=True)
         reason = "rate_limit_unavailable"
@@ -210,7 +208,7 @@ async def request_reset(request: Request) -> Response:
     """Always 202 after the same delay (S6): delivery runs in the background."""
     ctx = context(request)
     creds = ctx.auth.credentials
-    if creds is None or not hasattr(creds, "request_password_reset"):
+    if not isinstance(creds, SupportsPasswordReset):
         return error_response("Password reset not supported", 404)
     started = asyncio.get_running_loop().time()
     body: ResetRequestBody = request.state.mastra_body
@@ -245,7 +243,7 @@ async def request_reset(request: Request) -> Response:
 async def confirm_reset(request: Request) -> Response:
     ctx = context(request)
     creds = ctx.auth.credentials
-    if creds is None or not hasattr(creds, "reset_password"):
+    if not isinstance(creds, SupportsPasswordReset):
         return error_response("Password reset not supported", 404)
     body: ResetConfirmBody = request.state.mastra_body
     meta = {"stage": "confirm"}
@@ -269,7 +267,7 @@ async def confirm_reset(request: Request) -> Response:
         return response
     await _settle(ctx.limiter.succeeded(attempt))
     session = ctx.auth.session
-    if session is not None and hasattr(session, "revoke_user_sessions"):
+    if isinstance(session, SupportsSessionListing):
         try:
             await session.revoke_user_sessions(user_id)
         except Exception:

@@ -22,19 +22,19 @@ from ...ee.crypto import (
     SealError,
     clear_cookie,
     constant_time_equals,
-    cookie_name,
+    cookie_spec,
     new_secret,
     parse_cookie_header,
     set_cookie,
 )
 from ...ee.errors import SSOError
-from ...ee.interfaces import maybe_await
+from ...ee.interfaces import SupportsHostState, SupportsLoginCookies, maybe_await
 from .._audit import record
 from .._origin import absolute_url, public_origin, validate_redirect
 from .._responses import add_headers, error_response, json_response
 from .._spec import ApiRoute
 from .._sso_state import STATE_TTL
-from ._common import context, issue_session, session_metadata
+from ._sessions import context, issue_session, session_metadata
 
 __all__ = ["sso_routes", "state_cookie_spec"]
 
@@ -44,9 +44,13 @@ _CODE = re.compile(r"[a-z0-9_]{1,64}")
 
 
 def state_cookie_spec(ctx: Any, request: Request) -> CookieSpec:
+    """The S8 rule over the origin this request is served on (https in dev → Secure)."""
     settings = ctx.settings
-    secure = settings.is_production or public_origin(request, settings).startswith("https://")
-    return CookieSpec(cookie_name("mastra_sso_state", production=settings.is_production), secure=secure)
+    return cookie_spec(
+        "mastra_sso_state",
+        production=settings.is_production,
+        public_url=public_origin(request, settings),
+    )
 
 
 def _provider_id(sso: Any) -> str:
@@ -94,9 +98,9 @@ async def sso_login(request: Request) -> Response:
     )
     await ctx.sso_states.add(state)
     callback = public_origin(request, settings) + ctx.prefix + "/auth/sso/callback"
-    url = await maybe_await(sso.get_login_url(callback, state))
+    url: str = await maybe_await(sso.get_login_url(callback, state))
     cookies = [set_cookie(spec, sealed, max_age=STATE_TTL)]
-    if hasattr(sso, "get_login_cookies"):
+    if isinstance(sso, SupportsLoginCookies):
         cookies.extend(await maybe_await(sso.get_login_cookies(callback, state)))
     headers = [("set-cookie", c) for c in cookies]
     if _prefers_html(request):
@@ -150,7 +154,7 @@ async def sso_callback(request: Request) -> Response:
         return await fail("sso_not_configured")
     try:
         host_state = state
-        if state and hasattr(sso, "host_state_from_callback"):
+        if state and isinstance(sso, SupportsHostState):
             host_state = str(await maybe_await(sso.host_state_from_callback(state)) or "")
     except Exception:
         host_state = ""

@@ -14,11 +14,13 @@ from pydantic import Field, model_validator
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
+from ...ee.interfaces import IAuditStorage
 from ...ee.license import is_feature_licensed
 from ...ee.models import AuditFilter, Pagination, UTCDateTime, utcnow
 from .._responses import error_response, json_response
 from .._spec import ApiRoute
-from ._common import Body, SafeStr, context
+from ._bodies import Body, SafeStr
+from ._sessions import context
 
 __all__ = ["audit_routes"]
 
@@ -77,36 +79,34 @@ class StatsQuery(AuditQuery):
     bucket: Literal["hour"] = "hour"
 
 
-def _gate(request: Request) -> Response | None:
+def _storage(request: Request) -> IAuditStorage | Response:
+    """The audit storage, or the refusal when the log is unlicensed or not configured."""
     ctx = context(request)
     if not is_feature_licensed(ctx.auth, "audit"):
         return error_response("Forbidden", 403, message="The audit log API requires a valid EE license")
     if ctx.auth.audit_storage is None:
         return error_response("Audit storage not configured", 503)
-    return None
+    return ctx.auth.audit_storage
 
 
 async def list_events(request: Request) -> Response:
-    if (denied := _gate(request)) is not None:
-        return denied
+    if isinstance(storage := _storage(request), Response):
+        return storage
     query: ListQuery = request.state.mastra_query
-    page = await context(request).auth.audit_storage.list(
-        query.to_filter(), Pagination(page=query.page, per_page=query.per_page)
-    )
+    page = await storage.list(query.to_filter(), Pagination(page=query.page, per_page=query.per_page))
     return json_response(page.to_json())
 
 
 async def export_events(request: Request) -> Response:
     from ...ee.audit import EXPORT_FORMATS, export_stream
 
-    if (denied := _gate(request)) is not None:
-        return denied
+    if isinstance(storage := _storage(request), Response):
+        return storage
     query: ExportQuery = request.state.mastra_query
     if query.format not in EXPORT_FORMATS:
         return error_response("Invalid format", 400)
     media_type, ext = EXPORT_FORMATS[query.format]
     stamp = utcnow().strftime("%Y%m%dT%H%M%SZ")
-    storage = context(request).auth.audit_storage
     return StreamingResponse(
         export_stream(storage, query.to_filter(), query.format),
         media_type=media_type,
@@ -115,8 +115,8 @@ async def export_events(request: Request) -> Response:
 
 
 async def event_stats(request: Request) -> Response:
-    if (denied := _gate(request)) is not None:
-        return denied
+    if isinstance(storage := _storage(request), Response):
+        return storage
     query: StatsQuery = request.state.mastra_query
     audit_filter = query.to_filter()
     end: datetime = audit_filter.end_date or utcnow()
@@ -124,7 +124,7 @@ async def event_stats(request: Request) -> Response:
     if end - start > MAX_STATS_RANGE:
         start = end - MAX_STATS_RANGE
     audit_filter = audit_filter.model_copy(update={"start_date": start, "end_date": end})
-    buckets = await context(request).auth.audit_storage.stats(audit_filter, query.bucket)
+    buckets = await storage.stats(audit_filter, query.bucket)
     return json_response({"buckets": [_bucket_json(b) for b in buckets]})
 
 
@@ -138,12 +138,12 @@ def _bucket_json(bucket: dict[str, Any]) -> dict[str, Any]:
 
 
 async def get_event(request: Request) -> Response:
-    if (denied := _gate(request)) is not None:
-        return denied
+    if isinstance(storage := _storage(request), Response):
+        return storage
     event_id = request.path_params["eventId"]
     event = None
     if len(event_id) <= 100 and "\x00" not in event_id:
-        event = await context(request).auth.audit_storage.get(event_id)
+        event = await storage.get(event_id)
     if event is None:
         return error_response("Audit event not found", 404)
     return json_response(event.to_json())

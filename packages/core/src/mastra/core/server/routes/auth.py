@@ -12,16 +12,15 @@ from starlette.responses import Response
 
 from ...ee.capabilities import build_capabilities
 from ...ee.errors import RoleNotFound
-from ...ee.interfaces import maybe_await
+from ...ee.interfaces import SupportsLogoutUrl, SupportsRoleCatalog, SupportsSessionListing, maybe_await
 from ...ee.models import AuditResource, EEUser, format_timestamp
 from ...ee.permissions import compile_permissions, permission_patterns
 from .._audit import record
-from .._authn import AuthOutcome, authenticate_request, rbac_access
-from .._origin import public_origin
+from .._authn import Caller
 from .._responses import error_response, json_response
 from .._spec import ApiRoute
 from . import _credentials, _sso
-from ._common import clear_headers, context
+from ._sessions import clear_headers, context
 
 __all__ = ["auth_routes"]
 
@@ -30,29 +29,29 @@ logger = logging.getLogger("mastra.server")
 
 async def capabilities(request: Request) -> Response:
     ctx = context(request)
-    outcome = await authenticate_request(ctx, request) if ctx.auth.user is not None else AuthOutcome()
+    caller = await ctx.pipeline.authenticate(request) if ctx.auth.user is not None else Caller()
     body = await build_capabilities(
         ctx.auth,
-        outcome.user,
-        request=outcome.request or request,
+        caller.user,
+        request=caller.request or request,
         settings=ctx.settings,
         registry=ctx.registry,
     )
-    return json_response(body, headers=outcome.headers)
+    return json_response(body, headers=caller.headers)
 
 
 async def me(request: Request) -> Response:
     ctx = context(request)
     if ctx.auth.user is None:
         return json_response(None)
-    outcome = await authenticate_request(ctx, request)
-    if outcome.user is None:
-        return json_response(None, headers=outcome.headers)
-    body = outcome.user.public_json()
-    access = await rbac_access(ctx, outcome.user)
+    caller = await ctx.pipeline.authenticate(request)
+    if caller.user is None:
+        return json_response(None, headers=caller.headers)
+    body = caller.user.public_json()
+    access = await ctx.pipeline.access(caller.user)
     if access is not None:
         body["roles"], body["permissions"] = access
-    return json_response(body, headers=outcome.headers)
+    return json_response(body, headers=caller.headers)
 
 
 async def logout(request: Request) -> Response:
@@ -61,19 +60,22 @@ async def logout(request: Request) -> Response:
     if auth.user is None and auth.session is None:
         return json_response({"success": True})
     user: EEUser | None = None
+    sid: str | None = None
     if auth.user is not None:
-        user = (await authenticate_request(ctx, request, refresh=False)).user
+        caller = await ctx.pipeline.authenticate(request, refresh=False)
+        user, sid = caller.user, caller.session_id
     if auth.session is not None:
         try:
-            sid = auth.session.get_session_id_from_request(request)
+            sid = sid or auth.session.get_session_id_from_request(request)
             if sid:
                 await auth.session.destroy_session(sid)
         except Exception:
             logger.info("destroying the session at logout failed", exc_info=True)
     ctx.auth_cache.clear()
     body: dict[str, object] = {"success": True}
-    if auth.sso is not None and hasattr(auth.sso, "get_logout_url"):
-        target = public_origin(request, ctx.settings) + ctx.settings.normalised_studio_base
+    if isinstance(auth.sso, SupportsLogoutUrl):
+        target = ctx.public_origin(request) + ctx.settings.normalised_studio_base
+        url: str | None
         try:
             url = await maybe_await(auth.sso.get_logout_url(target, request))
         except Exception:
@@ -90,7 +92,7 @@ async def logout(request: Request) -> Response:
 async def refresh(request: Request) -> Response:
     ctx = context(request)
     session = ctx.auth.session
-    if not ctx.auth.supports_refresh:
+    if session is None or not ctx.auth.supports_refresh:
         return error_response("Session refresh not configured", 404)
     sid = session.get_session_id_from_request(request)
     if not sid:
@@ -138,7 +140,7 @@ def _current_handle(request: Request) -> str | None:
 async def list_sessions(request: Request) -> Response:
     ctx = context(request)
     provider = ctx.auth.session
-    if provider is None or not hasattr(provider, "list_sessions"):
+    if not isinstance(provider, SupportsSessionListing):
         return error_response("Session management not supported", 404)
     user: EEUser = request.state.user
     current = _current_handle(request)
@@ -149,7 +151,7 @@ async def list_sessions(request: Request) -> Response:
 async def revoke_session(request: Request) -> Response:
     ctx = context(request)
     provider = ctx.auth.session
-    if provider is None or not hasattr(provider, "revoke_session"):
+    if not isinstance(provider, SupportsSessionListing):
         return error_response("Session management not supported", 404)
     user: EEUser = request.state.user
     handle = request.path_params["handle"]
@@ -164,7 +166,7 @@ async def revoke_session(request: Request) -> Response:
 async def revoke_other_sessions(request: Request) -> Response:
     ctx = context(request)
     provider = ctx.auth.session
-    if provider is None or not hasattr(provider, "revoke_user_sessions"):
+    if not isinstance(provider, SupportsSessionListing):
         return error_response("Session management not supported", 404)
     user: EEUser = request.state.user
     count = int(await provider.revoke_user_sessions(user.id, except_handle=_current_handle(request)))
@@ -190,9 +192,10 @@ async def role_permissions(request: Request) -> Response:
             metadata={"permission": "*", "method": request.method, "path": request.url.path},
         )
         return error_response("Admin access required", 403)
-    if not hasattr(rbac, "get_permissions_for_role"):
+    if not isinstance(rbac, SupportsRoleCatalog):
         return error_response("RBAC provider does not support role permission resolution", 404)
     role_id = request.path_params["roleId"]
+    resolved: list[str]
     try:
         resolved = await maybe_await(rbac.get_permissions_for_role(role_id))
     except RoleNotFound:
