@@ -35,11 +35,18 @@ import pytest
 from ..ee.audit import ZERO_HASH, compute_event_hash, verify_chain
 from ..ee.interfaces import IAuditStorage
 from ..ee.models import AuditActor, AuditEvent, AuditEventInput, AuditFilter, AuditResource, Pagination
-from ._clock import FakeClock
+from ._clock import FakeClock as _FakeClock
 
 __all__ = ["AuditStorageConformance", "FakeClock", "make_event"]
 
 START = datetime(2026, 3, 1, 12, 0, 0, 250_000, tzinfo=UTC)
+
+
+class FakeClock(_FakeClock):
+    """The suite's clock; it starts at a non-zero millisecond so truncation shows."""
+
+    def __init__(self, start: datetime = START) -> None:
+        super().__init__(start)
 
 
 def make_event(
@@ -90,7 +97,7 @@ async def _anchor(provider: Any) -> dict[str, Any] | None:
 class AuditStorageConformance:
     @pytest.fixture
     def clock(self) -> FakeClock:
-        return FakeClock(START)
+        return FakeClock()
 
     async def tamper_action(self, provider: Any, seq: int, action: str) -> None:
         raise NotImplementedError("subclasses must rewrite one stored event's action")
