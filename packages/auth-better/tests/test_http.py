@@ -51,7 +51,11 @@ async def test_sign_up_me_sign_in_over_http(app) -> None:
             "/api/auth/credentials/sign-in", json={"email": "nobody@example.com", "password": "bad password"}
         )
         assert wrong.status_code == unknown.status_code == 401
-        assert wrong.json() == unknown.json() == {"error": "Invalid email or password"}
+        assert (
+            wrong.json()
+            == unknown.json()
+            == {"error": "Invalid email or password", "message": "Invalid email or password"}
+        )
         ok = await client.post(
             "/api/auth/credentials/sign-in", json={"email": "WEB@example.com", "password": "web password"}
         )
@@ -64,7 +68,10 @@ async def test_sign_up_me_sign_in_over_http(app) -> None:
         weak = await client.post(
             "/api/auth/credentials/sign-up", json={"email": "weak@example.com", "password": "short1"}
         )
-        assert weak.json() == {"error": "Password must be at least 8 characters"}
+        assert weak.json() == {
+            "error": "Password must be at least 8 characters",
+            "message": "Password must be at least 8 characters",
+        }
 
 
 class CountingReads:

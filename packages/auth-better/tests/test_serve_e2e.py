@@ -66,7 +66,10 @@ def test_full_flow_and_restart(tmp_path: Path) -> None:
         assert viewer.post("/api/auth/logout").json() == {"success": True}
         with httpx.Client(base_url=server.url, cookies=old_cookie) as stale:
             r = stale.get("/api/auth/sessions")
-            assert (r.status_code, r.json()) == (401, {"error": "Invalid or expired token"})
+            assert (r.status_code, r.json()) == (
+                401,
+                {"error": "Invalid or expired token", "message": "Invalid or expired token"},
+            )
         owner_cookie = dict(owner.cookies)
         events_before = owner.get("/api/audit").json()["pagination"]["total"]
     assert server.returncode == 0

@@ -103,7 +103,7 @@ async def test_logout_revokes_and_the_old_cookie_is_refused(http: httpx.AsyncCli
     http.cookies.set("wos_session", stolen)
     replay = await http.get("/api/agents")
     assert replay.status_code == 401
-    assert replay.json() == {"error": "Invalid or expired token"}
+    assert replay.json() == {"error": "Invalid or expired token", "message": "Invalid or expired token"}
 
 
 async def test_workos_down_callback_redirects_with_a_clear_error(

@@ -66,9 +66,15 @@ async def stored_actions(http: httpx.AsyncClient) -> list[dict[str, Any]]:
 async def test_bad_and_stale_signatures_are_refused_and_audited(http: httpx.AsyncClient) -> None:
     event = dsync_event("dsync.user.created", directory_user("x@example.com", ORG))
     bad = await post_event(http, event, secret="not-the-secret")
-    assert bad.status_code == 400 and bad.json() == {"error": "Invalid signature"}
+    assert bad.status_code == 400 and bad.json() == {
+        "error": "Invalid signature",
+        "message": "Invalid signature",
+    }
     stale = await post_event(http, event, ts=int(time.time() * 1000) - 200_000)
-    assert stale.status_code == 400 and stale.json() == {"error": "Invalid signature"}
+    assert stale.status_code == 400 and stale.json() == {
+        "error": "Invalid signature",
+        "message": "Invalid signature",
+    }
     missing = await http.post(PATH, content=b"{}", headers={"origin": "https://evil.example"})
     assert missing.status_code == 400  # CSRF-exempt: rejected by the signature, not the origin
     events = [e for e in await stored_actions(http) if e["action"] == "directory.webhook"]

@@ -99,8 +99,8 @@ def test_malformed_permission_is_invalid_permission_from_both_homes() -> None:
 @pytest.mark.parametrize("error", AUTH_ERRORS, ids=lambda error: error.__name__)
 def test_auth_errors_render_the_spec_body(error: type[AuthError]) -> None:
     rendered = error()
-    assert rendered.body() == {"error": rendered.default_message}
-    assert rendered.body() == {"error": rendered.message}
+    # SPEC 9: ``message`` repeats ``error`` (the reference Studio shows ``message``).
+    assert rendered.body() == {"error": rendered.default_message, "message": rendered.default_message}
     expected_headers = [("retry-after", "1")] if error is RateLimited else []
     assert rendered.headers() == expected_headers
 
@@ -145,8 +145,10 @@ async def test_the_server_renders_an_auth_error_through_its_own_body_and_headers
         teapot = await c.get("/api/plugin/teapot")
         limited = await c.get("/api/plugin/limited")
     assert teapot.status_code == 418
-    assert teapot.json() == {"error": "I'm a teapot", "code": "teapot"}
+    # The plugin's own body, with the ``message`` every error under the prefix carries.
+    assert teapot.json() == {"error": "I'm a teapot", "code": "teapot", "message": "I'm a teapot"}
     assert teapot.headers["x-teapot"] == "short and stout"
     assert limited.status_code == 429
-    assert limited.json() == {"error": "Too many attempts. Try again later."}
+    too_many = "Too many attempts. Try again later."
+    assert limited.json() == {"error": too_many, "message": too_many}
     assert limited.headers["retry-after"] == "7"

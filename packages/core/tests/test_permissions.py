@@ -10,6 +10,7 @@ from mastra.core.ee.permissions import (
     ACTIONS,
     RESOURCES,
     PermissionSet,
+    check_role_permissions,
     compile_permissions,
     derive_permission,
     effective_permission,
@@ -290,14 +291,50 @@ def test_permission_patterns_vocabulary() -> None:
     patterns = permission_patterns()
     assert patterns == sorted(patterns)
     assert len(patterns) == len(set(patterns))
-    assert len(RESOURCES) == 18 and ACTIONS == ("read", "write", "execute", "delete")
-    expected_count = 2 + len(ACTIONS) + len(RESOURCES) * (1 + len(ACTIONS))
-    assert len(patterns) == expected_count
-    for p in ("*", "*:*", "*:delete", "studio:*", "studio:read", "a2a:execute", "auth:write"):
-        assert p in patterns
+    assert ACTIONS == ("read", "write", "execute", "delete", "create", "publish", "share")
+    assert len(RESOURCES) == 38 and RESOURCES[-5:] == ("studio", "settings", "users", "audit", "sessions")
+    # 2 (*, *:*) + 7 *:<action> + 38 <resource>:* + 89 reference pairs + 4 legacy stored
+    # + 5 own resources x 7 actions.
+    assert len(patterns) == 175
+    for p in (
+        "*",
+        "*:*",
+        "*:share",
+        "studio:*",
+        "studio:read",
+        "sessions:delete",
+        "datasets:read",
+        "agents:create",
+        "stored-agents:publish",
+        "stored-skills:share",
+        "stored:*",
+        "stored:delete",
+        "agent-builder:execute",
+    ):
+        assert p in patterns, p
+    # Only what the reference lists for its own resources: no invented pairs.
+    for p in ("tools:write", "logs:delete", "a2a:execute", "stored-workflows:delete"):
+        assert p not in patterns, p
     with_extra = permission_patterns(["workos:portal", "agents:read"])
-    assert "workos:portal" in with_extra and len(with_extra) == expected_count + 1
+    assert "workos:portal" in with_extra and len(with_extra) == 176
     assert with_extra == sorted(with_extra)
+
+
+def test_stored_alias_is_literal_and_warned_about() -> None:
+    # The reference expands 'stored:<action>' to every stored-<family>; SPEC 4.2 does not.
+    assert validate_permission("stored:*") == "stored:*"
+    assert not has_permission(["stored:*"], "stored-agents:read")
+    assert has_permission(["stored:read"], "stored:read")
+    [warning] = check_role_permissions({"ops": ["stored:*", "stored-agents:read"]})
+    assert warning.startswith("Role 'ops': permission 'stored:*' has an unknown resource 'stored'")
+    assert "grants nothing" in warning
+
+
+def test_new_vocabulary_raises_no_warnings() -> None:
+    roles = {
+        "ops": ["datasets:create", "schedules:execute", "sessions:delete", "*:share", "stored-agents:share"]
+    }
+    assert check_role_permissions(roles) == []
 
 
 def test_requirement_cached_before_a_new_grant_key_still_matches() -> None:

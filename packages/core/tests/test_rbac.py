@@ -32,33 +32,82 @@ def user(role: Any = None, **metadata: Any) -> EEUser:
 # -- default roles and resolution -----------------------------------------------------------
 
 
+REFERENCE_RESOURCES_1_68 = [
+    "a2a",
+    "agent-builder",
+    "agent-controller",
+    "agents",
+    "auth",
+    "background-tasks",
+    "channels",
+    "datasets",
+    "embedders",
+    "experiments",
+    "infrastructure",
+    "logs",
+    "mcp",
+    "memory",
+    "observability",
+    "processor-providers",
+    "processors",
+    "schedules",
+    "scores",
+    "stored-agents",
+    "stored-mcp-clients",
+    "stored-prompt-blocks",
+    "stored-scorers",
+    "stored-skills",
+    "stored-workflows",
+    "stored-workspaces",
+    "system",
+    "tool-providers",
+    "tools",
+    "vector",
+    "vectors",
+    "workflows",
+    "workspaces",
+]
+# The reference resources whose actions include execute (npm @mastra/core 1.68.0).
+EXECUTABLE_1_68 = {
+    "agent-builder",
+    "agent-controller",
+    "agents",
+    "datasets",
+    "mcp",
+    "memory",
+    "processors",
+    "schedules",
+    "tools",
+    "vector",
+    "workflows",
+}
+
+
 def test_default_roles_exact() -> None:
     by_id = {r.id: r for r in DEFAULT_ROLES}
     assert [r.id for r in DEFAULT_ROLES] == ["owner", "admin", "member", "viewer"]
     assert [r.name for r in DEFAULT_ROLES] == ["Owner", "Admin", "Member", "Viewer"]
     assert by_id["owner"].permissions == ["*"]
     assert by_id["admin"].permissions == [
+        *(f"{r}:*" for r in REFERENCE_RESOURCES_1_68),
         "studio:*",
-        "agents:*",
-        "workflows:*",
-        "tools:*",
-        "logs:*",
         "settings:*",
         "audit:read",
         "users:*",
+        "sessions:*",
     ]
-    assert by_id["member"].permissions == [
-        "studio:read",
-        "agents:read",
-        "agents:execute",
-        "workflows:read",
-        "workflows:execute",
-        "tools:read",
-        "tools:execute",
-        "logs:read",
-    ]
-    assert by_id["viewer"].permissions == ["studio:read", "agents:read", "workflows:read", "logs:read"]
+    member = ["studio:read"]
+    for r in REFERENCE_RESOURCES_1_68:
+        member += [f"{r}:read", f"{r}:execute"] if r in EXECUTABLE_1_68 else [f"{r}:read"]
+    assert by_id["member"].permissions == member
+    assert by_id["viewer"].permissions == ["studio:read", *(f"{r}:read" for r in REFERENCE_RESOURCES_1_68)]
     assert check_role_permissions(DEFAULT_ROLES) == []
+
+
+def test_default_roles_never_grant_wildcard_actions() -> None:
+    # A '*:<action>' grant would reach the audit log, users and sessions (SPEC 4.5).
+    for r in DEFAULT_ROLES[1:]:
+        assert not [p for p in r.permissions if p.startswith("*")], r.id
 
 
 def test_default_roles_returns_copies() -> None:
@@ -68,13 +117,30 @@ def test_default_roles_returns_copies() -> None:
     assert default_role_mapping()["viewer"] == DEFAULT_ROLES[3].permissions
 
 
-async def test_admin_cannot_delete_audit_or_touch_memory() -> None:
+async def test_admin_cannot_delete_audit() -> None:
     rbac = StaticRBACProvider()
     admin = user("admin")
     assert await rbac.has_permission(admin, "audit:read")
     assert not await rbac.has_permission(admin, "audit:delete")
-    assert not await rbac.has_permission(admin, "memory:read")
-    assert not await rbac.has_permission(admin, "observability:read")
+    # The reference's admin reaches memory and observability; SPEC 4.5's admin too.
+    assert await rbac.has_permission(admin, "memory:delete")
+    assert await rbac.has_permission(admin, "stored-agents:share:a1")
+    assert await rbac.has_permission(admin, "sessions:delete")
+
+
+async def test_audit_users_and_sessions_stay_with_owner_and_admin() -> None:
+    rbac = StaticRBACProvider()
+    for role_id in ("member", "viewer"):
+        someone = user(role_id)
+        assert await rbac.has_permission(someone, "studio:read")
+        assert await rbac.has_permission(someone, "datasets:read")
+        for required in ("audit:read", "users:read", "sessions:read", "settings:read", "stored:read"):
+            assert not await rbac.has_permission(someone, required), (role_id, required)
+    member, viewer = user("member"), user("viewer")
+    assert await rbac.has_permission(member, "schedules:execute")
+    assert not await rbac.has_permission(member, "experiments:execute")
+    assert not await rbac.has_permission(member, "agents:write")
+    assert not await rbac.has_permission(viewer, "schedules:execute")
 
 
 def role(rid: str, perms: list[str], inherits: list[str] | None = None) -> RoleDefinition:

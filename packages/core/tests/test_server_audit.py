@@ -69,7 +69,10 @@ async def test_get_event(owner: httpx.AsyncClient) -> None:
     r = await owner.get(f"/api/audit/{first['id']}")
     assert r.json() == first and len(first["hash"]) == 64
     r = await owner.get("/api/audit/does-not-exist")
-    assert (r.status_code, r.json()) == (404, {"error": "Audit event not found"})
+    assert (r.status_code, r.json()) == (
+        404,
+        {"error": "Audit event not found", "message": "Audit event not found"},
+    )
 
 
 async def test_stats(owner: httpx.AsyncClient) -> None:
@@ -110,7 +113,7 @@ async def test_export_formats(owner: httpx.AsyncClient) -> None:
     r = await owner.get("/api/audit/export", params={"outcome": "success"})
     assert r.headers["content-type"].startswith("application/json") and len(r.json()) == 1
     r = await owner.get("/api/audit/export", params={"format": "xml"})
-    assert (r.status_code, r.json()) == (400, {"error": "Invalid format"})
+    assert (r.status_code, r.json()) == (400, {"error": "Invalid format", "message": "Invalid format"})
 
 
 async def test_viewer_denied_and_audited(app: Any, owner: httpx.AsyncClient) -> None:
@@ -141,4 +144,7 @@ async def test_no_storage_is_503(sqlite_url: str) -> None:
         )
         for path in ("/api/audit", "/api/audit/export", "/api/audit/stats", "/api/audit/x"):
             r = await c.get(path)
-            assert (r.status_code, r.json()) == (503, {"error": "Audit storage not configured"}), path
+            assert (r.status_code, r.json()) == (
+                503,
+                {"error": "Audit storage not configured", "message": "Audit storage not configured"},
+            ), path

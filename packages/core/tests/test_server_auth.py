@@ -78,16 +78,26 @@ async def test_sign_up_sets_cookie_and_first_user_is_owner(app: Any, client: htt
 @pytest.mark.parametrize(
     ("body", "status", "error"),
     [
-        ({"email": "not-an-email", "password": PASSWORD}, 400, {"error": "Invalid email"}),
+        (
+            {"email": "not-an-email", "password": PASSWORD},
+            400,
+            {"error": "Invalid email", "message": "Invalid email"},
+        ),
         (
             {"email": "a@example.com", "password": "short"},
             400,
-            {"error": "Password must be at least 8 characters"},
+            {
+                "error": "Password must be at least 8 characters",
+                "message": "Password must be at least 8 characters",
+            },
         ),
         (
             {"email": "a@example.com", "password": "x" * 129},
             400,
-            {"error": "Password must be at most 128 characters"},
+            {
+                "error": "Password must be at most 128 characters",
+                "message": "Password must be at most 128 characters",
+            },
         ),
     ],
 )
@@ -101,10 +111,16 @@ async def test_sign_up_errors(
 async def test_sign_up_duplicate_and_disabled(app: Any, client: httpx.AsyncClient) -> None:
     await sign_up(client)
     r = await sign_up(client)
-    assert (r.status_code, r.json()) == (400, {"error": "Failed to create account"})
+    assert (r.status_code, r.json()) == (
+        400,
+        {"error": "Failed to create account", "message": "Failed to create account"},
+    )
     provider(app).sign_up_enabled = False
     r = await sign_up(client, email="new@example.com")
-    assert (r.status_code, r.json()) == (403, {"error": "Sign up is disabled"})
+    assert (r.status_code, r.json()) == (
+        403,
+        {"error": "Sign up is disabled", "message": "Sign up is disabled"},
+    )
     failures = [e for e in await events(app, "auth.sign-up") if e.outcome == "failure"]
     assert {e.metadata["reason"] for e in failures} == {"duplicate_email", "sign_up_disabled"}
 
@@ -167,7 +183,10 @@ async def test_sign_in_failures_are_indistinguishable(app: Any, client: httpx.As
     ]
     for body in bodies:
         r = await client.post("/api/auth/credentials/sign-in", json=body, headers=ORIGIN)
-        assert (r.status_code, r.json()) == (401, {"error": "Invalid email or password"})
+        assert (r.status_code, r.json()) == (
+            401,
+            {"error": "Invalid email or password", "message": "Invalid email or password"},
+        )
     failures = [e for e in await events(app, "auth.sign-in") if e.outcome == "failure"]
     assert [e.metadata["reason"] for e in failures] == [
         "invalid_credentials",
@@ -185,7 +204,13 @@ async def test_credentials_not_configured(sqlite_url: str) -> None:
         r = await c.post(
             "/api/auth/credentials/sign-in", json={"email": "a@example.com", "password": "x"}, headers=ORIGIN
         )
-        assert (r.status_code, r.json()) == (404, {"error": "Credentials authentication not configured"})
+        assert (r.status_code, r.json()) == (
+            404,
+            {
+                "error": "Credentials authentication not configured",
+                "message": "Credentials authentication not configured",
+            },
+        )
         assert (await c.get("/api/auth/capabilities")).json()["login"] is None
 
 
@@ -213,7 +238,10 @@ async def test_logout_destroys_session(app: Any, client: httpx.AsyncClient) -> N
     ) as old:
         assert (await old.get("/api/auth/me")).text == "null"
         r = await old.get("/api/auth/sessions")
-        assert (r.status_code, r.json()) == (401, {"error": "Invalid or expired token"})
+        assert (r.status_code, r.json()) == (
+            401,
+            {"error": "Invalid or expired token", "message": "Invalid or expired token"},
+        )
         assert "Max-Age=0" in r.headers["set-cookie"]
     [event] = await events(app, "auth.logout")
     assert event.outcome == "success"
@@ -221,10 +249,10 @@ async def test_logout_destroys_session(app: Any, client: httpx.AsyncClient) -> N
 
 async def test_refresh_route(app: Any, client: httpx.AsyncClient) -> None:
     r = await client.post("/api/auth/refresh", headers=ORIGIN)
-    assert (r.status_code, r.json()) == (401, {"error": "No session"})
+    assert (r.status_code, r.json()) == (401, {"error": "No session", "message": "No session"})
     client.cookies.set("mastra_session", "v1.bogus.value")
     r = await client.post("/api/auth/refresh", headers=ORIGIN)
-    assert (r.status_code, r.json()) == (401, {"error": "Session expired"})
+    assert (r.status_code, r.json()) == (401, {"error": "Session expired", "message": "Session expired"})
     assert "Max-Age=0" in r.headers["set-cookie"]
     client.cookies.clear()
     await sign_up(client)
@@ -239,7 +267,10 @@ async def test_refresh_not_configured(sqlite_url: str) -> None:
     app = reference_app(reference_settings(sqlite_url, auth={"session": None}))
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://localhost") as c:
         r = await c.post("/api/auth/refresh", headers=ORIGIN)
-        assert (r.status_code, r.json()) == (404, {"error": "Session refresh not configured"})
+        assert (r.status_code, r.json()) == (
+            404,
+            {"error": "Session refresh not configured", "message": "Session refresh not configured"},
+        )
 
 
 async def test_sessions_list_and_revoke(app: Any, client: httpx.AsyncClient) -> None:
@@ -263,7 +294,10 @@ async def test_sessions_list_and_revoke(app: Any, client: httpx.AsyncClient) -> 
             for s in sessions
         )
         r = await client.delete("/api/auth/sessions/" + "0" * 32, headers=ORIGIN)
-        assert (r.status_code, r.json()) == (404, {"error": "Session not found"})
+        assert (r.status_code, r.json()) == (
+            404,
+            {"error": "Session not found", "message": "Session not found"},
+        )
         r = await client.delete("/api/auth/sessions", headers=ORIGIN)
         assert r.json() == {"revoked": 1}
         assert (await other.get("/api/auth/sessions")).status_code == 401
@@ -282,11 +316,14 @@ async def test_role_permissions_route(app: Any, client: httpx.AsyncClient) -> No
         r.status_code == 200 and r.json()["roleId"] == "member" and "agents:read" in r.json()["permissions"]
     )
     r = await client.get("/api/auth/roles/nope/permissions")
-    assert (r.status_code, r.json()) == (404, {"error": "Role not found"})
+    assert (r.status_code, r.json()) == (404, {"error": "Role not found", "message": "Role not found"})
     client.cookies.clear()
     await sign_up(client, email="viewer@example.com")
     r = await client.get("/api/auth/roles/member/permissions")
-    assert (r.status_code, r.json()) == (403, {"error": "Admin access required"})
+    assert (r.status_code, r.json()) == (
+        403,
+        {"error": "Admin access required", "message": "Admin access required"},
+    )
 
 
 async def test_role_permissions_without_rbac(sqlite_url: str) -> None:
@@ -294,7 +331,10 @@ async def test_role_permissions_without_rbac(sqlite_url: str) -> None:
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://localhost") as c:
         await sign_up(c)
         r = await c.get("/api/auth/roles/member/permissions")
-        assert (r.status_code, r.json()) == (404, {"error": "RBAC not configured"})
+        assert (r.status_code, r.json()) == (
+            404,
+            {"error": "RBAC not configured", "message": "RBAC not configured"},
+        )
         me = (await c.get("/api/auth/me")).json()
         assert "roles" not in me and "permissions" not in me
 
@@ -323,7 +363,10 @@ async def test_password_reset_flow(app: Any, client: httpx.AsyncClient) -> None:
         json={"token": "nope", "password": "another password"},
         headers=ORIGIN,
     )
-    assert (r.status_code, r.json()) == (400, {"error": "Invalid or expired reset token"})
+    assert (r.status_code, r.json()) == (
+        400,
+        {"error": "Invalid or expired reset token", "message": "Invalid or expired reset token"},
+    )
     r = await client.post(
         "/api/auth/credentials/password-reset/confirm",
         json={"token": token, "password": "brand new password"},
@@ -389,7 +432,10 @@ async def test_refused_sign_in_and_sign_up_are_audited_without_secrets(
     r = await client.post(
         "/api/auth/credentials/sign-up", json={"email": "owner@example.com", "password": bad}, headers=ORIGIN
     )
-    assert r.status_code == 400 and r.json() == {"error": "Failed to create account"}
+    assert r.status_code == 400 and r.json() == {
+        "error": "Failed to create account",
+        "message": "Failed to create account",
+    }
     [sign_in] = [e for e in await events(app, "auth.sign-in") if e.outcome == "failure"]
     [sign_up_event] = [e for e in await events(app, "auth.sign-up") if e.outcome == "failure"]
     assert sign_in.metadata == {"method": "password", "reason": "invalid_credentials"}

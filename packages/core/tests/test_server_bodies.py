@@ -67,7 +67,7 @@ async def test_plugin_route_body_is_capped_while_streaming(app: Any) -> None:
     async with client_for(app) as c:
         r = await c.post("/api/plugin/hook", content=body)
     assert r.status_code == 413
-    assert r.json() == {"error": "Request body too large"}
+    assert r.json() == {"error": "Request body too large", "message": "Request body too large"}
     assert body.sent <= (1 << 20) + 2 * CHUNK  # stopped right after the 1 MiB cap
 
 
@@ -122,7 +122,10 @@ async def test_api_errors_are_json_and_nosniff(app: Any) -> None:
     """Finding 18: JSON 404/405, nosniff on every API response."""
     async with client_for(app) as c:
         r = await c.delete("/api/auth/capabilities", headers=ORIGIN)
-        assert (r.status_code, r.json()) == (405, {"error": "Method not allowed"})
+        assert (r.status_code, r.json()) == (
+            405,
+            {"error": "Method not allowed", "message": "Method not allowed"},
+        )
         assert r.headers["allow"] == "GET, HEAD"
         r = await c.get("/api/no/such/route")
         assert r.status_code == 401  # protected by default: who asks is checked first
@@ -132,7 +135,7 @@ async def test_api_errors_are_json_and_nosniff(app: Any) -> None:
             headers=ORIGIN,
         )
         r = await c.get("/api/no/such/route")
-        assert (r.status_code, r.json()) == (404, {"error": "Not found"})
+        assert (r.status_code, r.json()) == (404, {"error": "Not found", "message": "Not found"})
         r = await c.get("/no-such-studio-page")
         assert r.status_code == 404
         for r in (
@@ -161,4 +164,7 @@ async def test_unknown_auth_paths_are_404_for_everyone(app: Any) -> None:
         for c in (owner, viewer, anon):
             for path in ("/api/auth/nope", "/api/auth/sessions/x/y/z", "/api/audit/export/extra"):
                 r = await c.get(path)
-                assert (r.status_code, r.json()) == (404, {"error": "Not found"}), (path, r.text)
+                assert (r.status_code, r.json()) == (404, {"error": "Not found", "message": "Not found"}), (
+                    path,
+                    r.text,
+                )

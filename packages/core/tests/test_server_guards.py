@@ -18,7 +18,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 PASSWORD = "correct horse battery"
-NOT_CONFIGURED = {"error": "Authentication is not configured"}
+NOT_CONFIGURED = {"error": "Authentication is not configured", "message": "Authentication is not configured"}
 LICENSE_REQUIRED = {"error": "Forbidden", "message": "Permission checks require a valid EE license"}
 
 

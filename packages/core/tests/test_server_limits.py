@@ -13,7 +13,7 @@ from mastra.core.testing.reference import reference_app, reference_settings
 
 ORIGIN = {"origin": "http://localhost"}
 PASSWORD = "correct horse battery"
-TOO_MANY = {"error": "Too many attempts. Try again later."}
+TOO_MANY = {"error": "Too many attempts. Try again later.", "message": "Too many attempts. Try again later."}
 
 
 def make(sqlite_url: str, storage: str, ip: str = "100/60", account: str = "2/300") -> Any:

@@ -113,7 +113,10 @@ async def test_unauthenticated_gets_exact_401(app: Any) -> None:
     async with client_for(app) as c:
         for path in ("/api/custom/x", "/api/agents", "/api/audit", "/api/auth/sessions"):
             r = await c.get(path)
-            assert (r.status_code, r.json()) == (401, {"error": "Invalid or expired token"}), path
+            assert (r.status_code, r.json()) == (
+                401,
+                {"error": "Invalid or expired token", "message": "Invalid or expired token"},
+            ), path
         r = await c.get("/api/custom/x", headers={"authorization": "Bearer nope"})
         assert r.status_code == 401
 
@@ -266,10 +269,13 @@ async def test_csrf(app: Any, owner: httpx.AsyncClient) -> None:
     r = await owner.post("/api/agents/a1/generate", headers={"referer": "http://localhost/studio/page"})
     assert r.status_code == 200
     assert (await owner.post("/api/agents/a1/generate", headers=ORIGIN)).status_code == 200
-    # Credential routes are checked even without any cookie.
+    # Credential routes are checked even without any cookie, once a browser header is there
+    # (with none of Cookie, Origin, Referer, Sec-Fetch-Site: test_server_csrf_cors.py).
     async with client_for(app) as fresh:
         r = await fresh.post(
-            "/api/auth/credentials/sign-in", json={"email": "owner@example.com", "password": PASSWORD}
+            "/api/auth/credentials/sign-in",
+            json={"email": "owner@example.com", "password": PASSWORD},
+            headers={"sec-fetch-site": "cross-site"},
         )
         assert (r.status_code, r.json()) == (403, forbidden)
         r = await fresh.post("/api/auth/logout", headers={"origin": "http://evil.example"})
@@ -442,7 +448,10 @@ async def test_require_permission_fastapi_and_starlette(sqlite_url: str) -> None
                 {"error": "Forbidden", "message": "Missing required permission: agents:execute"},
             )
             r = await anon.post("/host/run")
-            assert (r.status_code, r.json()) == (401, {"error": "Invalid or expired token"})
+            assert (r.status_code, r.json()) == (
+                401,
+                {"error": "Invalid or expired token", "message": "Invalid or expired token"},
+            )
         if host is api:
             async with client_for(host) as viewer:
                 await viewer.post(

@@ -117,7 +117,10 @@ async def test_require_permission_clears_a_dead_session_cookie_like_the_middlewa
         c.cookies.set("mastra_session", cookie)
         for path in ("/host/agents", "/api/auth/sessions"):
             r = await c.get(path)
-            assert (r.status_code, r.json()) == (401, {"error": "Invalid or expired token"}), path
+            assert (r.status_code, r.json()) == (
+                401,
+                {"error": "Invalid or expired token", "message": "Invalid or expired token"},
+            ), path
             assert r.headers["set-cookie"].startswith("mastra_session=;"), path
 
 

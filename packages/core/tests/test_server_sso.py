@@ -161,7 +161,10 @@ async def test_sso_not_configured(sqlite_url: str) -> None:
     app = reference_app(reference_settings(sqlite_url))
     async with client_for(app) as c:
         r = await c.get("/api/auth/sso/login")
-        assert (r.status_code, r.json()) == (404, {"error": "SSO not configured"})
+        assert (r.status_code, r.json()) == (
+            404,
+            {"error": "SSO not configured", "message": "SSO not configured"},
+        )
         r = await c.get("/api/auth/sso/callback")
         assert r.headers["location"].startswith("http://localhost/login?error=sso_not_configured")
 

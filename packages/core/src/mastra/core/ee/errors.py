@@ -103,8 +103,9 @@ class AuthError(MastraEEError):
         super().__init__(self.message)
 
     def body(self) -> dict[str, Any]:
-        """The JSON body of this error's response (SPEC 9): ``{"error": <message>}``."""
-        return {"error": self.message}
+        """The JSON body of this error's response (SPEC 9): ``{"error", "message"}``, both
+        the message (the reference Studio reads ``message``)."""
+        return {"error": self.message, "message": self.message}
 
     def headers(self) -> list[tuple[str, str]]:
         """Headers this error's response carries besides the JSON content type."""

@@ -193,6 +193,12 @@ class AuditEvent(AuditEventInput):
     prev_hash: str
     hash: str
 
+    def to_api_json(self) -> dict[str, Any]:
+        """The HTTP form: :meth:`to_json` (what the hash covers) plus ``createdAt``, the
+        name Mastra's own audit UI reads, beside ``timestamp``."""
+        data = self.to_json()
+        return {**data, "createdAt": data["timestamp"]}
+
 
 class AuditFilter(EEModel):
     actor_id: str | None = None
@@ -222,6 +228,17 @@ class PageInfo(EEModel):
 class AuditPage(EEModel):
     events: list[AuditEvent]
     pagination: PageInfo
+
+    def to_api_json(self, *, offset: int, limit: int) -> dict[str, Any]:
+        """SPEC 9.6's page plus the top-level ``total``/``offset``/``limit`` Mastra's own
+        audit UI reads; events in their HTTP form."""
+        return {
+            "events": [event.to_api_json() for event in self.events],
+            "pagination": self.pagination.to_json(),
+            "total": self.pagination.total,
+            "offset": offset,
+            "limit": limit,
+        }
 
 
 class LicenseInfo(EEModel):

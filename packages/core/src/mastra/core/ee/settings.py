@@ -119,6 +119,9 @@ class Settings(BaseSettings):
     trusted_origins: StrList = Field(default_factory=list)
     #: Extra ``Host`` names the server answers to (``*.example.com`` wildcards), S22.
     allowed_hosts: StrList = Field(default_factory=list)
+    #: Request headers a trusted origin's preflight may ask for beyond the built-in ones
+    #: (``MASTRA_CORS_ALLOW_HEADERS``, comma or JSON list), SPEC 9.2.
+    cors_allow_headers: StrList = Field(default_factory=list)
     trusted_proxy_count: int = Field(default=0, ge=0)
     disabled_plugins: StrList = Field(
         default_factory=list,
@@ -133,7 +136,12 @@ class Settings(BaseSettings):
     )
 
     _split = field_validator(
-        "trusted_origins", "allowed_hosts", "disabled_plugins", "extra_plugins", mode="before"
+        "trusted_origins",
+        "allowed_hosts",
+        "cors_allow_headers",
+        "disabled_plugins",
+        "extra_plugins",
+        mode="before",
     )(_split_list)
 
     _split_previous_secrets = field_validator("auth_previous_secrets", mode="before")(_split_list)

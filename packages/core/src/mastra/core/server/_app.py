@@ -129,6 +129,7 @@ def mount_ee(
     auth_cache_ttl: float | None = None,
     reset_delay: float = 0.5,
     host_check: Literal["api", "all", "off"] = "api",
+    cors: bool = True,
 ) -> EEContext:
     """Add the EE routes under the prefix, the auth middleware and the error handlers.
 
@@ -138,6 +139,10 @@ def mount_ee(
     ``host_check`` (S22): ``"api"`` refuses requests under the prefix whose ``Host``
     is not allowed, ``"all"`` every request, ``"off"`` leaves it to the host app
     (e.g. its own ``TrustedHostMiddleware``).
+
+    ``cors`` (SPEC 9.2): ``True`` answers CORS for trusted origins under the prefix and
+    for ``GET /``, leaving every other path to the host's own CORS middleware; ``False``
+    leaves CORS entirely to the host.
 
     Raises :class:`ConfigurationError` in production without ``MASTRA_PUBLIC_URL``:
     absolute URLs (reset links, SSO callbacks) must not come from request headers.
@@ -166,7 +171,7 @@ def mount_ee(
     app.state.mastra_ee = ctx
     routes: list[BaseRoute] = [Route(prefix + r.path, r.endpoint, methods=[r.method]) for r in table.routes]
     app.router.routes[0:0] = routes  # before any catch-all of the host
-    app.add_middleware(AuthMiddleware, ctx=ctx)
+    app.add_middleware(AuthMiddleware, ctx=ctx, cors=cors)
     if host_check != "off":
         # Added last, so it runs first: nothing sees a request for a foreign host.
         app.add_middleware(
@@ -206,7 +211,7 @@ def create_app(
         await dispose_engines()
 
     async def internal_error(request: Request, exc: Exception) -> Response:
-        return json_response({"error": "Internal server error"}, 500)
+        return error_response("Internal server error", 500)
 
     prefix = settings.normalised_api_prefix
 

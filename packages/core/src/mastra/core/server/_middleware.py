@@ -9,6 +9,7 @@ do is the app's :class:`~._pipeline.AuthPipeline`'s answer (the one path it shar
 
 from __future__ import annotations
 
+import json
 from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
@@ -28,7 +29,17 @@ if TYPE_CHECKING:
 __all__ = ["AuthMiddleware"]
 
 _CORS_METHODS = "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS"
-_CORS_HEADERS = "Authorization, Content-Type, X-Requested-With"
+# The reference Studio sends the last two on every call (SPEC 9.2).
+_CORS_HEADERS = (
+    "Authorization",
+    "Content-Type",
+    "X-Requested-With",
+    "x-mastra-client-type",
+    "x-mastra-dev-playground",
+)
+# Response headers our CORS owns on the paths it answers: a host middleware's copies are
+# dropped there, as two ``Access-Control-Allow-Origin`` headers make browsers refuse both.
+_CORS_OWNED = frozenset({b"access-control-allow-origin", b"access-control-allow-credentials"})
 _NO_STORE = (b"cache-control", b"no-store")
 _NOSNIFF = (b"x-content-type-options", b"nosniff")
 # Path namespaces the EE API owns under the prefix: unknown paths there are 404 for
@@ -73,9 +84,10 @@ class _Reject(Exception):
 class AuthMiddleware:
     """Add with ``app.add_middleware(AuthMiddleware, ctx=ctx)`` (``mount_ee`` does it)."""
 
-    def __init__(self, app: ASGIApp, ctx: EEContext | None = None) -> None:
+    def __init__(self, app: ASGIApp, ctx: EEContext | None = None, *, cors: bool = True) -> None:
         self.app = app
         self._ctx = ctx
+        self._cors = cors  # ``False``: the host app's own CORS middleware answers everything
         self._patterns: tuple[Any, Any] | None = None
 
     def _context(self, scope: Scope) -> EEContext:
@@ -97,19 +109,28 @@ class AuthMiddleware:
         request = Request(scope, receive)
         extra: list[tuple[bytes, bytes]] = []
         origin = request.headers.get("origin")
-        if origin:
-            trusted = _is_trusted(origin, ctx)
-            if request.method == "OPTIONS" and "access-control-request-method" in request.headers:
-                await _preflight(trusted, origin, scope, receive, send)
-                return
-            if trusted:
-                extra += [
-                    (b"access-control-allow-origin", origin.encode("latin-1")),
-                    (b"access-control-allow-credentials", b"true"),
-                    (b"vary", b"Origin"),
-                ]
+        preflight = request.headers.get("access-control-request-method")
+        is_preflight = bool(origin) and request.method == "OPTIONS" and preflight is not None
+        if origin and self._cors:
+            method = preflight.upper() if is_preflight and preflight else request.method
+            if _cors_applies(scope["path"], method, ctx.prefix):
+                trusted = _is_trusted(origin, ctx)
+                if is_preflight:
+                    await _preflight(trusted, origin, _allow_headers(ctx), scope, receive, send)
+                    return
+                if trusted:
+                    extra += [
+                        (b"access-control-allow-origin", origin.encode("latin-1")),
+                        (b"access-control-allow-credentials", b"true"),
+                        (b"vary", b"Origin"),
+                    ]
+        if is_preflight:
+            # Not ours to answer (``cors=False`` or a host path): the host's CORS
+            # middleware does. A preflight carries no credentials and changes nothing.
+            await self.app(scope, receive, send)
+            return
         try:
-            scope, receive = await self._guard(ctx, request, scope, receive, extra)
+            scope, receive, route = await self._guard(ctx, request, scope, receive, extra)
         except _Reject as rejected:
             rejected.response.raw_headers.extend(extra)
             await rejected.response(scope, receive, send)
@@ -122,11 +143,16 @@ class AuthMiddleware:
                 started = True
                 if extra:
                     message = dict(message)
-                    message["headers"] = [*message.get("headers", []), *extra]
+                    message["headers"] = _merge_headers(message.get("headers", []), extra)
             await send(message)
 
+        downstream = (
+            _with_error_message(send_with_headers)
+            if route is not None and route.source == "plugin"
+            else send_with_headers
+        )
         try:
-            await self.app(scope, receive, send_with_headers)
+            await self.app(scope, receive, downstream)
         except BodyTooLarge:
             if started:
                 raise
@@ -143,7 +169,7 @@ class AuthMiddleware:
         scope: Scope,
         receive: Receive,
         extra: list[tuple[bytes, bytes]],
-    ) -> tuple[Scope, Receive]:
+    ) -> tuple[Scope, Receive, ApiRoute | None]:
         path: str = scope["path"]
         method: str = scope["method"]
         prefix = ctx.prefix
@@ -161,10 +187,12 @@ class AuthMiddleware:
             if route is not None:
                 receive = _cap_body(request, receive, route.max_body)
         elif not matches_any(protected_patterns, method, path):
-            return scope, receive  # outside the prefix: public unless configured otherwise
+            return scope, receive, None  # outside the prefix: public unless configured otherwise
 
-        # CSRF (S15): cookie-carrying unsafe requests, and the credential routes always.
-        if method in UNSAFE_METHODS and (route is None or route.csrf_checked):
+        # CSRF (S15): cookie-carrying unsafe requests, and the credential routes always,
+        # unless nothing says "browser": a request with none of the headers a browser
+        # sends (a script, Node ``fetch`` on a server) cannot be forged by a web page.
+        if method in UNSAFE_METHODS and (route is None or route.csrf_checked) and _from_browser(request):
             needs = "cookie" in request.headers or (route is not None and route.csrf_without_cookie)
             if needs and not _origin_ok(request, ctx):
                 raise _Reject(error_response("Forbidden", 403, message="Cross-origin request rejected"))
@@ -196,7 +224,7 @@ class AuthMiddleware:
             denied = await ctx.pipeline.check_route(request, caller, route, method, check_path)
             if denied is not None:
                 raise _Reject(denied.response())
-        return scope, receive
+        return scope, receive, route
 
     def _is_public(
         self,
@@ -223,6 +251,14 @@ def _is_trusted(origin: str, ctx: EEContext) -> bool:
     )
 
 
+# A browser attaches at least one of these to every cross-site request a page can make.
+_BROWSER_HEADERS = ("cookie", "origin", "referer", "sec-fetch-site")
+
+
+def _from_browser(request: Request) -> bool:
+    return any(name in request.headers for name in _BROWSER_HEADERS)
+
+
 def _origin_ok(request: Request, ctx: EEContext) -> bool:
     origin = request.headers.get("origin")
     if origin is None:
@@ -230,7 +266,43 @@ def _origin_ok(request: Request, ctx: EEContext) -> bool:
     return is_allowed_origin(origin, request, ctx.settings)
 
 
-async def _preflight(trusted: bool, origin: str, scope: Scope, receive: Receive, send: Send) -> None:
+def _cors_applies(path: str, method: str, prefix: str) -> bool:
+    """CORS is ours under the prefix and for ``GET /`` (the reference Studio probes the
+    server root from its own origin first); the host app's CORS keeps the rest."""
+    return relative_to_prefix(path, prefix) is not None or (path == "/" and method in {"GET", "HEAD"})
+
+
+def _allow_headers(ctx: EEContext) -> str:
+    extra = [
+        h for h in ctx.settings.cors_allow_headers if h.lower() not in {c.lower() for c in _CORS_HEADERS}
+    ]
+    return ", ".join([*_CORS_HEADERS, *extra])
+
+
+def _merge_headers(
+    headers: list[tuple[bytes, bytes]], extra: list[tuple[bytes, bytes]]
+) -> list[tuple[bytes, bytes]]:
+    """``headers`` plus ``extra``; when ``extra`` carries our CORS answer, the inner
+    response's own CORS headers give way and ``Vary`` values are merged into one header."""
+    if not any(name == b"access-control-allow-origin" for name, _ in extra):
+        return [*headers, *extra]
+    vary: list[bytes] = []
+    merged: list[tuple[bytes, bytes]] = []
+    inner = [(name, value) for name, value in headers if name.lower() not in _CORS_OWNED]
+    for name, value in [*inner, *extra]:
+        if name.lower() != b"vary":
+            merged.append((name, value))
+            continue
+        for item in (v.strip() for v in value.split(b",")):
+            if item and item.lower() not in {seen.lower() for seen in vary}:
+                vary.append(item)
+    merged.append((b"vary", b", ".join(vary)))
+    return merged
+
+
+async def _preflight(
+    trusted: bool, origin: str, allow_headers: str, scope: Scope, receive: Receive, send: Send
+) -> None:
     from starlette.responses import Response
 
     if not trusted:
@@ -242,12 +314,50 @@ async def _preflight(trusted: bool, origin: str, scope: Scope, receive: Receive,
                 (b"access-control-allow-origin", origin.encode("latin-1")),
                 (b"access-control-allow-credentials", b"true"),
                 (b"access-control-allow-methods", _CORS_METHODS.encode()),
-                (b"access-control-allow-headers", _CORS_HEADERS.encode()),
+                (b"access-control-allow-headers", allow_headers.encode("latin-1")),
                 (b"access-control-max-age", b"600"),
                 (b"vary", b"Origin"),
             ]
         )
     await response(scope, receive, send)
+
+
+def _with_error_message(send: Send) -> Send:
+    """``send`` that adds ``message`` to a plugin route's JSON error body lacking it (SPEC 9:
+    every error under the prefix carries ``message``, whoever wrote the handler). Only
+    error responses are held back, and they are small; everything else streams through."""
+    start: Message | None = None
+    chunks: list[bytes] = []
+
+    async def patched(message: Message) -> None:
+        nonlocal start
+        if message["type"] == "http.response.start":
+            content_type = dict(message.get("headers", [])).get(b"content-type", b"")
+            if message["status"] >= 400 and content_type.startswith(b"application/json"):
+                start = message
+                return
+        elif start is not None and message["type"] == "http.response.body":
+            chunks.append(message.get("body", b""))
+            if message.get("more_body", False):
+                return
+            body = _add_message(b"".join(chunks))
+            headers = [(k, v) for k, v in start.get("headers", []) if k != b"content-length"]
+            headers.append((b"content-length", str(len(body)).encode()))
+            await send({**start, "headers": headers})
+            message = {"type": "http.response.body", "body": body, "more_body": False}
+        await send(message)
+
+    return patched
+
+
+def _add_message(raw: bytes) -> bytes:
+    try:
+        body = json.loads(raw)
+    except ValueError:
+        return raw
+    if not isinstance(body, dict) or "message" in body or not isinstance(body.get("error"), str):
+        return raw
+    return json.dumps({**body, "message": body["error"]}, separators=(",", ":")).encode()
 
 
 def _unmatched(ctx: EEContext, rel: str) -> Any:

@@ -74,7 +74,10 @@ class PermissionDenied(HTTPException):
     ) -> None:
         super().__init__(status, detail=body.get("message") or body.get("error"))
         self.status = status
-        self.body = body
+        self.body = {
+            **body,
+            "message": body.get("message", body["error"]),
+        }  # SPEC 9: every error carries ``message``
         self.response_headers = headers or []
 
     def response(self) -> JSONResponse:

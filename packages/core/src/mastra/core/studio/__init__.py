@@ -75,7 +75,7 @@ def studio_routes(ctx: EEContext) -> list[BaseRoute]:
     async def not_found(request: Request) -> Response:
         # An unmatched API path that fell through to the studio gets a JSON answer.
         if api and (request.url.path == api or request.url.path.startswith(api + "/")):
-            return JSONResponse({"error": "Not found"}, status_code=404)
+            return JSONResponse({"error": "Not found", "message": "Not found"}, status_code=404)
         return await pages.not_found(request)
 
     routes: list[BaseRoute] = [

@@ -27,6 +27,11 @@ __all__ = ["chain_status_endpoint"]
 logger = logging.getLogger("mastra.studio")
 
 
+def _error(text: str) -> dict[str, str]:
+    # SPEC 9: error bodies carry ``message`` too (the reference Studio reads it first).
+    return {"error": text, "message": text}
+
+
 def _json(
     body: Any, settings: Settings, status: int = 200, headers: list[tuple[str, str]] | None = None
 ) -> JSONResponse:
@@ -60,7 +65,7 @@ def chain_status_endpoint(ctx: EEContext) -> Any:
             if denied is not None:
                 return _json(denied.body, settings, denied.status)
         if auth.audit_storage is None:
-            return _json({"error": "Audit storage not configured"}, settings, 503)
+            return _json(_error("Audit storage not configured"), settings, 503)
         from ..ee.audit import verify_chain
         from ..ee.models import AuditFilter, Pagination
 
@@ -71,7 +76,7 @@ def chain_status_endpoint(ctx: EEContext) -> Any:
             report = await verify_chain(auth.audit_storage)
         except Exception:
             logger.exception("studio: audit chain verification failed")
-            return _json({"error": "Chain verification failed"}, settings, 500)
+            return _json(_error("Chain verification failed"), settings, 500)
         body = {
             "ok": bool(report.ok),
             "count": int(report.count),

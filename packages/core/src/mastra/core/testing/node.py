@@ -3,6 +3,8 @@
 ``ensure_node_packages("better-auth", {"better-auth": "1.7.25", "better-sqlite3": "^12"})``
 returns a folder with ``node_modules``; the folder name hashes the package list,
 so a changed list installs afresh. better-sqlite3 compiles (~100 s) once per cache.
+``mastra_core_folder()`` installs the reference ``@mastra/core`` the differential
+permission tests compare against.
 """
 
 from __future__ import annotations
@@ -15,7 +17,16 @@ import shutil
 import subprocess
 from pathlib import Path
 
-__all__ = ["cache_root", "ensure_node_packages", "node_available"]
+__all__ = [
+    "MASTRA_CORE_VERSION",
+    "cache_root",
+    "ensure_node_packages",
+    "mastra_core_folder",
+    "node_available",
+]
+
+#: The published reference whose permission vocabulary and matcher SPEC 4.4 follows.
+MASTRA_CORE_VERSION = "1.68.0"
 
 
 def cache_root() -> Path:
@@ -48,3 +59,13 @@ def ensure_node_packages(name: str, dependencies: dict[str, str], *, timeout: fl
             )
             marker.write_text("ok")
     return folder
+
+
+def mastra_core_folder() -> Path:
+    """A cache folder whose ``node_modules`` holds ``@mastra/core`` at :data:`MASTRA_CORE_VERSION`.
+
+    Scripts that import it must live in this folder (ESM resolves packages relative to the
+    importing file). The package declares Node >= 22.13; its ``auth/ee`` entry point runs
+    on Node 20 as well.
+    """
+    return ensure_node_packages("mastra-core", {"@mastra/core": MASTRA_CORE_VERSION})

@@ -7,12 +7,17 @@ split on the first two colons only so that an id may itself contain colons.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from types import MappingProxyType
 
 from ..errors import InvalidPermission
 
 __all__ = [
     "ACTIONS",
+    "LEGACY_STORED_PATTERNS",
+    "PROJECT_RESOURCES",
+    "REFERENCE_ACTIONS",
+    "REFERENCE_RESOURCES",
     "RESOURCES",
     "permission_patterns",
     "split_permission",
@@ -20,27 +25,60 @@ __all__ = [
     "validate_permission",
 ]
 
-RESOURCES: tuple[str, ...] = (
-    "studio",
-    "agents",
-    "workflows",
-    "tools",
-    "memory",
-    "logs",
-    "observability",
-    "scores",
-    "mcp",
-    "a2a",
-    "vector",
-    "processors",
-    "workspaces",
-    "settings",
-    "users",
-    "audit",
-    "system",
-    "auth",
+#: Per resource, the actions the published reference lists (npm ``@mastra/core/auth/ee``
+#: 1.68.0, ``PERMISSIONS`` plus the ``share`` patterns of ``PERMISSION_PATTERNS``). The
+#: reference Studio refuses to start when a permission it uses is not a known pattern, so
+#: every one of these is listed by :func:`permission_patterns`; member roles take
+#: ``execute`` only where the reference lists it.
+REFERENCE_ACTIONS: Mapping[str, tuple[str, ...]] = MappingProxyType(
+    {
+        "a2a": ("read", "write"),
+        "agent-builder": ("read", "write", "execute"),
+        "agent-controller": ("read", "execute"),
+        "agents": ("read", "write", "execute", "delete", "create"),
+        "auth": ("read",),
+        "background-tasks": ("read",),
+        "channels": ("read", "write"),
+        "datasets": ("read", "write", "execute", "delete"),
+        "embedders": ("read",),
+        "experiments": ("read", "delete"),
+        "infrastructure": ("read",),
+        "logs": ("read",),
+        "mcp": ("read", "write", "execute"),
+        "memory": ("read", "write", "execute", "delete"),
+        "observability": ("read", "write", "delete"),
+        "processor-providers": ("read",),
+        "processors": ("read", "execute"),
+        "schedules": ("read", "write", "execute", "delete"),
+        "scores": ("read", "write"),
+        "stored-agents": ("read", "write", "delete", "publish", "share"),
+        "stored-mcp-clients": ("read", "write", "delete", "publish"),
+        "stored-prompt-blocks": ("read", "write", "delete", "publish"),
+        "stored-scorers": ("read", "write", "delete", "publish"),
+        "stored-skills": ("read", "write", "delete", "publish", "share"),
+        "stored-workflows": ("read", "write"),
+        "stored-workspaces": ("read", "write", "delete"),
+        "system": ("read",),
+        "tool-providers": ("read", "write", "delete"),
+        "tools": ("read", "execute"),
+        "vector": ("read", "write", "execute", "delete"),
+        "vectors": ("read",),
+        "workflows": ("read", "write", "execute", "delete"),
+        "workspaces": ("read", "write", "delete"),
+    }
 )
-ACTIONS: tuple[str, ...] = ("read", "write", "execute", "delete")
+#: The reference's resources, in its (alphabetical) order.
+REFERENCE_RESOURCES: tuple[str, ...] = tuple(REFERENCE_ACTIONS)
+#: This project's own resources: the studio, its settings, user and session
+#: administration, and the audit log.
+PROJECT_RESOURCES: tuple[str, ...] = ("studio", "settings", "users", "audit", "sessions")
+RESOURCES: tuple[str, ...] = REFERENCE_RESOURCES + PROJECT_RESOURCES
+ACTIONS: tuple[str, ...] = ("read", "write", "execute", "delete", "create", "publish", "share")
+#: The reference's legacy ``stored`` family patterns. They are listed so that a role or a
+#: client using them validates, but matching stays literal (SPEC 4.2): the reference
+#: expands ``stored:<action>`` to every ``stored-<family>:<action>``, this project does not
+#: (docs/decisions.md).
+LEGACY_STORED_PATTERNS: tuple[str, ...] = ("stored:*", "stored:read", "stored:write", "stored:delete")
 
 _PART = re.compile(r"\*|[a-z0-9][a-z0-9._-]*")
 # Ids are free-form (they may contain colons) but never empty, blank-padded or
@@ -96,7 +134,13 @@ def unknown_parts(permission: str) -> list[str]:
     if len(parts) < 2:
         return []
     notes: list[str] = []
-    if parts[0] != "*" and parts[0] not in RESOURCES:
+    if parts[0] == "stored":
+        # Listed for the reference Studio, but a role granting it would silently get nothing.
+        notes.append(
+            "unknown resource 'stored' (the reference's alias for the stored-* resources; "
+            "it is matched literally here and grants nothing on them)"
+        )
+    elif parts[0] != "*" and parts[0] not in RESOURCES:
         notes.append(f"unknown resource '{parts[0]}'")
     if parts[1] != "*" and parts[1] not in ACTIONS:
         notes.append(f"unknown action '{parts[1]}'")
@@ -106,12 +150,16 @@ def unknown_parts(permission: str) -> list[str]:
 def permission_patterns(extra: Iterable[str] = ()) -> list[str]:
     """The sorted vocabulary for ``GET /auth/permission-patterns`` (SPEC 4.4).
 
-    ``extra`` carries the explicit permissions of plugin routes.
+    ``*``, ``*:*``, every ``*:<action>`` and ``<resource>:*``, the reference's
+    ``<resource>:<action>`` pairs and legacy ``stored`` patterns, every action on this
+    project's own resources; ``extra`` carries the explicit permissions of plugin routes.
     """
-    patterns = {"*", "*:*"}
+    patterns = {"*", "*:*", *LEGACY_STORED_PATTERNS}
     patterns.update(f"*:{action}" for action in ACTIONS)
-    for resource in RESOURCES:
-        patterns.add(f"{resource}:*")
+    patterns.update(f"{resource}:*" for resource in RESOURCES)
+    for resource, actions in REFERENCE_ACTIONS.items():
+        patterns.update(f"{resource}:{action}" for action in actions)
+    for resource in PROJECT_RESOURCES:
         patterns.update(f"{resource}:{action}" for action in ACTIONS)
     patterns.update(p for p in extra if isinstance(p, str) and p)
     return sorted(patterns)

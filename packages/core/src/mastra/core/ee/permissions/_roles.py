@@ -7,7 +7,7 @@ from typing import Any
 
 from ..errors import ConfigurationError
 from ..models import RoleDefinition
-from ._grammar import unknown_parts, validate_permission
+from ._grammar import REFERENCE_ACTIONS, REFERENCE_RESOURCES, unknown_parts, validate_permission
 
 __all__ = [
     "DEFAULT_ROLES",
@@ -18,37 +18,36 @@ __all__ = [
     "resolve_permissions_from_mapping",
 ]
 
+# Roles never use ``*:<action>`` grants (the reference's do): a wildcard action would also
+# reach this project's own resources, and the audit log, users and sessions stay with
+# owner and admin unless configured (SPEC 4.5).
+_ADMIN = (
+    *(f"{resource}:*" for resource in REFERENCE_RESOURCES),
+    "studio:*",
+    "settings:*",
+    "audit:read",
+    "users:*",
+    "sessions:*",
+)
+_VIEWER = ("studio:read", *(f"{resource}:read" for resource in REFERENCE_RESOURCES))
+
+
+def _member_permissions() -> tuple[str, ...]:
+    """``studio:read``, every reference resource's ``read``, and ``execute`` where the
+    reference lists it."""
+    permissions = ["studio:read"]
+    for resource, actions in REFERENCE_ACTIONS.items():
+        permissions.append(f"{resource}:read")
+        if "execute" in actions:
+            permissions.append(f"{resource}:execute")
+    return tuple(permissions)
+
+
 _DEFAULTS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("owner", "Owner", ("*",)),
-    (
-        "admin",
-        "Admin",
-        (
-            "studio:*",
-            "agents:*",
-            "workflows:*",
-            "tools:*",
-            "logs:*",
-            "settings:*",
-            "audit:read",
-            "users:*",
-        ),
-    ),
-    (
-        "member",
-        "Member",
-        (
-            "studio:read",
-            "agents:read",
-            "agents:execute",
-            "workflows:read",
-            "workflows:execute",
-            "tools:read",
-            "tools:execute",
-            "logs:read",
-        ),
-    ),
-    ("viewer", "Viewer", ("studio:read", "agents:read", "workflows:read", "logs:read")),
+    ("admin", "Admin", _ADMIN),
+    ("member", "Member", _member_permissions()),
+    ("viewer", "Viewer", _VIEWER),
 )
 
 

@@ -10,13 +10,13 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import Field, model_validator
+from pydantic import BeforeValidator, Field, model_validator
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
 from ...ee.interfaces import IAuditStorage
 from ...ee.license import is_feature_licensed
-from ...ee.models import AuditFilter, Pagination, UTCDateTime, utcnow
+from ...ee.models import AuditFilter, AuditPage, PageInfo, Pagination, UTCDateTime, utcnow
 from .._responses import error_response, json_response
 from .._spec import ApiRoute
 from ._bodies import Body, SafeStr
@@ -28,11 +28,24 @@ MAX_STATS_RANGE = timedelta(days=31)
 Text = Annotated[SafeStr, Field(max_length=500)]
 
 
+def _actor_type(value: Any) -> Any:
+    # Mastra's own audit UI says ``api-key``; the stored actor type is ``apikey``.
+    return "apikey" if value == "api-key" else value
+
+
+#: ``api-key`` is listed so the OpenAPI document shows it; it is stored as ``apikey``.
+ActorTypeParam = Annotated[
+    Literal["user", "system", "apikey", "api-key"] | None, BeforeValidator(_actor_type)
+]
+
+
 class AuditQuery(Body):
     multi_value_fields: ClassVar[tuple[str, ...]] = ("action",)
 
     actor_id: Text | None = Field(default=None, alias="actorId")
-    actor_type: Literal["user", "system", "apikey"] | None = Field(default=None, alias="actorType")
+    actor_type: Annotated[
+        Literal["user", "system", "apikey", "api-key"] | None, BeforeValidator(_actor_type)
+    ] = Field(default=None, alias="actorType")
     action: list[Annotated[SafeStr, Field(max_length=200)]] | None = Field(default=None, max_length=50)
     action_prefix: Text | None = Field(default=None, alias="actionPrefix")
     resource_type: Text | None = Field(default=None, alias="resourceType")
@@ -40,6 +53,25 @@ class AuditQuery(Body):
     outcome: Literal["success", "failure", "denied"] | None = None
     start_date: UTCDateTime | None = Field(default=None, alias="startDate")
     end_date: UTCDateTime | None = Field(default=None, alias="endDate")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _known_parameters(cls, data: Any) -> Any:
+        # A misspelt filter silently ignored would return the unfiltered log (issue #11).
+        if isinstance(data, dict):
+            known = cls.known_parameters()
+            unknown = sorted(key for key in data if key not in known)
+            if unknown:
+                raise ValueError(
+                    f"Unknown query parameter {', '.join(repr(k) for k in unknown)}; "
+                    f"known: {', '.join(sorted(known))}"
+                )
+        return data
+
+    @classmethod
+    def known_parameters(cls) -> frozenset[str]:
+        # ``apiKey`` is the query token (SPEC 9.2), read by the middleware, not a filter.
+        return frozenset({"apiKey", *(f.alias or name for name, f in cls.model_fields.items())})
 
     @model_validator(mode="after")
     def _wildcards(self) -> AuditQuery:
@@ -67,8 +99,28 @@ class AuditQuery(Body):
 
 
 class ListQuery(AuditQuery):
-    page: int = Field(default=0, ge=0, le=1_000_000)
-    per_page: int = Field(default=50, ge=1, le=500, alias="perPage")
+    """``page``/``perPage`` (SPEC 9.6) or ``offset``/``limit`` (Mastra's own audit UI)."""
+
+    page: int | None = Field(default=None, ge=0, le=1_000_000)
+    per_page: int | None = Field(default=None, ge=1, le=500, alias="perPage")
+    offset: int | None = Field(default=None, ge=0, le=500_000_000)
+    limit: int | None = Field(default=None, ge=1, le=500)
+
+    @model_validator(mode="after")
+    def _one_paging_style(self) -> ListQuery:
+        if (self.page is not None or self.per_page is not None) and (
+            self.offset is not None or self.limit is not None
+        ):
+            raise ValueError("use page/perPage or offset/limit, not both")
+        return self
+
+    @property
+    def window(self) -> tuple[int, int]:
+        """``(offset, limit)`` of the requested events, whichever style asked."""
+        if self.offset is not None or self.limit is not None:
+            return self.offset or 0, self.limit or 50
+        per_page = self.per_page or 50
+        return (self.page or 0) * per_page, per_page
 
 
 class ExportQuery(AuditQuery):
@@ -93,8 +145,23 @@ async def list_events(request: Request) -> Response:
     if isinstance(storage := _storage(request), Response):
         return storage
     query: ListQuery = request.state.mastra_query
-    page = await storage.list(query.to_filter(), Pagination(page=query.page, per_page=query.per_page))
-    return json_response(page.to_json())
+    offset, limit = query.window
+    page = await _window(storage, query.to_filter(), offset, limit)
+    return json_response(page.to_api_json(offset=offset, limit=limit))
+
+
+async def _window(storage: IAuditStorage, audit_filter: AuditFilter, offset: int, limit: int) -> AuditPage:
+    """Events ``offset .. offset+limit`` from a page-based storage: one page when the
+    offset is a multiple of the limit (page/perPage always is), else two, sliced."""
+    first, skip = divmod(offset, limit)
+    page = await storage.list(audit_filter, Pagination(page=first, per_page=limit))
+    if skip == 0:
+        return page
+    following = await storage.list(audit_filter, Pagination(page=first + 1, per_page=limit))
+    events = [*page.events, *following.events][skip : skip + limit]
+    total = following.pagination.total
+    info = PageInfo(total=total, page=first, per_page=limit, has_more=offset + len(events) < total)
+    return AuditPage(events=events, pagination=info)
 
 
 async def export_events(request: Request) -> Response:
@@ -146,7 +213,7 @@ async def get_event(request: Request) -> Response:
         event = await storage.get(event_id)
     if event is None:
         return error_response("Audit event not found", 404)
-    return json_response(event.to_json())
+    return json_response(event.to_api_json())
 
 
 def audit_routes() -> list[ApiRoute]:
