@@ -62,6 +62,7 @@ __all__ = [
     "SupportsTokenAuth",
     "SupportsUserCount",
     "SupportsUserDisable",
+    "SupportsUserListing",
     "SupportsUserLookup",
     "SupportsUserProfileUrl",
     "maybe_await",
@@ -239,13 +240,20 @@ class SupportsRoleAssignment(Protocol):
 
 
 @runtime_checkable
-class SupportsAccountAdmin(Protocol):
+class SupportsUserListing(Protocol):
+    """User provider that can enumerate its users: ``GET /auth/users``. Rows carry
+    ``id``, ``email``, ``name`` and, where stored, ``role``, ``disabled``, ``created``."""
+
+    async def list_users(self) -> builtins.list[dict[str, Any]]: ...
+
+
+@runtime_checkable
+class SupportsAccountAdmin(SupportsUserListing, Protocol):
     """User provider with local accounts: the ``mastra-ee users`` commands."""
 
     async def create_user(
         self, email: str, password: str, name: str | None = None, role: str | None = None
     ) -> EEUser: ...
-    async def list_users(self) -> builtins.list[dict[str, Any]]: ...
     async def get_user_by_email(self, email: str) -> EEUser | None: ...
     async def set_role(self, email: str, role: str) -> tuple[str | None, str]: ...
     async def disable_user(self, email: str) -> EEUser: ...

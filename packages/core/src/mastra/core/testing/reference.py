@@ -120,6 +120,12 @@ class ReferenceProvider:
     async def count_users(self) -> int:
         return len(self.users)
 
+    async def list_users(self) -> list[dict[str, Any]]:
+        return [
+            {"id": u.id, "email": u.email, "name": u.name, "role": u.role, "disabled": u.disabled}
+            for u in self.users.values()
+        ]
+
     async def set_user_role(self, user_id: str, role: str) -> None:
         self.users[user_id].role = role
 
