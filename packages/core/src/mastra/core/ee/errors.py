@@ -59,6 +59,13 @@ __all__ = [
 ]
 
 
+def error_body(error: str, message: str | None = None) -> dict[str, Any]:
+    """An error's JSON body (SPEC 9): ``{"error", "message"}``; the reference Studio shows
+    ``message``, so a body that names only ``error`` repeats it there. The one place this
+    rule is written: the server, the studio and :meth:`AuthError.body` all use it."""
+    return {"error": error, "message": error if message is None else message}
+
+
 class MastraEEError(Exception):
     """Base of every exception raised on purpose by ``mastra.core.ee``."""
 
@@ -105,7 +112,7 @@ class AuthError(MastraEEError):
     def body(self) -> dict[str, Any]:
         """The JSON body of this error's response (SPEC 9): ``{"error", "message"}``, both
         the message (the reference Studio reads ``message``)."""
-        return {"error": self.message, "message": self.message}
+        return error_body(self.message)
 
     def headers(self) -> list[tuple[str, str]]:
         """Headers this error's response carries besides the JSON content type."""

@@ -29,7 +29,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import JSONResponse
 
-from ..ee.errors import ProviderUnavailable
+from ..ee.errors import ProviderUnavailable, error_body
 from ..ee.interfaces import maybe_await
 from ..ee.license import is_feature_licensed
 from ..ee.models import AuditResource, EEUser, ResourceIdentifier
@@ -74,10 +74,7 @@ class PermissionDenied(HTTPException):
     ) -> None:
         super().__init__(status, detail=body.get("message") or body.get("error"))
         self.status = status
-        self.body = {
-            **body,
-            "message": body.get("message", body["error"]),
-        }  # SPEC 9: every error carries ``message``
+        self.body = {**body, **error_body(body["error"], body.get("message"))}
         self.response_headers = headers or []
 
     def response(self) -> JSONResponse:

@@ -10,6 +10,8 @@ from pydantic import BaseModel, ValidationError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from ..ee.errors import error_body
+
 __all__ = [
     "BodyError",
     "add_headers",
@@ -40,10 +42,6 @@ def error_response(
     """``{"error", "message"}`` (SPEC 9): the reference Studio shows ``message``, so a
     body that names only ``error`` repeats it there."""
     return json_response(error_body(error, message), status, headers=headers)
-
-
-def error_body(error: str, message: str | None = None) -> dict[str, Any]:
-    return {"error": error, "message": error if message is None else message}
 
 
 def add_headers(response: Response, headers: Iterable[tuple[str, str]]) -> None:

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
+from ..ee.errors import error_body
 from ..ee.license import is_feature_licensed
 from ..ee.models import AuditResource
 from ..ee.settings import Settings
@@ -25,11 +26,6 @@ if TYPE_CHECKING:
 __all__ = ["chain_status_endpoint"]
 
 logger = logging.getLogger("mastra.studio")
-
-
-def _error(text: str) -> dict[str, str]:
-    # SPEC 9: error bodies carry ``message`` too (the reference Studio reads it first).
-    return {"error": text, "message": text}
 
 
 def _json(
@@ -65,7 +61,7 @@ def chain_status_endpoint(ctx: EEContext) -> Any:
             if denied is not None:
                 return _json(denied.body, settings, denied.status)
         if auth.audit_storage is None:
-            return _json(_error("Audit storage not configured"), settings, 503)
+            return _json(error_body("Audit storage not configured"), settings, 503)
         from ..ee.audit import verify_chain
         from ..ee.models import AuditFilter, Pagination
 
@@ -76,7 +72,7 @@ def chain_status_endpoint(ctx: EEContext) -> Any:
             report = await verify_chain(auth.audit_storage)
         except Exception:
             logger.exception("studio: audit chain verification failed")
-            return _json(_error("Chain verification failed"), settings, 500)
+            return _json(error_body("Chain verification failed"), settings, 500)
         body = {
             "ok": bool(report.ok),
             "count": int(report.count),
