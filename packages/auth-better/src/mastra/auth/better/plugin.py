@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from mastra.core.ee import ProviderOptions, provider_plugin
 
+from ._api import better_auth_routes
 from ._options import BetterOptions
 
 if TYPE_CHECKING:
@@ -34,4 +35,10 @@ def create_provider(options: ProviderOptions) -> EmbeddedBetterAuth | RemoteBett
     return EmbeddedBetterAuth.from_options(options)
 
 
-plugin = provider_plugin("better", create_provider, capabilities=("user", "credentials", "session"))
+# Better Auth's own HTTP API (embedded mode; 404 otherwise), beside the core routes.
+plugin = provider_plugin(
+    "better",
+    create_provider,
+    capabilities=("user", "credentials", "session"),
+    routes=better_auth_routes(),
+)

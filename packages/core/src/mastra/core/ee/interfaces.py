@@ -53,7 +53,9 @@ __all__ = [
     "SupportsHostState",
     "SupportsLoginCookies",
     "SupportsLogoutUrl",
+    "SupportsPasswordChange",
     "SupportsPasswordReset",
+    "SupportsRemoteAuditExport",
     "SupportsRoleAssignment",
     "SupportsRoleCatalog",
     "SupportsSessionListing",
@@ -315,6 +317,17 @@ class SupportsPasswordReset(Protocol):
 
 
 @runtime_checkable
+class SupportsPasswordChange(Protocol):
+    """Credentials provider: ``POST /auth/credentials/change-password`` (S5).
+
+    Verifies ``current_password`` (wrong → :class:`~.errors.InvalidCredentials`), applies
+    the password policy (:class:`~.errors.PasswordPolicyError`) and stores the new
+    password. The host then revokes every session of the user and issues a fresh one."""
+
+    async def change_password(self, user_id: str, current_password: str, new_password: str) -> None: ...
+
+
+@runtime_checkable
 class SupportsSignUpToggle(Protocol):
     def is_sign_up_enabled(self) -> bool: ...
 
@@ -325,3 +338,27 @@ class SupportsRoleCatalog(Protocol):
 
     async def get_available_roles(self) -> builtins.list[dict[str, str]]: ...
     async def get_permissions_for_role(self, role_id: str) -> builtins.list[str]: ...
+
+
+@runtime_checkable
+class SupportsRemoteAuditExport(Protocol):
+    """Audit logger whose destination exports the events it received (WorkOS Audit Logs):
+    ``POST/GET /audit/exports/remote`` and ``mastra-ee audit export --remote``.
+
+    Both return the export as API JSON ``{id, state, url, createdAt, updatedAt}``
+    (``state`` ``pending|ready|error|expired``; ``url`` once ready); ``get`` returns ``None``
+    for an unknown id. An unreachable destination raises ``ProviderUnavailable``, a request
+    it refuses an ``AuthError`` with status 400. ``organization_id`` is the caller's, used
+    when the provider has none configured."""
+
+    async def create_remote_export(
+        self,
+        range_start: datetime,
+        range_end: datetime,
+        *,
+        organization_id: str | None = None,
+        actions: Sequence[str] | None = None,
+        actors: Sequence[str] | None = None,
+        targets: Sequence[str] | None = None,
+    ) -> dict[str, Any]: ...
+    async def get_remote_export(self, export_id: str) -> dict[str, Any] | None: ...

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 __all__ = ["PluginRoute"]
 
@@ -17,7 +17,8 @@ class PluginRoute:
     requires_auth: bool = True
     # str or list (any-of); ``False`` = authentication only; ``None`` = derive from method + path
     permission: str | list[str] | bool | None = None
-    csrf: bool | None = None  # None = true for unsafe methods
+    # None = true for unsafe methods; "always" = also without a cookie (credential routes)
+    csrf: bool | Literal["always"] | None = None
     # Largest request body in bytes (S25); ``None`` = the core's default (1 MiB). The core
     # streams the body through this cap before the endpoint sees it: over it is 413.
     max_body: int | None = None
@@ -25,5 +26,5 @@ class PluginRoute:
     @property
     def csrf_protected(self) -> bool:
         if self.csrf is not None:
-            return self.csrf
+            return bool(self.csrf)
         return self.method.upper() in {"POST", "PUT", "PATCH", "DELETE"}

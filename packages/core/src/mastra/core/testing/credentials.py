@@ -12,6 +12,9 @@ Hooks to override where the provider needs help from the test:
 * ``async disable_user(provider, user_id)`` — make a user disabled/banned;
 * ``async expire_reset_tokens(provider)`` — make every outstanding reset token expired.
 
+A provider that is a :class:`~mastra.core.ee.interfaces.SupportsPasswordChange`
+also runs the password-change cases (the others skip them).
+
 Class flags: ``supports_reset`` (the provider is a
 :class:`~mastra.core.ee.interfaces.SupportsPasswordReset`),
 ``validates_email`` (the provider itself rejects malformed addresses; otherwise only
@@ -35,7 +38,12 @@ from ..ee.errors import (
     SignUpDisabled,
     SignUpFailed,
 )
-from ..ee.interfaces import ICredentialsProvider, SupportsPasswordReset, SupportsSignUpToggle
+from ..ee.interfaces import (
+    ICredentialsProvider,
+    SupportsPasswordChange,
+    SupportsPasswordReset,
+    SupportsSignUpToggle,
+)
 from ..ee.models import CredentialsResult
 
 __all__ = ["CredentialsProviderConformance", "reset_token_from_url"]
@@ -77,6 +85,10 @@ class CredentialsProviderConformance:
         result = await provider.sign_up(email, password, name, None)
         assert isinstance(result, CredentialsResult)
         return result.user
+
+    @staticmethod
+    async def _sign_in(provider: Any, email: str, password: str) -> None:
+        assert isinstance(await provider.sign_in(email, password, None), CredentialsResult)
 
     @staticmethod
     async def _fails(provider: Any, email: str, password: str) -> InvalidCredentials:
@@ -357,3 +369,19 @@ class CredentialsProviderConformance:
         assert caught.value.message == "Password is too common"
         await provider.reset_password(token, "brand new password")
         await provider.sign_in("kim@example.com", "brand new password", None)
+
+    # -- password change (S5) -----------------------------------------------------------------
+
+    async def test_password_change(self, provider: Any) -> None:
+        if not isinstance(provider, SupportsPasswordChange):  # ``provider`` stays ``Any`` below
+            pytest.skip("provider declares no password change")
+        user = await self._sign_up(provider, "leo@example.com")
+        with pytest.raises(InvalidCredentials):
+            await provider.change_password(user.id, PASSWORD + "!", "brand new password")
+        with pytest.raises(PasswordPolicyError) as caught:
+            await provider.change_password(user.id, PASSWORD, "password")
+        assert caught.value.message == "Password is too common"
+        await self._sign_in(provider, "leo@example.com", PASSWORD)  # refusals changed nothing
+        await provider.change_password(user.id, PASSWORD, "brand new password")
+        await self._fails(provider, "leo@example.com", PASSWORD)
+        await self._sign_in(provider, "leo@example.com", "brand new password")

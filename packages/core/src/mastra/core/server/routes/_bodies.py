@@ -9,7 +9,17 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from ...ee.errors import TextPolicyError
 from ...ee.policy import check_display_text
 
-__all__ = ["Body", "EmailText", "ResetConfirmBody", "ResetRequestBody", "SafeStr", "SignInBody", "SignUpBody"]
+__all__ = [
+    "Body",
+    "ChangePasswordBody",
+    "EmailText",
+    "PasswordText",
+    "ResetConfirmBody",
+    "ResetRequestBody",
+    "SafeStr",
+    "SignInBody",
+    "SignUpBody",
+]
 
 
 def _no_nul_or_surrogates(value: str) -> str:
@@ -43,6 +53,10 @@ EmailText = Annotated[
 ]
 
 
+#: A password as every route accepts it (the provider applies the policy).
+PasswordText = Annotated[SafeStr, Field(min_length=1, max_length=1024)]
+
+
 class Body(BaseModel):
     model_config = ConfigDict(extra="ignore", str_strip_whitespace=False)
 
@@ -65,3 +79,8 @@ class ResetRequestBody(Body):
 class ResetConfirmBody(Body):
     token: Annotated[SafeStr, Field(min_length=1, max_length=512)]
     password: Annotated[SafeStr, Field(min_length=1, max_length=1024)]
+
+
+class ChangePasswordBody(Body):
+    currentPassword: PasswordText
+    newPassword: PasswordText

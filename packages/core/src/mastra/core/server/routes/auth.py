@@ -20,6 +20,7 @@ from .._authn import Caller
 from .._responses import error_response, json_response
 from .._spec import ApiRoute
 from . import _credentials, _sso
+from ._flows import sign_out_flow
 from ._sessions import clear_headers, context
 
 __all__ = ["auth_routes"]
@@ -56,37 +57,20 @@ async def me(request: Request) -> Response:
 
 async def logout(request: Request) -> Response:
     ctx = context(request)
-    auth = ctx.auth
-    if auth.user is None and auth.session is None:
-        return json_response({"success": True})
-    user: EEUser | None = None
-    sid: str | None = None
-    if auth.user is not None:
-        caller = await ctx.pipeline.authenticate(request, refresh=False)
-        user, sid = caller.user, caller.session_id
-    if auth.session is not None:
-        try:
-            sid = sid or auth.session.get_session_id_from_request(request)
-            if sid:
-                await auth.session.destroy_session(sid)
-        except Exception:
-            logger.info("destroying the session at logout failed", exc_info=True)
-    ctx.auth_cache.clear()
+    outcome = await sign_out_flow(request, providers=(ctx.auth.sso,))
     body: dict[str, object] = {"success": True}
-    if isinstance(auth.sso, SupportsLogoutUrl):
+    signed_in = ctx.auth.user is not None or ctx.auth.session is not None
+    if signed_in and isinstance(ctx.auth.sso, SupportsLogoutUrl):
         target = ctx.public_origin(request) + ctx.settings.normalised_studio_base
         url: str | None
         try:
-            url = await maybe_await(auth.sso.get_logout_url(target, request))
+            url = await maybe_await(ctx.auth.sso.get_logout_url(target, request))
         except Exception:
             logger.warning("federated logout URL failed", exc_info=True)
             url = None
         if url:
             body["redirectTo"] = url
-    headers = await clear_headers(ctx, auth.sso)
-    if user is not None:
-        await record(request, "auth.logout", "success", user=user)
-    return json_response(body, headers=headers)
+    return json_response(body, headers=outcome.headers)
 
 
 async def refresh(request: Request) -> Response:
