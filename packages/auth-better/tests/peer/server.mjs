@@ -5,7 +5,9 @@
 // the last URL per address, readable at GET /__test/reset?email=... so the tests
 // can drive the reset flow (GET /__test/outbox lists every link in order). The
 // admin plugin adds `role` and `banned` (the columns the Python embedded mode owns)
-// and refuses banned users, so a ban written by Python is enforced here too.
+// and refuses banned users, so a ban written by Python is enforced here too; it is
+// also what remote mode's admin account calls (get-user, list/revoke user sessions).
+// A password reset revokes the user's sessions (remote mode's reset relies on it).
 import http from "node:http";
 import Database from "better-sqlite3";
 import { betterAuth } from "better-auth";
@@ -26,6 +28,7 @@ const options = {
   trustedOrigins: (process.env.BA_TRUSTED || "").split(",").filter(Boolean),
   emailAndPassword: {
     enabled: true,
+    revokeSessionsOnPasswordReset: true,
     sendResetPassword: async ({ user, url, token }) => {
       resetLinks.set(user.email, { url, token });
       outbox.push({ email: user.email, url, token });

@@ -7,6 +7,13 @@ default the project database), ``session_expires_in`` (604800, Better Auth's
 ``expiresIn``), ``session_update_age`` (86400, Better Auth's ``updateAge``) and
 ``session_max_lifetime`` (2592000: refresh never pushes a session beyond 30 days
 after its creation).
+
+Remote mode only, optional: ``admin_email`` / ``admin_password`` (env
+``BETTER_AUTH_ADMIN_EMAIL`` / ``BETTER_AUTH_ADMIN_PASSWORD``), an account of the Better
+Auth server whose Better Auth role includes ``admin``. The server must run Better
+Auth's ``admin`` plugin; the provider signs in as that account and uses the plugin's
+endpoints for ``get_user`` and for listing and revoking any user's sessions. Without
+it, ``get_user`` answers ``None`` and session management is not offered.
 """
 
 from __future__ import annotations
@@ -51,6 +58,8 @@ class BetterOptions(OptionsModel):
         "base_url": ("BETTER_AUTH_URL",),
         "database_url": (attrgetter("database_url"),),
         "origin": (attrgetter("public_url"),),
+        "admin_email": ("BETTER_AUTH_ADMIN_EMAIL",),
+        "admin_password": ("BETTER_AUTH_ADMIN_PASSWORD",),
     }
 
     mode: Literal["embedded", "remote"] = "embedded"
@@ -67,6 +76,8 @@ class BetterOptions(OptionsModel):
     session_expires_in: PositiveInt = 604800
     session_update_age: PositiveInt = 86400
     session_max_lifetime: PositiveInt = 2592000
+    admin_email: str | None = None
+    admin_password: str | None = Field(default=None, repr=False)
 
     @field_validator("mode", mode="before")
     @classmethod
@@ -95,7 +106,14 @@ class BetterOptions(OptionsModel):
             parts = urlsplit(self.base_url)
             if parts.scheme not in {"http", "https"} or not parts.netloc:
                 raise ConfigurationError(f"better: base_url must be an http(s) URL, not {self.base_url!r}")
+        if bool(self.admin_email) != bool(self.admin_password):
+            raise ConfigurationError("better: admin_email and admin_password go together (remote mode)")
         return self
+
+    @property
+    def has_admin(self) -> bool:
+        """Remote mode with an admin account of the Better Auth server (``admin`` plugin)."""
+        return self.mode == "remote" and bool(self.admin_email and self.admin_password)
 
     @property
     def is_dev(self) -> bool:

@@ -6,11 +6,14 @@ required): ``Session.id`` is the signed ``<prefix>.session_token`` cookie value,
 Better Auth's ``Set-Cookie`` headers are passed through to the browser. Bearer
 tokens (Better Auth's bare session tokens) are signed into that cookie value first.
 
-Limits of the public REST API (documented, not worked around): ``get_user`` has no
-endpoint and returns ``None``; ``create_session`` for an arbitrary user is impossible
-and raises ``NotImplementedError``; ``reset_password`` cannot learn the user id and
-returns ``""`` (whether sessions are revoked is the server's
-``revokeSessionsOnPasswordReset``).
+Limits of the public REST API (documented, not worked around): ``create_session`` for
+an arbitrary user is impossible and raises ``NotImplementedError``; ``reset_password``
+cannot learn the user id and returns ``""``, so the reset revokes the user's sessions
+only when the Better Auth server sets ``emailAndPassword.revokeSessionsOnPasswordReset``
+(required for remote mode: the package README). Without an admin account
+``get_user`` answers ``None`` and there is no session management; with one,
+``from_options`` returns :class:`~._admin_provider.AdminRemoteBetterAuth`, which has
+both through Better Auth's ``admin`` plugin.
 """
 
 from __future__ import annotations
@@ -66,6 +69,10 @@ class RemoteBetterAuth:
     @classmethod
     def from_options(cls, options: Mapping[str, Any]) -> RemoteBetterAuth:
         parsed = as_provider_options(options).parse(BetterOptions)
+        if parsed.has_admin and cls is RemoteBetterAuth:
+            from ._admin_provider import AdminRemoteBetterAuth
+
+            return AdminRemoteBetterAuth(parsed, parsed.settings)
         return cls(parsed, parsed.settings)
 
     # -- helpers --------------------------------------------------------------------------
@@ -139,7 +146,7 @@ class RemoteBetterAuth:
         return self._user(result.body["user"]) if result else None
 
     async def get_user(self, user_id: str) -> EEUser | None:
-        return None  # no public Better Auth endpoint looks users up by id
+        return None  # only the admin plugin looks users up by id: AdminRemoteBetterAuth
 
     # -- ICredentialsProvider ---------------------------------------------------------------
 
