@@ -94,6 +94,7 @@ def tune(provider: WorkOSAuthProvider) -> WorkOSAuthProvider:
     """Fast test knobs: no JWKS refetch pause, short audit backoff."""
     provider.jwks.refetch_interval = 0
     provider.audit_backoff = 0.01
+    provider.export_backoff = 0.01
     return provider
 
 

@@ -34,17 +34,31 @@ schema = schemathesis.openapi.from_asgi("/api/openapi.json", APP)
 FUZZ = settings(max_examples=12, deadline=None, suppress_health_check=list(HealthCheck))
 
 
+def _no_server_error(case: schemathesis.Case, status: int) -> bool:
+    # 501 is the documented answer of a route whose configured provider lacks the feature
+    # (remote audit export with a console logger), not a failure.
+    return status < 500 or (status == 501 and "501" in case.operation.definition.raw["responses"])
+
+
 @schema.parametrize()
 @FUZZ
 def test_no_server_errors_anonymous(case: schemathesis.Case) -> None:
     response = case.call(headers={"origin": "http://evil.example"})
-    assert response.status_code < 500, (case.method, case.formatted_path, response.text[:300])
+    assert _no_server_error(case, response.status_code), (
+        case.method,
+        case.formatted_path,
+        response.text[:300],
+    )
 
 
 @schema.parametrize()
 @FUZZ
 def test_no_server_errors_authenticated(case: schemathesis.Case) -> None:
     response = case.call(headers={"authorization": "Bearer fuzz-owner-key", "origin": "http://localhost"})
-    assert response.status_code < 500, (case.method, case.formatted_path, response.text[:300])
+    assert _no_server_error(case, response.status_code), (
+        case.method,
+        case.formatted_path,
+        response.text[:300],
+    )
     if response.status_code == 400:
         assert "error" in response.json()

@@ -12,6 +12,8 @@ every response, so a shape error fails the tests. Behaviour worth emulating:
   ``permissions``, ``auth_time``, ``exp`` (``access_token_ttl``, may be negative);
 * the JWKS endpoint serves the current and previous keys; ``rotate_key()`` switches;
 * audit-log events are recorded; ``audit_fail_times`` makes the next N answer 500;
+* audit-log exports (``exports``, see :mod:`.exports`): pending, then ready with a
+  presigned CSV of the events pushed for that organization and range;
 * ``down = True`` answers 503 everywhere (WorkOS outage).
 """
 
@@ -30,6 +32,7 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from ._keys import SigningKey, now
+from .exports import ExportStore
 
 API_KEY = "sk_test_emulator_key_000000000000"
 CLIENT_ID = "client_01EMULATOR"
@@ -74,6 +77,10 @@ class WorkOSEmulator:
     authorize_requests: list[dict[str, str]] = field(default_factory=list)
     requests: list[tuple[str, str]] = field(default_factory=list)
     keys: list[SigningKey] = field(default_factory=lambda: [SigningKey.generate()])
+    exports: ExportStore = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.exports = ExportStore(self.audit_events)
 
     # -- test controls ------------------------------------------------------------
 
@@ -413,6 +420,12 @@ class WorkOSEmulator:
                 {"link": f"https://setup.workos.test/portal/launch?secret={secrets.token_hex(8)}"}
             )
 
+        async def create_export(request: Request) -> Response:
+            return await emu.exports.create(request, _iso())
+
+        async def get_export(request: Request) -> Response:
+            return await emu.exports.get(request, _iso())
+
         return Starlette(
             routes=[
                 Route("/user_management/authorize", public(authorize), methods=["GET"]),
@@ -431,5 +444,8 @@ class WorkOSEmulator:
                 Route("/user_management/sessions/logout", public(logout), methods=["GET"]),
                 Route("/audit_logs/events", authed(audit_event), methods=["POST"]),
                 Route("/portal/generate_link", authed(portal_link), methods=["POST"]),
+                Route("/audit_logs/exports", authed(create_export), methods=["POST"]),
+                Route("/audit_logs/exports/{export_id}", authed(get_export), methods=["GET"]),
+                Route("/_exports/{export_id}.csv", public(emu.exports.download), methods=["GET"]),
             ]
         )

@@ -1,4 +1,5 @@
-"""``WorkOSAuthProvider``: one object serving user, session, SSO, RBAC and audit export.
+"""``WorkOSAuthProvider``: one object serving user, session, SSO, RBAC, audit export
+and remote audit exports (``SupportsRemoteAuditExport``).
 
 One instance per options set shares the SDK client, the JWKS cache, the membership
 cache and the revocation memory, which is what lets a directory-sync webhook
@@ -19,6 +20,7 @@ from ._options import WorkOSOptions
 from ._revocations import Revocations
 from .audit_export import AuditExportMixin
 from .rbac import WorkOSRBACMixin
+from .remote_export import RemoteExportMixin
 from .sessions import SealedSessionMixin
 from .sso import SSOMixin
 from .users import UsersMixin
@@ -27,7 +29,9 @@ from .webhooks._replay import SeenEvents
 __all__ = ["WorkOSAuthProvider"]
 
 
-class WorkOSAuthProvider(UsersMixin, SealedSessionMixin, SSOMixin, WorkOSRBACMixin, AuditExportMixin):
+class WorkOSAuthProvider(
+    UsersMixin, SealedSessionMixin, SSOMixin, WorkOSRBACMixin, AuditExportMixin, RemoteExportMixin
+):
     name = "workos"
     owns_sessions = True
     is_mastra_cloud_auth = False

@@ -1,5 +1,8 @@
 """``mastra-ee audit list|export|verify|checkpoint`` (SPEC 1.4, 8.6, 9.6, S28).
 
+``export --remote NAME`` asks the audit logger's destination for the export instead
+(``_audit_remote``).
+
 ``verify`` and ``checkpoint`` need the server secret (``MASTRA_AUTH_SECRET``, else
 ``./.mastra/secret`` as ``serve`` writes it; ``MASTRA_AUTH_PREVIOUS_SECRETS`` after a
 rotation): the chain is keyed with it and checkpoints are signed with it.
@@ -34,10 +37,21 @@ def register(sub: Any) -> None:
     listing.add_argument("--limit", type=int, default=50)
     listing.set_defaults(handler=run_list)
 
-    export = audit.add_parser("export", help="export events as json, jsonl or csv")
+    export = audit.add_parser("export", help="export events as json, jsonl or csv, or remotely")
     _add_filters(export)
-    export.add_argument("--format", choices=["json", "csv", "jsonl"], required=True)
-    export.add_argument("--output", default=None, help="file (default stdout)")
+    source = export.add_mutually_exclusive_group(required=True)
+    source.add_argument("--format", choices=["json", "csv", "jsonl"], default=None)
+    source.add_argument(
+        "--remote",
+        metavar="PROVIDER",
+        default=None,
+        help="export at the audit logger's destination (workos); --since defaults to 24 h before --until",
+    )
+    export.add_argument("--output", default=None, help="file (default stdout); with --remote, the CSV")
+    export.add_argument("--wait", action="store_true", help="with --remote: poll until ready, print the URL")
+    export.add_argument(
+        "--timeout", type=float, default=600.0, help="with --remote --wait: seconds to wait (600)"
+    )
     export.set_defaults(handler=run_export)
 
     verify = audit.add_parser("verify", help="verify the hash chain")
@@ -116,6 +130,11 @@ def run_list(args: argparse.Namespace) -> int:
 
 def run_export(args: argparse.Namespace) -> int:
     from ..ee.audit import export_stream
+
+    if args.remote is not None:
+        from ._audit_remote import run_remote_export
+
+        return run_remote_export(args)
 
     def body() -> int:
         storage = _storage(args)

@@ -1,8 +1,10 @@
-"""``/audit*`` routes (SPEC 9.6): list, export (streamed), stats, get by id.
+"""``/audit*`` routes (SPEC 9.6): list, export (streamed), stats, get by id, and
+exports made by the audit logger's destination (``/audit/exports/remote``).
 
 Read-only by design (S14): there is no update or delete route. The middleware
-requires ``audit:read`` (derived from ``GET /audit``); these handlers add the
-license gate and the storage check.
+requires ``audit:read`` (derived from ``GET /audit``; explicit on the remote export
+routes, which read the log elsewhere); these handlers add the license gate and the
+storage or exporter check.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from ...ee.license import is_feature_licensed
 from ...ee.models import AuditFilter, AuditPage, PageInfo, Pagination, UTCDateTime, utcnow
 from .._responses import error_response, json_response
 from .._spec import ApiRoute
+from ._audit_remote import remote_export_routes
 from ._bodies import Body, SafeStr
 from ._sessions import context
 
@@ -246,6 +249,7 @@ def audit_routes() -> list[ApiRoute]:
             summary="Events per hour by outcome",
             responses={200: "Buckets", 400: "Invalid request", **common},
         ),
+        *remote_export_routes(),
         ApiRoute(
             "GET",
             "/audit/{eventId}",
