@@ -11,9 +11,13 @@ from urllib.parse import unquote
 
 import httpx
 import pytest
-from mastra.core.ee.models import AuditActor, AuditEventInput
+from mastra.core.ee.models import AuditActor, AuditEventInput, EEUser
+from mastra.core.ee.permissions import compile_permissions
+from mastra.core.server import Caller
 from mastra.core.studio import CSP, safe_local_path
-from mastra.core.testing.reference import reference_app, reference_settings
+from mastra.core.studio._preview import RolePreview
+from mastra.core.studio._viewer import Viewer
+from mastra.core.testing.reference import ReferenceUser, reference_app, reference_settings
 
 PASSWORD = "correct horse battery"
 
@@ -356,3 +360,85 @@ async def test_reset_password_page_keeps_token_out_of_links(client: httpx.AsyncC
     html = (await client.get("/reset-password?token=abc123")).text
     assert studio_config(html)["resetToken"] == "abc123"
     assert "abc123" not in re.sub(r'<script type="application/json".*?</script>', "", html, flags=re.S)
+
+
+# -- preview as role (SPEC 11.3) and the account page ----------------------------------------
+
+PREVIEW = "mastra_studio_preview"
+
+
+async def test_owner_previewing_a_role_sees_what_that_role_sees(app: Any) -> None:
+    async with make_client(app) as owner, make_client(app) as viewer:
+        await sign_up(owner, "owner@example.com")
+        await sign_up(viewer, "viewer@example.com")
+        own = (await owner.get("/")).text
+        assert studio_config(own)["preview"] == {"available": True, "cookie": PREVIEW, "roleId": None}
+        assert "data-preview-menu" in own and "data-preview-banner" not in own
+        owner.cookies.set(PREVIEW, "viewer")
+        html = (await owner.get("/")).text
+        assert nav_slugs(html) == nav_slugs((await viewer.get("/")).text)
+        assert "Previewing as Viewer" in html and "data-preview-exit" in html
+        config = studio_config(html)
+        assert config["preview"]["roleId"] == "viewer" and "audit:read" not in config["permissions"]
+        assert "data-preview-menu" in html  # still an admin: can switch or go back
+        r = await owner.get("/settings")
+        assert r.status_code == 302 and r.headers["location"] == "/"
+        r = await owner.get("/audit")
+        assert r.status_code == 403 and "Access Denied" in r.text
+        html = (await owner.get("/agents")).text
+        assert 'data-action="write"' not in html and "You don't have permission to execute agents" in html
+        # Pages only: the API still answers with the owner's own permissions.
+        assert (await owner.get("/api/audit")).status_code == 200
+
+
+async def test_a_preview_cookie_never_grants_more(app: Any) -> None:
+    async with make_client(app) as owner, make_client(app) as viewer:
+        await sign_up(owner, "owner@example.com")
+        await sign_up(viewer, "viewer@example.com")
+        before = (await viewer.get("/")).text
+        assert studio_config(before)["preview"]["available"] is False
+        assert "data-preview-menu" not in before
+        for role in ("owner", "admin", "*"):
+            viewer.cookies.set(PREVIEW, role)
+            html = (await viewer.get("/")).text
+            assert nav_slugs(html) == ["home", "agents", "workflows", "tools", "logs"]
+            assert "data-preview-banner" not in html and studio_config(html)["preview"]["roleId"] is None
+            r = await viewer.get("/settings")
+            assert r.status_code == 302 and r.headers["location"] == "/"
+            assert (await viewer.get("/audit")).status_code == 403
+        # An admin naming a role the catalog does not list keeps their own view.
+        owner.cookies.set(PREVIEW, "no-such-role")
+        html = (await owner.get("/")).text
+        assert "data-preview-banner" not in html and "audit" in nav_slugs(html)
+
+
+def test_a_preview_only_narrows_the_callers_own_permissions() -> None:
+    caller = Caller(user=EEUser(id="u1"), permissions=["studio:read", "agents:read"], rbac=True)
+    everything = RolePreview("root", "Root", compile_permissions(["*"]))
+    viewer = Viewer(auth_enabled=True, login_available=True, caller=caller, preview=everything)
+    assert viewer.can("agents:read") and not viewer.can("settings:read")
+    narrow = RolePreview("r", "R", compile_permissions(["studio:read"]))
+    viewer = Viewer(auth_enabled=True, login_available=True, caller=caller, preview=narrow)
+    assert viewer.can("studio:read") and not viewer.can("agents:read")
+
+
+async def test_account_page_offers_password_change_only_when_supported(app: Any, sqlite_url: str) -> None:
+    async with make_client(app) as owner:
+        await sign_up(owner, "owner@example.com")
+        r = await owner.get("/account")
+        assert r.status_code == 200 and studio_config(r.text)["passwordChange"] is True
+        assert "data-password-change-form" in r.text and "account.js" in r.text
+        assert "data-account-link" in (await owner.get("/")).text
+    async with make_client(app) as anonymous:
+        r = await anonymous.get("/account")
+        assert r.status_code == 302 and r.headers["location"].startswith("/login?redirect=")
+    # Without a credentials provider (a token-only user) there is no password to change.
+    tokens = reference_app(reference_settings(sqlite_url, auth={"credentials": None}))
+    reference = tokens.state.mastra_ee.auth.user
+    reference.users["u1"] = ReferenceUser("u1", "t@example.com", "Toni", "00:00", "owner")
+    reference.add_api_key("token-1", "u1")
+    async with make_client(tokens) as c:
+        r = await c.get("/account", headers={"authorization": "Bearer token-1"})
+        assert r.status_code == 200 and studio_config(r.text)["passwordChange"] is False
+        assert "data-password-change-form" not in r.text and "account.js" not in r.text
+        assert "Password change not available" in r.text and "data-account-link" not in r.text

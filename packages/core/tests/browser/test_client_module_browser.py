@@ -142,3 +142,45 @@ async def test_get_me_retries_only_on_503(new_page: Any) -> None:
             "{ headers: { 'Content-Type': 'text/plain' } }); }"
         )
         assert state["content_types"][-1] == "application/json"
+
+
+async def test_change_password_posts_the_contract_and_reports_retry_after(new_page: Any) -> None:
+    app, _ = emulator()
+    with BackgroundServer(app) as server:
+        page = await new_page()
+        await page.goto(server.url + "/")
+        result = await page.evaluate(
+            f"""async () => {{ {IMPORT}
+            const sent = [];
+            const answers = [
+                [429, {{ error: 'Too many attempts', message: 'Too many attempts. Try again later.' }},
+                 {{ 'Retry-After': '42' }}],
+                [400, {{ error: 'Invalid password', message: 'Invalid password' }}, {{}}],
+                [200, {{ success: true }}, {{}}],
+            ];
+            const fetch = async (url, init) => {{
+                sent.push({{ url, method: init.method, body: JSON.parse(init.body) }});
+                const [status, body, headers] = answers.shift();
+                return new Response(JSON.stringify(body), {{ status, headers }});
+            }};
+            const c = m.createAuthClient({{ apiPrefix: '/api', fetch }});
+            const outcomes = [];
+            for (let i = 0; i < 3; i += 1) {{
+                try {{ outcomes.push(await c.changePassword('old pass', 'new pass')); }}
+                catch (e) {{
+                    outcomes.push({{ message: e.message, status: e.status, retryAfter: e.retryAfter }});
+                }}
+            }}
+            return {{ sent, outcomes }};
+        }}"""
+        )
+    assert result["sent"][0] == {
+        "url": "/api/auth/credentials/change-password",
+        "method": "POST",
+        "body": {"currentPassword": "old pass", "newPassword": "new pass"},
+    }
+    assert result["outcomes"] == [
+        {"message": "Too many attempts. Try again later.", "status": 429, "retryAfter": 42},
+        {"message": "Invalid password", "status": 400, "retryAfter": None},
+        {"success": True},
+    ]

@@ -31,6 +31,7 @@ NAV_PAGES: tuple[Page, ...] = (
 PAGES: tuple[Page, ...] = (
     *NAV_PAGES,
     Page("sessions", "Your sessions", "sessions.html", in_nav=False, icon="sessions"),
+    Page("account", "Account", "account.html", in_nav=False, icon="key"),
 )
 
 _KNOWN_ERRORS = {

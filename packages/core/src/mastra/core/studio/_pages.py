@@ -7,8 +7,9 @@ from typing import TYPE_CHECKING, Any
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from ..ee.interfaces import SupportsPasswordReset
+from ..ee.interfaces import SupportsPasswordChange, SupportsPasswordReset
 from ._catalog import NAV_PAGES, Page, error_banner_text
+from ._preview import PREVIEW_COOKIE
 from ._render import html_page, initials
 from ._security import apply_security_headers, login_path, safe_local_path
 from ._viewer import Viewer, resolve_viewer
@@ -40,6 +41,10 @@ class StudioPages:
     def link(self, slug: str) -> str:
         return self.base + slug.lstrip("/")
 
+    def _password_change(self, viewer: Viewer) -> bool:
+        """The signed-in user's credentials provider can change a password (account page)."""
+        return viewer.authenticated and isinstance(self.auth.credentials, SupportsPasswordChange)
+
     def _redirect(self, target: str, viewer: Viewer | None = None) -> Response:
         response = RedirectResponse(target, status_code=302)
         apply_security_headers(response.headers, self.settings, html=False)
@@ -59,6 +64,12 @@ class StudioPages:
             "authenticated": viewer.authenticated,
             "rbac": viewer.rbac_on,
             "permissions": viewer.permissions,
+            "preview": {
+                "available": viewer.can_preview,
+                "cookie": PREVIEW_COOKIE,
+                "roleId": viewer.preview.role_id if viewer.preview else None,
+            },
+            "passwordChange": self._password_change(viewer),
         }
         client_config.update(extra.pop("client", {}))
         return {
@@ -72,6 +83,7 @@ class StudioPages:
             "user_label": (user.name or user.email or "User") if user else "",
             "nav": [p for p in NAV_PAGES if self._nav_visible(viewer, p)],
             "page": page,
+            "password_change": client_config["passwordChange"],
             "client_config": client_config,
             **extra,
         }

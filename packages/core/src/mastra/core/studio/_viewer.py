@@ -9,6 +9,9 @@ only when RBAC is licensed (an RBAC outage leaves none: the no-access page).
 Unlike the API, a page navigation skips the short auth cache: a role changed or a
 user disabled by another process shows on the very next page. Tokens in ``?apiKey=``
 are not accepted here: a page URL is no place for a credential.
+
+An admin previewing a role (:mod:`._preview`) gets the role's permissions on top of
+their own: :meth:`Viewer.can` needs both, so a preview can hide things, never show more.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from typing import TYPE_CHECKING
 from ..ee.license import is_feature_licensed
 from ..ee.models import EEUser
 from ..ee.provider import MastraAuthProvider
+from ._preview import RolePreview, may_preview, resolve_preview
 
 if TYPE_CHECKING:
     from starlette.requests import Request
@@ -36,6 +40,9 @@ class Viewer:
     caller: Caller | None = None
     # Set-Cookie values produced by a transparent refresh; the page response carries them.
     set_cookies: list[str] = field(default_factory=list)
+    #: The caller may preview roles (an RBAC admin with a role catalog).
+    can_preview: bool = False
+    preview: RolePreview | None = None
 
     @property
     def user(self) -> EEUser | None:
@@ -51,17 +58,24 @@ class Viewer:
 
     @property
     def roles(self) -> list[str]:
+        if self.preview is not None:
+            return [self.preview.role_id]
         return self.caller.roles if self.rbac_on and self.caller is not None else []
 
     @property
     def permissions(self) -> list[str]:
+        if self.preview is not None:
+            return list(self.preview.permissions.permissions)
         return self.caller.permissions if self.rbac_on and self.caller is not None else []
 
     def can(self, permission: str) -> bool:
-        """Auth off or RBAC off (auth-only mode) → everything is allowed (SPEC 11.1)."""
+        """Auth off or RBAC off (auth-only mode) → everything is allowed (SPEC 11.1).
+        A role preview only ever narrows the caller's own answer."""
         if not self.auth_enabled or self.caller is None or self.caller.user is None:
             return True
-        return self.caller.may(permission)
+        if not self.caller.may(permission):
+            return False
+        return self.preview is None or self.preview.allows(permission)
 
 
 async def resolve_viewer(ctx: EEContext, request: Request) -> Viewer:
@@ -75,6 +89,8 @@ async def resolve_viewer(ctx: EEContext, request: Request) -> Viewer:
         audit_available=_audit_on(auth),
         caller=caller,
         set_cookies=[value for name, value in caller.headers if name.lower() == "set-cookie"],
+        can_preview=may_preview(auth, caller),
+        preview=await resolve_preview(auth, caller, request),
     )
 
 

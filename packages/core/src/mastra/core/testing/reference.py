@@ -197,6 +197,13 @@ class ReferenceProvider:
             self.users[user.id] = user
         return await self._session_result(user)
 
+    async def change_password(self, user_id: str, current_password: str, new_password: str) -> None:
+        user = self.users.get(user_id)
+        if user is None or not await _verify(current_password, user.password_hash):
+            raise InvalidCredentials()
+        check_password_policy(new_password)
+        user.password_hash = await _hash(new_password)  # the host revokes the sessions (S5)
+
     async def request_password_reset(self, email: str, reset_url: str) -> None:
         user = self._by_email(email)
         if user is None:

@@ -1,6 +1,7 @@
-// Loaded by every page: user menu, sign-out, responsive navigation, avatar fallback.
+// Loaded by every page: user menu, sign-out, role preview, responsive navigation, avatar fallback.
 
 import { $, $$, hide, show } from "./dom.js";
+import { clearPreview, setupPreview } from "./preview.js";
 import { client } from "./studio.js";
 
 function setupUserMenu() {
@@ -38,6 +39,7 @@ function setupUserMenu() {
     hide(error);
     try {
       const result = await client.signOut();
+      clearPreview(); // the next person to sign in here starts from their own view
       if (result && typeof result.redirectTo === "string" && result.redirectTo) {
         window.location.assign(result.redirectTo);
       } else {
@@ -79,5 +81,6 @@ function setupNavToggle() {
 }
 
 setupUserMenu();
+setupPreview();
 setupAvatar();
 setupNavToggle();

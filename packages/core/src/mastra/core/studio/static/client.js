@@ -9,12 +9,18 @@ const CACHE_MS = 60_000;
 const HEADERS_KEY = "mastra.studio.headers";
 
 export class ApiError extends Error {
-  constructor(message, status, body) {
+  constructor(message, status, body, retryAfter = null) {
     super(message);
     this.name = "ApiError";
     this.status = status;
     this.body = body;
+    this.retryAfter = retryAfter; // seconds from a 429's Retry-After, else null
   }
+}
+
+function retryAfterSeconds(response) {
+  const seconds = Number.parseInt(response.headers.get("Retry-After") || "", 10);
+  return Number.isFinite(seconds) && seconds >= 0 ? seconds : null;
 }
 
 // Trim, add a leading "/", drop a trailing "/"; an explicitly empty prefix means none.
@@ -142,7 +148,7 @@ export function createAuthClient(options = {}) {
     const data = await readBody(response);
     if (!response.ok) {
       throw new ApiError(errorText(data, typeof fallback === "function" ? fallback(response.status) : fallback),
-        response.status, data);
+        response.status, data, retryAfterSeconds(response));
     }
     invalidate();
     return data;
@@ -162,6 +168,13 @@ export function createAuthClient(options = {}) {
       action("/auth/credentials/sign-up", name ? { email, password, name } : { email, password },
         "Failed to create account"),
     signOut: () => action("/auth/logout", {}, (status) => `Failed to logout: ${status}`),
+    // The session stays; the server revokes the user's other sessions.
+    changePassword: (currentPassword, newPassword) =>
+      action("/auth/credentials/change-password", { currentPassword, newPassword },
+        (status) => `Failed to change password: ${status}`),
+    // Admins only (403 otherwise): the resolved permissions of one role, for "Preview as role".
+    rolePermissions: (roleId) =>
+      json(`/auth/roles/${encodeURIComponent(roleId)}/permissions`, { method: "GET" }),
     async startSSO(redirect) {
       const query = redirect ? `?redirect_uri=${encodeURIComponent(redirect)}` : "";
       const response = await request(`/auth/sso/login${query}`, { method: "GET" });
