@@ -151,6 +151,8 @@ class AuthMiddleware:
             if route is not None and route.source == "plugin"
             else send_with_headers
         )
+        if extra and scope["path"] == "/" and request.method in {"GET", "HEAD"}:
+            downstream = _probe_answer(downstream)
         try:
             await self.app(scope, receive, downstream)
         except BodyTooLarge:
@@ -264,6 +266,33 @@ def _origin_ok(request: Request, ctx: EEContext) -> bool:
     if origin is None:
         origin = origin_of(request.headers.get("referer"))
     return is_allowed_origin(origin, request, ctx.settings)
+
+
+_PROBE_BODY = b'{"status":"ok"}'
+
+
+def _probe_answer(send: Send) -> Send:
+    """The reference Studio's first request is ``fetch(<server>/)`` from its own origin and
+    needs a 2xx. ``fetch`` follows a redirect (our studio's ``/`` → ``/login``) to a page
+    without CORS and fails, so a redirect answer to a trusted origin's ``GET /`` becomes
+    ``200 {"status":"ok"}``; any other answer passes unchanged."""
+    replaced = False
+
+    async def wrapped(message: Message) -> None:
+        nonlocal replaced
+        if message["type"] == "http.response.start" and 300 <= message["status"] < 400:
+            replaced = True
+            dropped = {b"location", b"content-length", b"content-type"}
+            headers = [(k, v) for k, v in message.get("headers", []) if k.lower() not in dropped]
+            headers += [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(_PROBE_BODY))]
+            message = {**message, "status": 200, "headers": headers}
+        elif replaced and message["type"] == "http.response.body":
+            if message.get("more_body"):
+                return
+            message = {"type": "http.response.body", "body": _PROBE_BODY}
+        await send(message)
+
+    return wrapped
 
 
 def _cors_applies(path: str, method: str, prefix: str) -> bool:
