@@ -213,6 +213,18 @@ async def test_owner_sees_every_section(client: httpx.AsyncClient) -> None:
     assert '<li class="chip">owner</li>' in html
 
 
+async def test_script_driven_buttons_are_disabled_until_their_script_runs(client: httpx.AsyncClient) -> None:
+    # A click that lands before boot.js has wired the menu would do nothing (a flake in
+    # CI under load, and a dead button for a user on a slow link); boot.js enables them.
+    await sign_up(client, "owner@example.com")
+    html = (await client.get("/")).text
+    for marker in ("data-user-menu-trigger", "data-nav-toggle"):
+        tag = re.search(rf"<button[^>]*{marker}[^>]*>", html)
+        assert tag is not None and " disabled " in tag.group(0), marker
+    boot = (await client.get("/_studio/static/boot.js")).text
+    assert "trigger.disabled = false" in boot and "toggle.disabled = false" in boot
+
+
 async def test_viewer_sees_only_permitted_links_and_is_redirected(app: Any) -> None:
     async with make_client(app) as owner, make_client(app) as viewer:
         await sign_up(owner, "owner@example.com")

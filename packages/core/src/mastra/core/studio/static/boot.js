@@ -29,6 +29,8 @@ function setupUserMenu() {
   document.addEventListener("click", (event) => {
     if (!panel.hidden && !menu.contains(event.target)) close(false);
   });
+  // Rendered disabled: a click before this module has run would otherwise do nothing.
+  trigger.disabled = false;
 
   const button = $("[data-sign-out]", menu);
   const label = $("[data-sign-out-label]", menu);
@@ -78,6 +80,7 @@ function setupNavToggle() {
       toggle.focus();
     }
   });
+  toggle.disabled = false; // rendered disabled until it works (see setupUserMenu)
 }
 
 setupUserMenu();
