@@ -68,7 +68,8 @@ def tests(session: nox.Session, package: str) -> None:
 @nox.session
 def tooling(session: nox.Session) -> None:
     """Tests of the repository's own scripts (changesets, dev entry point)."""
-    _sync(session, "--group", "test")
+    # Every package: the docs generators and the host-app example import them.
+    _sync(session, "--all-packages", "--group", "test")
     session.run("python", "-m", "pytest", str(ROOT / "scripts" / "tests"), "-p", "no:cacheprovider", "-q")
 
 
@@ -90,6 +91,23 @@ def lint(session: nox.Session) -> None:
     _sync(session, "--all-packages", "--group", "dev")
     session.run("ruff", "check", "packages", "noxfile.py", "scripts")
     session.run("ruff", "format", "--check", "packages", "noxfile.py", "scripts")
+
+
+@nox.session
+def docs(session: nox.Session) -> None:
+    """The documentation site, warnings as errors (mkdocs.yml; generated reference pages)."""
+    _sync(session, "--all-packages", "--group", "docs")
+    site = session.posargs[0] if session.posargs else str(ROOT / "site")
+    session.run(
+        "mkdocs",
+        "build",
+        "--strict",
+        "--config-file",
+        str(ROOT / "mkdocs.yml"),
+        "--site-dir",
+        site,
+        env={"NO_MKDOCS_2_WARNING": "1"},
+    )
 
 
 @nox.session

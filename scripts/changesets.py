@@ -30,6 +30,8 @@ HEADINGS = {3: "Major Changes", 2: "Minor Changes", 1: "Patch Changes"}
 _FRONT = re.compile(r"\A---\s*\n(?P<front>.*?)\n---\s*\n?(?P<body>.*)\Z", re.S)
 _LINE = re.compile(r"""^\s*["']?(?P<name>[A-Za-z0-9_.\-]+)["']?\s*:\s*(?P<level>major|minor|patch)\s*$""")
 _VERSION = re.compile(r'(?m)^(version\s*=\s*")(?P<v>\d+\.\d+\.\d+)(")')
+# A dependency range on a sibling, as the provider packages declare mastra-core.
+_RANGE = re.compile(r'"(?P<name>[A-Za-z0-9_.\-]+)>=(?P<low>\d+(?:\.\d+)*),<(?P<high>\d+(?:\.\d+)*)"')
 _NAME = re.compile(r'(?m)^name\s*=\s*"(?P<n>[^"]+)"')
 
 
@@ -86,6 +88,38 @@ def bump(version: str, level: int) -> str:
     return f"{major}.{minor}.{patch + 1}"
 
 
+def compatible_range(version: str) -> tuple[str, str]:
+    """``(low, high)`` of the releases compatible with ``version``: before 1.0 a minor
+    release may break (``0.2.0`` -> ``>=0.2,<0.3``), after it a major one (``>=1.4,<2``)."""
+    major, minor, _ = (int(x) for x in version.split("."))
+    return f"{major}.{minor}", (f"0.{minor + 1}" if major == 0 else f"{major + 1}")
+
+
+def _release(version: str) -> tuple[int, ...]:
+    return tuple(int(x) for x in version.split("."))
+
+
+def _current_version(pyproject: Path) -> str:
+    current = _VERSION.search(pyproject.read_text(encoding="utf-8"))
+    if not current:
+        raise ChangesetError(f"{pyproject}: no static version")
+    return current["v"]
+
+
+def _follow_ranges(text: str, new_versions: dict[str, str]) -> str:
+    """Dependency ranges on released distributions that no longer admit the new
+    version move to its compatible range (``mastra-core>=0.1,<0.2`` -> ``>=0.2,<0.3``)."""
+
+    def rewrite(match: re.Match[str]) -> str:
+        new = new_versions.get(match["name"])
+        if new is None or _release(new) < _release(match["high"]):
+            return match[0]
+        low, high = compatible_range(new)
+        return f'"{match["name"]}>={low},<{high}"'
+
+    return _RANGE.sub(rewrite, text)
+
+
 def apply_version(root: Path) -> dict[str, str]:
     changesets = pending(root)
     dists = distributions(root)
@@ -95,22 +129,35 @@ def apply_version(root: Path) -> dict[str, str]:
             if name not in dists:
                 raise ChangesetError(f"{cs.path}: unknown distribution '{name}'")
             plan[name] = max(plan.get(name, 0), level)
+    # A package whose range on a released sibling must move is released too (a patch:
+    # its metadata changed). A patch release stays inside any compatible range, so one
+    # pass finds them all.
+    new_versions = {
+        name: bump(_current_version(dists[name] / "pyproject.toml"), lvl) for name, lvl in plan.items()
+    }
+    followers: dict[str, list[str]] = {}
+    for name, folder in dists.items():
+        text = (folder / "pyproject.toml").read_text(encoding="utf-8")
+        if _follow_ranges(text, new_versions) == text:
+            continue
+        moved = [m["name"] for m in _RANGE.finditer(text) if m["name"] in new_versions]
+        followers[name] = [f"Depends on {dep} {new_versions[dep]}." for dep in moved]
+        plan[name] = max(plan.get(name, 0), 1)
+        new_versions.setdefault(name, bump(_current_version(folder / "pyproject.toml"), 1))
     released: dict[str, str] = {}
-    for name, level in sorted(plan.items()):
+    for name, _level in sorted(plan.items()):
         folder = dists[name]
         pyproject = folder / "pyproject.toml"
         text = pyproject.read_text(encoding="utf-8")
-        current = _VERSION.search(text)
-        if not current:
-            raise ChangesetError(f"{pyproject}: no static version")
-        new = bump(current["v"], level)
-        pyproject.write_text(
-            _VERSION.sub(lambda m, new=new: f"{m[1]}{new}{m[3]}", text, count=1), encoding="utf-8"
-        )
+        new = new_versions[name]
+        text = _VERSION.sub(lambda m, new=new: f"{m[1]}{new}{m[3]}", text, count=1)
+        pyproject.write_text(_follow_ranges(text, new_versions), encoding="utf-8")
         sections: dict[int, list[str]] = {}
         for cs in changesets:
             if name in cs.bumps and cs.summary:
                 sections.setdefault(cs.bumps[name], []).append(cs.summary)
+        if name in followers:
+            sections.setdefault(1, []).extend(followers[name])
         entry = [f"## {new}", ""]
         for lvl in sorted(sections, reverse=True):
             entry += [f"### {HEADINGS[lvl]}", ""]

@@ -93,3 +93,23 @@ def test_unknown_distribution_is_refused(repo: Path) -> None:
     (repo / ".changeset/x.md").write_text('---\n"mastra-nope": patch\n---\n\nx\n')
     with pytest.raises(changesets.ChangesetError, match="unknown distribution 'mastra-nope'"):
         changesets.apply_version(repo)
+
+
+def test_a_minor_core_release_moves_the_providers_range_and_releases_them(repo: Path) -> None:
+    workos = repo / "packages/auth-workos/pyproject.toml"
+    workos.write_text(workos.read_text() + 'dependencies = ["mastra-core>=0.1,<0.2", "httpx>=0.28"]\n')
+    (repo / ".changeset/a.md").write_text('---\n"mastra-core": patch\n---\n\nFix a.\n')
+    assert changesets.apply_version(repo) == {"mastra-core": "0.1.1"}  # still inside the range
+    assert '"mastra-core>=0.1,<0.2"' in workos.read_text()
+    (repo / ".changeset/b.md").write_text('---\n"mastra-core": minor\n---\n\nAdd b.\n')
+    released = changesets.apply_version(repo)
+    assert released == {"mastra-core": "0.2.0", "mastra-auth-workos": "0.1.1"}
+    text = workos.read_text()
+    assert '"mastra-core>=0.2,<0.3", "httpx>=0.28"' in text
+    assert 'version = "0.1.1"' in text
+    assert "- Depends on mastra-core 0.2.0." in (repo / "packages/auth-workos/CHANGELOG.md").read_text()
+
+
+def test_compatible_ranges() -> None:
+    assert changesets.compatible_range("0.2.0") == ("0.2", "0.3")
+    assert changesets.compatible_range("1.4.2") == ("1.4", "2")

@@ -184,3 +184,23 @@ def test_admin_commands_use_the_secret_serve_generated(
     captured = capsys.readouterr()
     assert captured.out.strip() == "OK 1 events"
     assert "unkeyed" not in captured.err
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["users", "list"],
+        ["users", "create", "--email", "a@example.com", "--password-stdin"],
+        ["users", "set-role", "a@example.com", "admin"],
+        ["users", "disable", "a@example.com"],
+    ],
+    ids=["list", "create", "set-role", "disable"],
+)
+def test_an_unreachable_database_is_one_line(
+    argv: list[str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("MASTRA_DATABASE_URL", "postgresql+asyncpg://127.0.0.1:1/x")
+    assert run(argv, monkeypatch, "pass-word-1\n") == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith(f"mastra-ee users {argv[1]}: "), err
+    assert "unreachable" in err or "unavailable" in err, err

@@ -116,3 +116,37 @@ async def test_one_authenticated_request_reads_the_session_once(sqlite_url: str,
         sessions = await client.get("/api/auth/sessions")  # protected: the middleware authenticates
         assert sessions.status_code == 200 and sessions.json()["sessions"][0]["current"] is True
         assert reads.calls == 1
+
+
+@pytest.mark.parametrize(
+    "path, body",
+    [
+        ("/api/auth/credentials/sign-in", {"email": "web@example.com", "password": "web password"}),
+        ("/api/auth/credentials/sign-up", {"email": "web@example.com", "password": "web password"}),
+    ],
+    ids=["sign-in", "sign-up"],
+)
+async def test_an_unreachable_database_is_503_not_a_refusal(path: str, body: dict[str, str]) -> None:
+    """A database outage is the provider being unavailable, not a wrong password (401) or
+    a refused sign-up (400): clients retry a 503 instead of telling the user they erred."""
+    from mastra.core.server import create_app
+
+    settings = make_settings(
+        "postgresql+asyncpg://127.0.0.1:1/x",
+        auth={
+            "user": "better",
+            "credentials": "better",
+            "session": "cookie",
+            "audit_storage": "memory",
+            "rate_limit": {"storage": "memory"},  # the limiter's own outage is a separate 503
+        },
+    )
+    registry = PluginRegistry()
+    registry.register_builtin()
+    registry.register(better_plugin, "better")
+    app = create_app(settings, auth=build_auth(settings, registry), registry=registry)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url=ORIGIN, headers={"origin": ORIGIN}) as client:
+        response = await client.post(path, json=body)
+    assert response.status_code == 503, response.text
+    assert response.json() == {"error": "Auth provider unavailable", "message": "Auth provider unavailable"}

@@ -153,3 +153,34 @@ async def test_events_without_organization_are_skipped_with_one_warning(
     assert sum("skips events without an organization" in r.getMessage() for r in caplog.records) == 1
     assert emulator.audit_attempts == 0
     await p.aclose()
+
+
+async def test_close_sends_events_queued_just_before_it(workos_options, settings, emulator) -> None:
+    """Shutdown used to cancel the worker: events queued right before close were lost."""
+    from mastra.auth.workos import WorkOSAuthProvider
+    from mastra.core.ee.options import ProviderOptions
+
+    p = WorkOSAuthProvider.from_options(ProviderOptions(workos_options, settings))
+    for _ in range(5):
+        await p.log(sign_in_event())
+    await p.aclose()
+    assert len(emulator.audit_events) == 5
+    assert len({e["idempotency_key"] for e in emulator.audit_events}) == 5
+
+
+async def test_close_gives_up_on_an_unreachable_workos_after_its_timeout(
+    workos_options, settings, emulator, caplog
+) -> None:
+    from mastra.auth.workos import WorkOSAuthProvider
+    from mastra.core.ee.options import ProviderOptions
+
+    p = WorkOSAuthProvider.from_options(ProviderOptions(workos_options, settings))
+    p.audit_backoff, p.audit_close_timeout = 5.0, 0.3  # retries would outlast the close
+    emulator.audit_fail_times = 100
+    await p.log(sign_in_event())
+    started = time.perf_counter()
+    with caplog.at_level(logging.ERROR, logger="mastra.auth.workos"):
+        await p.aclose()
+    assert time.perf_counter() - started < 2.0
+    assert emulator.audit_events == []
+    assert any("dropped 1 queued event(s) at shutdown" in r.getMessage() for r in caplog.records)

@@ -44,6 +44,18 @@ async def test_dns_rebinding_cannot_create_the_first_owner(sqlite_url: str) -> N
     assert await app.state.mastra_ee.auth.user.count_users() == 0
 
 
+async def test_probes_answer_any_host_and_nothing_else_does(sqlite_url: str) -> None:
+    """Kubernetes probes a pod by its IP: liveness and readiness answer whatever the Host,
+    every other path (the rest of /system included) is still refused."""
+    app = reference_app(reference_settings(sqlite_url))
+    async with client(app, "http://10.1.2.3:4111") as c:
+        assert (await c.get("/api/system/health")).status_code == 200
+        assert (await c.get("/api/system/ready")).status_code == 200
+        for path in ("/api/system/metrics", "/api/system/health/x", "/api/auth/capabilities", "/login"):
+            r = await c.get(path)
+            assert r.status_code == 400, path
+
+
 async def test_reset_link_never_comes_from_a_forged_host(sqlite_url: str) -> None:
     app = reference_app(reference_settings(sqlite_url))
     provider = app.state.mastra_ee.auth.user

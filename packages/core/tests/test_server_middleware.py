@@ -39,7 +39,7 @@ class RoutesPlugin:
             PluginRoute("POST", "/plugin/hook", echo, requires_auth=False, csrf=False),
             PluginRoute("GET", "/plugin/explicit", echo, permission=["tools:write", "workflows:delete"]),
             PluginRoute("GET", "/plugin/authonly", echo, permission=False),
-            PluginRoute("GET", "/system/health", echo),
+            PluginRoute("GET", "/system/info", echo),
         ]
 
 
@@ -124,7 +124,7 @@ async def test_unauthenticated_gets_exact_401(app: Any) -> None:
 async def test_public_paths(app: Any) -> None:
     async with client_for(app) as c:
         assert (await c.get("/api/plugin/public")).json() == {"user": None, "perms": None}
-        assert (await c.get("/api/system/health")).status_code == 200
+        assert (await c.get("/api/system/info")).status_code == 200  # /system/* is public
         assert (await c.get("/api/openapi.json")).status_code == 200
         assert (await c.post("/api/plugin/hook")).status_code == 200  # csrf=False, public
 

@@ -131,6 +131,7 @@ class AuditExportMixin:
     audit_backoff = 0.5  # seconds before the first retry, then doubling (plus jitter)
     audit_retry_window = 120.0  # seconds: no new attempt starts later than this
     audit_queue_size = 10_000
+    audit_close_timeout = 10.0  # seconds aclose() waits for queued events to be sent
 
     _audit_queue: asyncio.Queue[tuple[str, str, dict[str, Any]]] | None = None
     _audit_worker: asyncio.Task[None] | None = None
@@ -220,10 +221,28 @@ class AuditExportMixin:
             await asyncio.wait_for(self._audit_queue.join(), wait_seconds)
 
     async def aclose_audit(self) -> None:
-        if self._audit_worker is not None:
-            self._audit_worker.cancel()
+        """Send what is still queued, then stop the worker (shutdown).
+
+        Events logged just before shutdown (the sign-out that ends a session, say)
+        must not vanish with the worker, so the queue is drained first, for at most
+        ``audit_close_timeout`` seconds: an unreachable WorkOS cannot hold shutdown
+        for the whole retry window. What is left then is dropped with an ERROR log.
+        """
+        worker, queue = self._audit_worker, self._audit_queue
+        if worker is None:
+            return
+        if queue is not None and not worker.done() and worker.get_loop() is asyncio.get_running_loop():
             try:
-                await self._audit_worker
-            except (asyncio.CancelledError, RuntimeError):
-                pass
-            self._audit_worker = None
+                await asyncio.wait_for(queue.join(), self.audit_close_timeout)
+            except TimeoutError:
+                logger.error(
+                    "WorkOS audit export dropped %d queued event(s) at shutdown after %.0f s",
+                    queue.qsize() + 1,  # plus the one being sent
+                    self.audit_close_timeout,
+                )
+        worker.cancel()
+        try:
+            await worker
+        except (asyncio.CancelledError, RuntimeError):
+            pass
+        self._audit_worker = None

@@ -11,11 +11,13 @@ rotation): the chain is keyed with it and checkpoints are signed with it.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from datetime import datetime
 from typing import Any
 
-from ._command import CommandError, add_config_option, guard, load, run_async, terminal_safe
+from ._command import CommandError, add_config_option, add_json_option, load, run_async, terminal_safe
+from ._progress import counted
 
 
 def _add_filters(parser: argparse.ArgumentParser) -> None:
@@ -35,6 +37,7 @@ def register(sub: Any) -> None:
     listing = audit.add_parser("list", help="newest events first, one line each")
     _add_filters(listing)
     listing.add_argument("--limit", type=int, default=50)
+    add_json_option(listing)
     listing.set_defaults(handler=run_list)
 
     export = audit.add_parser("export", help="export events as json, jsonl or csv, or remotely")
@@ -56,6 +59,7 @@ def register(sub: Any) -> None:
 
     verify = audit.add_parser("verify", help="verify the hash chain")
     add_config_option(verify)
+    add_json_option(verify)
     verify.add_argument(
         "--checkpoint",
         metavar="FILE",
@@ -116,16 +120,16 @@ def format_line(event: Any) -> str:
 def run_list(args: argparse.Namespace) -> int:
     from ..ee.models import Pagination
 
-    def body() -> int:
-        if not 1 <= args.limit <= 500:
-            raise CommandError("--limit must be between 1 and 500")
-        storage = _storage(args)
-        page = run_async(lambda: storage.list(_filter(args), Pagination(page=0, per_page=args.limit)))
-        for event in page.events:
-            print(format_line(event))
+    if not 1 <= args.limit <= 500:
+        raise CommandError("--limit must be between 1 and 500")
+    storage = _storage(args)
+    page = run_async(lambda: storage.list(_filter(args), Pagination(page=0, per_page=args.limit)))
+    if args.json:
+        print(json.dumps([event.to_json() for event in page.events], indent=2))
         return 0
-
-    return guard("audit list", body)
+    for event in page.events:
+        print(format_line(event))
+    return 0
 
 
 def run_export(args: argparse.Namespace) -> int:
@@ -136,23 +140,21 @@ def run_export(args: argparse.Namespace) -> int:
 
         return run_remote_export(args)
 
-    def body() -> int:
-        storage = _storage(args)
-        audit_filter = _filter(args)
+    storage = _storage(args)
+    audit_filter = _filter(args)
 
-        async def write(out: Any) -> None:
-            async for chunk in export_stream(storage, audit_filter, args.format):
+    async def write(out: Any) -> None:
+        async with counted(storage, audit_filter, "export") as source:
+            async for chunk in export_stream(source, audit_filter, args.format):
                 out.write(chunk)
 
-        if args.output:
-            with open(args.output, "wb") as handle:
-                run_async(lambda: write(handle))
-        else:
-            run_async(lambda: write(sys.stdout.buffer))
-            sys.stdout.flush()
-        return 0
-
-    return guard("audit export", body)
+    if args.output:
+        with open(args.output, "wb") as handle:
+            run_async(lambda: write(handle))
+    else:
+        run_async(lambda: write(sys.stdout.buffer))
+        sys.stdout.flush()
+    return 0
 
 
 def _chain_storage(args: argparse.Namespace) -> tuple[Any, Any]:
@@ -195,36 +197,62 @@ def _notes(report: Any, keys: Any) -> None:
 
 def run_verify(args: argparse.Namespace) -> int:
     from ..ee.audit import verify_chain
+    from ..ee.models import AuditFilter
 
-    def body() -> int:
-        checkpoints = _read_checkpoints(args.checkpoint) if args.checkpoint else []
-        storage, keys = _chain_storage(args)
-        report = run_async(lambda: verify_chain(storage, keys=keys, checkpoints=checkpoints))
+    checkpoints = _read_checkpoints(args.checkpoint) if args.checkpoint else []
+    storage, keys = _chain_storage(args)
+
+    async def verify() -> Any:
+        async with counted(storage, AuditFilter(), "verify") as source:
+            return await verify_chain(source, keys=keys, checkpoints=checkpoints)
+
+    report = run_async(verify)
+    if args.json:
+        print(json.dumps(_report_json(report, keys)))
+    else:
         print(terminal_safe(report.describe()))  # names a stored id
         if report.ok:
             _notes(report, keys)
-        return 0 if report.ok else 1
+    return 0 if report.ok else 1
 
-    return guard("audit verify", body)
+
+def _report_json(report: Any, keys: Any) -> dict[str, Any]:
+    """``audit verify --json``: the verdict, the line SPEC 1.4 prints, and what the
+    text form's notes say."""
+    return {
+        "ok": report.ok,
+        "events": report.count,
+        "line": report.describe(),
+        "broken": None if report.ok else _broken(report),
+        "keyed": keys.keyed,
+        "unkeyed_events": report.legacy,
+        "checkpoints_extended": report.checkpoints,
+    }
 
 
 def run_checkpoint(args: argparse.Namespace) -> int:
     from ..ee.audit import sign_checkpoint, verify_chain
     from ..ee.models import utcnow
 
-    def body() -> int:
-        storage, keys = _chain_storage(args)
-        if not keys.keyed:
-            raise CommandError(
-                "checkpoints are signed with the server secret: set MASTRA_AUTH_SECRET "
-                "(or run where ./.mastra/secret is)"
-            )
-        # Sign only what was just verified: a checkpoint vouches for everything up to it.
-        report = run_async(lambda: verify_chain(storage, keys=keys))
-        if not report.ok or report.head is None:
-            raise CommandError(f"refusing to sign a broken chain: {report.describe()}")
-        seq, head_hash = report.head
-        print(sign_checkpoint(keys, seq, head_hash, utcnow()).to_json())
-        return 0
+    storage, keys = _chain_storage(args)
+    if not keys.keyed:
+        raise CommandError(
+            "checkpoints are signed with the server secret: set MASTRA_AUTH_SECRET "
+            "(or run where ./.mastra/secret is)"
+        )
+    # Sign only what was just verified: a checkpoint vouches for everything up to it.
+    report = run_async(lambda: verify_chain(storage, keys=keys))
+    if not report.ok or report.head is None:
+        raise CommandError(f"refusing to sign a broken chain: {report.describe()}")
+    seq, head_hash = report.head
+    print(sign_checkpoint(keys, seq, head_hash, utcnow()).to_json())
+    return 0
 
-    return guard("audit checkpoint", body)
+
+def _broken(report: Any) -> dict[str, Any]:
+    return {
+        "seq": report.broken_seq,
+        "id": report.broken_id,
+        "reason": report.reason,
+        "checkpoint": report.checkpoint,
+    }

@@ -20,7 +20,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from ._audit import _date
-from ._command import CommandError, guard, load, run_async, terminal_safe
+from ._command import CommandError, load, run_async, terminal_safe
 
 __all__ = ["run_remote_export"]
 
@@ -124,4 +124,4 @@ def _download(url: str, path: str) -> None:
 
 def run_remote_export(args: argparse.Namespace) -> int:
     with _errors_only():
-        return guard("audit export", lambda: run_async(lambda: _remote_export(args)))
+        return run_async(lambda: _remote_export(args))

@@ -16,6 +16,9 @@ from ..ee.policy import UNSAFE_CATEGORIES
 __all__ = [
     "CommandError",
     "add_config_option",
+    "add_json_option",
+    "configure_logging",
+    "describe",
     "fail",
     "guard",
     "load",
@@ -59,8 +62,28 @@ def terminal_safe(value: object) -> str:
     return "".join(_visible(char) for char in text)
 
 
+#: The loggers a command writes to stderr (children without handlers propagate to "mastra").
+LOGGERS = ("mastra", "mastra.ee", "mastra.cli", "mastra.server", "mastra.audit")
+
+
+def configure_logging(level: str) -> None:
+    """``LEVEL name: message`` on stderr for the mastra loggers, at ``level``."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    for name in LOGGERS:
+        log = logging.getLogger(name)
+        if not log.handlers:
+            log.addHandler(handler)
+        log.setLevel(level.upper())
+        log.propagate = False
+
+
 def add_config_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", default=None, help="TOML configuration file (default ./mastra.toml)")
+
+
+def add_json_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", action="store_true", help="print JSON instead of text")
 
 
 def fail(command: str, message: str) -> int:
@@ -68,16 +91,52 @@ def fail(command: str, message: str) -> int:
     return 1
 
 
+def _first_line(text: str) -> str:
+    return text.strip().splitlines()[0] if text.strip() else ""
+
+
+def describe(exc: BaseException) -> str:
+    """One line for an expected failure: pydantic's and SQLAlchemy's messages run
+    over several lines (with links and background notes) that would bury the cause.
+    Escaped for the terminal: keys and values may come from any configuration file."""
+    return terminal_safe(_describe(exc))
+
+
+def _describe(exc: BaseException) -> str:
+    from pydantic import ValidationError
+    from sqlalchemy.exc import DBAPIError
+
+    if isinstance(exc, ValidationError):
+        problems = (
+            f"{'.'.join(str(part) for part in error['loc']) or 'settings'}: {error['msg']}"
+            for error in exc.errors(include_url=False)
+        )
+        return "invalid configuration: " + "; ".join(problems)
+    if isinstance(exc, DBAPIError):
+        return f"database error: {_first_line(str(exc.orig or exc))}"
+    if isinstance(exc, ConnectionError | TimeoutError):
+        return f"database unreachable: {exc}"
+    return _first_line(getattr(exc, "message", None) or str(exc)) or type(exc).__name__
+
+
+def expected_failures() -> tuple[type[BaseException], ...]:
+    """What a command reports as one line: the configuration, the user's input, the
+    database or the network. Anything else is a bug and keeps its traceback."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from ..ee.errors import MastraEEError
+
+    return (CommandError, MastraEEError, LookupError, ValueError, OSError, SQLAlchemyError)
+
+
 def guard(command: str, body: Callable[[], int]) -> int:
     """Run a command body; expected failures become one stderr line and exit 1."""
-    from ..ee.errors import AuthError, ConfigurationError
-
     try:
         return int(body())
-    except CommandError as exc:
-        return fail(command, str(exc))
-    except (AuthError, ConfigurationError, LookupError, ValueError) as exc:
-        return fail(command, getattr(exc, "message", None) or str(exc))
+    except BrokenPipeError:
+        raise  # stdout closed by `head`: main() ends quietly
+    except expected_failures() as exc:
+        return fail(command, describe(exc))
 
 
 def load(args: argparse.Namespace, *, with_auth: bool = True) -> tuple[Any, Any, Any]:
@@ -94,7 +153,9 @@ def load(args: argparse.Namespace, *, with_auth: bool = True) -> tuple[Any, Any,
         settings = settings.model_copy(update={"auth_secret": SecretStr(secret)})
     registry = PluginRegistry.default(settings)
     auth = None
-    if with_auth:
+    if with_auth and getattr(args, "log_level", None):
+        auth = build_auth(settings, registry)  # --log-level asked for what composition says
+    elif with_auth:
         # Administration commands print their own results; composition chatter (the
         # dev-license notice, the summary line) belongs to `serve`. Plugin failures show
         # in `mastra-ee plugins`. The level is restored: tests run commands in-process.
@@ -125,7 +186,7 @@ def project_secret(settings: Any) -> str | None:
     """The server secret as ``serve`` resolves it: ``MASTRA_AUTH_SECRET``, else
     ``./.mastra/secret`` when that file exists. Read-only: never creates the file, so a
     command run in the wrong directory finds no secret rather than a new one."""
-    from ._serve import SECRET_PATH
+    from ..ee.secret import SECRET_PATH
 
     if settings.secret:
         return str(settings.secret)

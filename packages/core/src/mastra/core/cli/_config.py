@@ -1,4 +1,5 @@
-"""``mastra-ee config show``: the effective configuration as TOML, secrets masked.
+"""``mastra-ee config show [--json]``: the effective configuration as TOML (or JSON),
+secrets masked.
 
 A small TOML writer keeps the dependency list short: settings only hold strings,
 numbers, booleans, lists and nested tables. ``None`` values are left out (TOML has
@@ -12,7 +13,7 @@ import json
 import re
 from typing import Any
 
-from ._command import add_config_option, load
+from ._command import add_config_option, add_json_option, load
 
 MASK = "********"
 # Substrings of a key, lower-cased with "_" and "-" removed, that mark a secret: plurals
@@ -35,6 +36,7 @@ def register(sub: Any) -> None:
     config_sub.required = True
     show = config_sub.add_parser("show", help="print the effective configuration as TOML (secrets masked)")
     add_config_option(show)
+    add_json_option(show)
     show.set_defaults(handler=run_show)
 
 
@@ -131,5 +133,6 @@ def settings_dict(settings: Any) -> dict[str, Any]:
 
 def run_show(args: argparse.Namespace) -> int:
     settings, _, _ = load(args, with_auth=False)
-    print(to_toml(settings_dict(settings)))
+    data = settings_dict(settings)
+    print(json.dumps(data, indent=2) if args.json else to_toml(data))
     return 0

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import json
 from typing import Any
 
-from ._command import add_config_option, load
+from ._command import add_config_option, add_json_option, load
 
 
 def register(sub: Any) -> None:
@@ -14,6 +15,7 @@ def register(sub: Any) -> None:
     license_sub.required = True
     check = license_sub.add_parser("check", help="exit 0 when a valid license is configured, 1 otherwise")
     add_config_option(check)
+    add_json_option(check)
     check.set_defaults(handler=run_check)
 
 
@@ -23,6 +25,15 @@ def run_check(args: argparse.Namespace) -> int:
     settings, _, _ = load(args, with_auth=False)
     info = validate_license(license_key(settings))
     dev = is_dev_environment(settings)
+    if args.json:
+        report = {
+            "valid": info.valid,
+            "tier": info.tier,
+            "features": list(info.features or []),
+            "dev_exemption": dev,
+        }
+        print(json.dumps(report))
+        return 0 if info.valid else 1
     print("valid" if info.valid else "invalid")
     print(f"tier: {info.tier or '-'}")
     print(f"features: {', '.join(info.features) if info.features else '-'}")

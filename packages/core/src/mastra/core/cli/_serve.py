@@ -17,17 +17,16 @@ import argparse
 import asyncio
 import logging
 import os
-import secrets
 import sys
-from pathlib import Path
 from typing import Any
 
-__all__ = ["SECRET_WARNING", "ensure_secret", "register", "run"]
+# The secret file is shared with mount_ee and the admin commands (they import it from here).
+from ..ee.secret import SECRET_PATH, SECRET_WARNING, ensure_secret
+from ._command import CommandError, configure_logging
+
+__all__ = ["SECRET_PATH", "SECRET_WARNING", "ensure_secret", "register", "run"]
 
 logger = logging.getLogger("mastra.cli")
-
-SECRET_PATH = Path(".mastra") / "secret"
-SECRET_WARNING = "MASTRA_AUTH_SECRET is not set; generated a secret in ./.mastra/secret"  # noqa: S105 - a message
 
 
 def register(sub: Any) -> None:
@@ -38,54 +37,25 @@ def register(sub: Any) -> None:
     parser.set_defaults(handler=run)
 
 
-def ensure_secret(path: Path = SECRET_PATH) -> str:
-    """The secret from ``path``, or a new one written there (0600) with a warning.
+async def _probe(settings: Any, auth: Any) -> int | None:
+    """Reach the database (a connection and ``SELECT 1``), then count users: ``None``
+    when the user provider cannot count. A database that cannot be reached raises."""
+    from sqlalchemy import text
 
-    The directory ends 0700 either way: one left by an earlier run or another tool
-    with looser modes is tightened, since it also holds the database."""
-    from ..ee.db import private_directory
-
-    private_directory(path.parent, tighten_existing=True)
-    if path.is_file():
-        text = path.read_text().strip()
-        if len(text) >= 32:
-            return text
-    secret = secrets.token_urlsafe(36)  # 48 characters
-    tmp = path.with_suffix(".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(secret + "\n")
-    os.chmod(tmp, 0o600)
-    os.replace(tmp, path)
-    logger.warning(SECRET_WARNING)
-    return secret
-
-
-def _configure_logging() -> None:
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
-    for name in ("mastra", "mastra.ee", "mastra.cli", "mastra.server", "mastra.audit"):
-        log = logging.getLogger(name)
-        if not log.handlers:
-            log.addHandler(handler)
-        log.setLevel(logging.INFO)
-        log.propagate = False
-    # Child loggers of "mastra" without handlers propagate to it.
-
-
-async def _user_count(auth: Any) -> int | None:
-    from ..ee.db import dispose_engines
+    from ..ee.db import dispose_engines, get_engine
     from ..ee.interfaces import SupportsUserCount, maybe_await
 
     try:
+        async with get_engine(settings.database_url).connect() as connection:
+            await connection.execute(text("SELECT 1"))
         provider = auth.user
         if not isinstance(provider, SupportsUserCount):
             return None
-        count: int = await maybe_await(provider.count_users())
-        return int(count)
-    except Exception:
-        logger.debug("could not count users", exc_info=True)
-        return None
+        try:
+            return int(await maybe_await(provider.count_users()))
+        except Exception:
+            logger.debug("could not count users", exc_info=True)
+            return None
     finally:
         await dispose_engines()  # the server's event loop opens its own connections
 
@@ -93,40 +63,44 @@ async def _user_count(auth: Any) -> int | None:
 def run(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from ..ee.errors import ConfigurationError
+    from ..ee.errors import RefusedInProduction
     from ..ee.plugins import PluginRegistry, build_auth
     from ..ee.settings import load_settings
     from ..server import create_app
 
-    _configure_logging()
+    level = args.log_level or "info"
+    configure_logging(level)
+    settings = load_settings(args.config)
+    if settings.is_production and not settings.public_url:
+        # S22: without it, reset links and SSO callbacks would come from request headers.
+        print("mastra-ee serve: MASTRA_PUBLIC_URL is required in production", file=sys.stderr)
+        return 2
+    settings = _allow_bind_host(settings, args.host)
+    if not settings.secret:
+        os.environ["MASTRA_AUTH_SECRET"] = ensure_secret()
+        settings = _allow_bind_host(load_settings(args.config), args.host)
+    registry = PluginRegistry.default(settings)
     try:
-        settings = load_settings(args.config)
-        if settings.is_production and not settings.public_url:
-            # S22: without it, reset links and SSO callbacks would come from request headers.
-            print("mastra-ee serve: MASTRA_PUBLIC_URL is required in production", file=sys.stderr)
-            return 2
-        settings = _allow_bind_host(settings, args.host)
-        if not settings.secret:
-            os.environ["MASTRA_AUTH_SECRET"] = ensure_secret()
-            settings = _allow_bind_host(load_settings(args.config), args.host)
-        registry = PluginRegistry.default(settings)
         auth = build_auth(settings, registry)
         # Optional short cache of successful authentications (see server/_authcache.py):
         # revocations by other processes then take effect within this many seconds.
         app = create_app(settings, auth=auth, registry=registry)
-    except (ConfigurationError, ValueError, ImportError) as exc:
+    except RefusedInProduction as exc:
         print(f"mastra-ee serve: {exc}", file=sys.stderr)
-        return 1
+        return 2
+    except ImportError as exc:
+        raise CommandError(str(exc)) from exc
+    users = asyncio.run(_probe(settings, auth))  # fails here, not on the first request
     base = settings.public_url or f"http://{_display_host(args.host)}:{args.port}"
     studio = base + settings.normalised_studio_base
     print(f"Mastra EE studio: {studio}", flush=True)
-    if asyncio.run(_user_count(auth)) == 0:
+    if users == 0:
         print(f"No users yet: the first account created becomes the owner ({studio}signup)", flush=True)
     config = uvicorn.Config(
         app,
         host=args.host,
         port=args.port,
-        log_level="info",
+        log_level=level,
         lifespan="on",
         # S23: X-Forwarded-* count only through the app's own trusted_proxy_count; uvicorn
         # would otherwise believe them from loopback peers (any local reverse proxy).
@@ -139,6 +113,10 @@ def run(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         # uvicorn shuts down gracefully, then re-raises the captured Ctrl-C: that is a clean stop.
         pass
+    except SystemExit as exc:
+        # uvicorn logs why (e.g. the address is in use), then exits 1 from inside run().
+        if exc.code not in (0, None):
+            raise CommandError(f"could not listen on {args.host}:{args.port} (see the error above)") from None
     return 0
 
 

@@ -14,7 +14,7 @@ import sys
 from typing import Any
 
 from ..ee.interfaces import SupportsAccountAdmin, SupportsRoleCatalog
-from ._command import CommandError, add_config_option, guard, load, run_async, terminal_safe
+from ._command import CommandError, add_config_option, add_json_option, load, run_async, terminal_safe
 
 
 def register(sub: Any) -> None:
@@ -30,7 +30,7 @@ def register(sub: Any) -> None:
     create.set_defaults(handler=run_create)
 
     listing = users.add_parser("list", help="list users")
-    listing.add_argument("--json", action="store_true")
+    add_json_option(listing)
     listing.set_defaults(handler=run_list)
 
     set_role = users.add_parser("set-role", help="set a user's role")
@@ -70,95 +70,82 @@ def _read_password(from_stdin: bool) -> str:
 
 
 def run_create(args: argparse.Namespace) -> int:
-    def body() -> int:
-        _, provider = _admin(args)
-        password = _read_password(args.password_stdin)
-        user = run_async(lambda: provider.create_user(args.email, password, name=args.name, role=args.role))
-        print(f"created {user.email} ({user.id}) role={user.metadata.get('role')}")
-        return 0
-
-    return guard("users create", body)
+    _, provider = _admin(args)
+    password = _read_password(args.password_stdin)
+    user = run_async(lambda: provider.create_user(args.email, password, name=args.name, role=args.role))
+    print(f"created {user.email} ({user.id}) role={user.metadata.get('role')}")
+    return 0
 
 
 def run_list(args: argparse.Namespace) -> int:
-    def body() -> int:
-        _, provider = _admin(args)
-        rows = run_async(provider.list_users)
-        if args.json:
-            print(json.dumps(rows, indent=2))
-            return 0
-        for row in rows:
-            state = "disabled" if row.get("disabled") else "active"
-            fields = (row["id"], row["email"], row.get("name") or "-", row.get("role") or "-", state)
-            # Names and emails are stored text: whatever validated them once, escape on output.
-            print("  ".join(terminal_safe(field) for field in (*fields, row.get("created"))))
+    _, provider = _admin(args)
+    rows = run_async(provider.list_users)
+    if args.json:
+        print(json.dumps(rows, indent=2))
         return 0
-
-    return guard("users list", body)
+    for row in rows:
+        state = "disabled" if row.get("disabled") else "active"
+        fields = (row["id"], row["email"], row.get("name") or "-", row.get("role") or "-", state)
+        # Names and emails are stored text: whatever validated them once, escape on output.
+        print("  ".join(terminal_safe(field) for field in (*fields, row.get("created"))))
+    return 0
 
 
 def run_set_role(args: argparse.Namespace) -> int:
     from ..ee.audit import emit
     from ..ee.models import AuditEventInput, AuditResource
 
-    def body() -> int:
-        auth, provider = _admin(args)
-        rbac = auth.rbac
-        if isinstance(rbac, SupportsRoleCatalog):
-            known = {
-                r["id"] if isinstance(r, dict) else r.id
-                for r in run_async(_awaitable(rbac.get_available_roles))
-            }
-            if args.role not in known:
-                raise CommandError(f"unknown role '{args.role}'. Known roles: {', '.join(sorted(known))}")
+    auth, provider = _admin(args)
+    rbac = auth.rbac
+    if isinstance(rbac, SupportsRoleCatalog):
+        known = {
+            r["id"] if isinstance(r, dict) else r.id for r in run_async(_awaitable(rbac.get_available_roles))
+        }
+        if args.role not in known:
+            raise CommandError(f"unknown role '{args.role}'. Known roles: {', '.join(sorted(known))}")
 
-        async def change() -> tuple[Any, Any]:
-            old, new = await provider.set_role(args.email, args.role)
-            user = await provider.get_user_by_email(args.email)
-            await emit(
-                auth,
-                AuditEventInput(
-                    actor=_cli_actor(),
-                    action="users.role-change",
-                    outcome="success",
-                    resource=AuditResource(type="user", id=user.id if user else args.email),
-                    metadata={"from": old, "to": new},
-                ),
-            )
-            return old, new
+    async def change() -> tuple[Any, Any]:
+        old, new = await provider.set_role(args.email, args.role)
+        user = await provider.get_user_by_email(args.email)
+        await emit(
+            auth,
+            AuditEventInput(
+                actor=_cli_actor(),
+                action="users.role-change",
+                outcome="success",
+                resource=AuditResource(type="user", id=user.id if user else args.email),
+                metadata={"from": old, "to": new},
+            ),
+        )
+        return old, new
 
-        old, new = run_async(change)
-        print(f"{args.email}: {old or '-'} -> {new}")
-        return 0
-
-    return guard("users set-role", body)
+    old, new = run_async(change)
+    print(f"{args.email}: {old or '-'} -> {new}")
+    return 0
 
 
 def run_disable(args: argparse.Namespace) -> int:
     from ..ee.audit import emit
     from ..ee.models import AuditEventInput, AuditResource
 
-    def body() -> int:
-        auth, provider = _admin(args)
+    auth, provider = _admin(args)
 
-        async def disable() -> Any:
-            user = await provider.disable_user(args.email)
-            await emit(
-                auth,
-                AuditEventInput(
-                    actor=_cli_actor(),
-                    action="users.disable",
-                    outcome="success",
-                    resource=AuditResource(type="user", id=user.id),
-                ),
-            )
-            return user
+    async def disable() -> Any:
+        user = await provider.disable_user(args.email)
+        await emit(
+            auth,
+            AuditEventInput(
+                actor=_cli_actor(),
+                action="users.disable",
+                outcome="success",
+                resource=AuditResource(type="user", id=user.id),
+            ),
+        )
+        return user
 
-        user = run_async(disable)
-        print(f"disabled {terminal_safe(user.email)} ({terminal_safe(user.id)}); all sessions revoked")
-        return 0
-
-    return guard("users disable", body)
+    user = run_async(disable)
+    print(f"disabled {terminal_safe(user.email)} ({terminal_safe(user.id)}); all sessions revoked")
+    return 0
 
 
 def _awaitable(fn: Any) -> Any:

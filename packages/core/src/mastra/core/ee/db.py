@@ -21,6 +21,8 @@ from sqlalchemy import MetaData, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from .errors import ConfigurationError
+
 __all__ = ["create_tables", "dispose_engines", "get_engine", "is_postgres", "is_sqlite", "private_directory"]
 
 logger = logging.getLogger("mastra.ee.db")
@@ -112,6 +114,16 @@ def _prepare_sqlite_file(database: Path) -> None:
     os.chmod(database, 0o600)
 
 
+#: Database drivers installed by an extra of mastra-core.
+_DRIVER_EXTRAS = {"asyncpg": "postgres"}
+
+
+def _missing_driver(drivername: str, module: str) -> str:
+    extra = _DRIVER_EXTRAS.get(module.partition(".")[0])
+    install = f"pip install 'mastra-core[{extra}]'" if extra else f"pip install {module}"
+    return f"the database URL ({drivername}) needs the {module} driver, which is not installed: {install}"
+
+
 def get_engine(url: str) -> AsyncEngine:
     """The process-wide engine for ``url`` (created on first use)."""
     engine = _engines.get(url)
@@ -122,7 +134,11 @@ def get_engine(url: str) -> AsyncEngine:
     kwargs: dict[str, Any] = {}
     if not sqlite:
         kwargs.update(pool_pre_ping=True, pool_size=10, max_overflow=10)
-    engine = create_async_engine(url, **kwargs)
+    try:
+        engine = create_async_engine(url, **kwargs)
+    except ModuleNotFoundError as exc:
+        # SQLAlchemy imports the driver here; asyncpg is an extra (SQLite users skip it).
+        raise ConfigurationError(_missing_driver(parsed.drivername, exc.name or str(exc))) from None
     if sqlite:
         database = parsed.database or ""
         if database and database != ":memory:" and not database.startswith("file:"):

@@ -6,6 +6,7 @@ marked with a module live beside the code that raises them::
     MastraEEError
      ├── ConfigurationError        invalid settings, found at startup (never shown to end users)
      │    ├── PluginError           a plugin failed to load, or two claim one provider name
+     │    ├── RefusedInProduction   allowed in development, refused in production (serve exits 2)
      │    └── SecretTooShort *      a secret missing or shorter than its use needs (SPEC 8.1)
      ├── SealError *               a sealed value that does not open (tampered, wrong key, ...)
      ├── InvalidPermission *       a permission string outside the grammar (SPEC 4.1)
@@ -49,6 +50,7 @@ __all__ = [
     "ProviderUnavailable",
     "RateLimitUnavailable",
     "RateLimited",
+    "RefusedInProduction",
     "RoleNotFound",
     "SSOError",
     "SealError",
@@ -76,6 +78,10 @@ class ConfigurationError(MastraEEError):
 
 class PluginError(ConfigurationError):
     """A plugin could not be loaded or two plugins claim one provider name."""
+
+
+class RefusedInProduction(ConfigurationError):
+    """A configuration development starts with a warning and production refuses."""
 
 
 class SecretTooShort(ConfigurationError, ValueError):

@@ -50,6 +50,7 @@ __all__ = [
     "SupportsAccountAdmin",
     "SupportsBinding",
     "SupportsCookieClearing",
+    "SupportsHealthCheck",
     "SupportsHostState",
     "SupportsLoginCookies",
     "SupportsLogoutUrl",
@@ -362,3 +363,15 @@ class SupportsRemoteAuditExport(Protocol):
         targets: Sequence[str] | None = None,
     ) -> dict[str, Any]: ...
     async def get_remote_export(self, export_id: str) -> dict[str, Any] | None: ...
+
+
+@runtime_checkable
+class SupportsHealthCheck(Protocol):
+    """Provider that can tell cheaply whether its backend answers (``<prefix>/system/ready``).
+
+    ``check_health`` returns when the backend is reachable and raises
+    ``ProviderUnavailable`` (any exception counts as a failure) when it is not. It runs on
+    every readiness probe, so it must be cheap (one round trip, no writes) and bounded:
+    the server gives up after a few seconds."""
+
+    async def check_health(self) -> None: ...

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 from . import hookspecs
-from .errors import ConfigurationError, PluginError
+from .errors import ConfigurationError, PluginError, RefusedInProduction
 from .hookspecs import CAPABILITY_NAMES, ENTRY_POINT_GROUP, PROJECT_NAME, capability
 from .license import is_ee_enabled, is_license_valid, warn_dev_unlicensed_once
 from .options import ProviderOptions
@@ -210,14 +210,22 @@ class PluginRegistry:
         return calls
 
     def provider_names(self) -> dict[str, list[str]]:
+        """Capability → the provider names some plugin offers for it."""
         names: dict[str, set[str]] = {cap: set() for cap in CAPABILITY_NAMES}
+        for offered in self.provider_names_by_plugin().values():
+            for cap, cap_names in offered.items():
+                names.setdefault(cap, set()).update(cap_names)
+        return {cap: sorted(cap_names) for cap, cap_names in names.items()}
+
+    def provider_names_by_plugin(self) -> dict[str, dict[str, list[str]]]:
+        """Plugin → capability → the provider names it offers (what ``plugins`` shows)."""
+        offered: dict[str, dict[str, list[str]]] = {}
         for call in self._call_each("mastra_ee_provider_names"):
             if call.error is not None:
                 logger.warning("plugin '%s' failed to list provider names: %s", call.plugin, call.error)
                 continue
-            for cap, cap_names in (call.value or {}).items():
-                names.setdefault(cap, set()).update(cap_names)
-        return {cap: sorted(cap_names) for cap, cap_names in names.items()}
+            offered[call.plugin] = {cap: sorted(names) for cap, names in (call.value or {}).items()}
+        return offered
 
     # -- provider creation ----------------------------------------------------------
 
@@ -241,8 +249,10 @@ class PluginRegistry:
             raise ConfigurationError(
                 f"Provider '{name}' for {cap.name} failed to initialise ({dist}): {first}"
             ) from first
-        available = ", ".join(self.provider_names().get(cap.name, [])) or "(none)"
-        message = f"Unknown provider '{name}' for {cap.env_name}. Available: {available}"
+        known = self.provider_names().get(cap.name, [])
+        message = f"Unknown provider '{name}' for {cap.env_name}. Available: {', '.join(known) or '(none)'}"
+        if close := difflib.get_close_matches(name, known, n=1):
+            message += f". Did you mean '{close[0]}'?"
         failed = self.failed()
         if failed:
             message += ". Failed plugins: " + ", ".join(f"{f.name} ({f.error})" for f in failed)
@@ -304,6 +314,21 @@ def effective_selection(
     return selection, set()
 
 
+def _check_user_provider(settings: Settings, selection: Mapping[str, str]) -> None:
+    """Sign-in without a user provider: requests are never authenticated, so auth is off
+    while the sign-in page suggests otherwise. Loud in development, refused in production."""
+    name = selection.get("credentials")
+    if not name or selection.get("user"):
+        return
+    message = (
+        f"MASTRA_AUTH__CREDENTIALS={name} is set without a user provider, so authentication "
+        f"is disabled: set MASTRA_AUTH__USER={name} (or the provider that owns the accounts)"
+    )
+    if settings.is_production:
+        raise RefusedInProduction(message)
+    logger.warning(message)
+
+
 def build_auth(
     settings: Settings,
     registry: PluginRegistry | None = None,
@@ -329,6 +354,7 @@ def build_auth(
         options = options_by_name.setdefault(name, ProviderOptions(settings.provider_options(name), settings))
         providers[capability_name] = registry.create_provider(capability_name, name, options)
 
+    _check_user_provider(settings, selection)
     for capability_name in ("user", "sso"):
         provider = providers.get(capability_name)
         if provider is not None and getattr(provider, "owns_sessions", False):

@@ -123,6 +123,13 @@ class Settings(BaseSettings):
     #: (``MASTRA_CORS_ALLOW_HEADERS``, comma or JSON list), SPEC 9.2.
     cors_allow_headers: StrList = Field(default_factory=list)
     trusted_proxy_count: int = Field(default=0, ge=0)
+    #: The Swagger UI page at ``<prefix>/docs``; unset = on in development, off in production.
+    docs_enabled: bool | None = None
+    #: Prometheus metrics at ``<prefix>/system/metrics`` (needs ``mastra-core[metrics]``).
+    metrics_enabled: bool = False
+    #: Bearer token a scraper sends (``Authorization: Bearer …``); without one, metrics
+    #: answer only loopback callers.
+    metrics_token: SecretStr | None = None
     disabled_plugins: StrList = Field(
         default_factory=list,
         validation_alias=AliasChoices("MASTRA_EE_DISABLED_PLUGINS", "disabled_plugins"),
@@ -182,6 +189,12 @@ class Settings(BaseSettings):
         return not self.is_production
 
     @property
+    def docs_ui_enabled(self) -> bool:
+        if self.docs_enabled is not None:
+            return self.docs_enabled
+        return not self.is_production
+
+    @property
     def secret(self) -> str | None:
         return self.auth_secret.get_secret_value() if self.auth_secret else None
 
@@ -203,16 +216,22 @@ class Settings(BaseSettings):
 
 
 def load_settings(config_path: str | os.PathLike[str] | None = None, **overrides: Any) -> Settings:
-    """Build settings from a specific TOML file (``--config``) or ``./mastra.toml``."""
-    if config_path is None:
-        return Settings(**overrides)
-    path = Path(config_path)
-    if not path.is_file():
-        from .errors import ConfigurationError
+    """Build settings from a specific TOML file (``--config``) or ``./mastra.toml``.
 
+    A missing ``--config`` file or malformed TOML is a :class:`ConfigurationError` that
+    names the file."""
+    import tomllib
+
+    from .errors import ConfigurationError
+
+    path = Path(config_path if config_path is not None else "mastra.toml")
+    if config_path is not None and not path.is_file():
         raise ConfigurationError(f"Configuration file not found: {path}")
 
     class _FileSettings(Settings):
         model_config = SettingsConfigDict(toml_file=path)
 
-    return _FileSettings(**overrides)
+    try:
+        return Settings(**overrides) if config_path is None else _FileSettings(**overrides)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigurationError(f"{path}: malformed TOML: {exc}") from exc

@@ -3,6 +3,9 @@
 * :func:`create_app` — standalone app (API under the prefix, then the studio).
 * :func:`mount_ee` — add the same routes and middleware to any Starlette/FastAPI app.
 * :func:`require_permission` — dependency/decorator for a host's own routes.
+* :func:`current_user` — the signed-in user (401, or ``None`` with ``optional=True``);
+  for FastAPI also the ``Annotated`` aliases ``CurrentUser`` and ``OptionalUser``
+  (importing them imports FastAPI; nothing else here does).
 * :func:`ee_context` — the :class:`EEContext` of the app serving a request: how
   plugin routes reach the composed provider (``ee_context(request).auth``) and the
   settings.
@@ -14,30 +17,40 @@ through one :class:`AuthPipeline`; for authenticated requests the middleware set
 ``request.state.user``, ``token``, ``roles``, ``permissions`` and ``session``.
 """
 
+from typing import TYPE_CHECKING, Any
+
 from ._app import create_app, mount_ee, redact_query_tokens
 from ._audit import record, request_actor
 from ._authn import Caller
 from ._context import EEContext, ee_context
-from ._deps import PermissionRequirement, require_permission
+from ._deps import PermissionRequirement, UserRequirement, current_user, require_permission
 from ._middleware import AuthMiddleware
-from ._openapi import build_openapi
+from ._openapi import build_openapi, merge_openapi
 from ._origin import client_ip, public_origin, validate_redirect
 from ._pipeline import AuthPipeline, PermissionDenied
 from ._spec import ApiRoute, RouteTable
+
+if TYPE_CHECKING:
+    from ._fastapi import CurrentUser, OptionalUser
 
 __all__ = [
     "ApiRoute",
     "AuthMiddleware",
     "AuthPipeline",
     "Caller",
+    "CurrentUser",
     "EEContext",
+    "OptionalUser",
     "PermissionDenied",
     "PermissionRequirement",
     "RouteTable",
+    "UserRequirement",
     "build_openapi",
     "client_ip",
     "create_app",
+    "current_user",
     "ee_context",
+    "merge_openapi",
     "mount_ee",
     "public_origin",
     "record",
@@ -46,3 +59,12 @@ __all__ = [
     "require_permission",
     "validate_redirect",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # The FastAPI aliases import FastAPI: only on request, so Starlette hosts never do.
+    if name in ("CurrentUser", "OptionalUser"):
+        from . import _fastapi
+
+        return getattr(_fastapi, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import re
-from collections.abc import AsyncIterator
+import sys
 from typing import Any, Literal
 
 from starlette.applications import Starlette
@@ -14,16 +13,17 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 
-from ..ee.db import dispose_engines
 from ..ee.errors import AuthError, ConfigurationError
-from ..ee.interfaces import maybe_await
 from ..ee.plugins import PluginRegistry, build_auth
 from ..ee.provider import MastraAuthProvider
 from ..ee.routes import PluginRoute
+from ..ee.secret import with_project_secret
 from ..ee.settings import Settings, load_settings
 from ..studio import studio_routes
 from ._context import EEContext
 from ._hosts import AllowedHosts, HostGuard
+from ._lifespan import shutdown_on_lifespan
+from ._metrics import build_metrics
 from ._middleware import AuthMiddleware
 from ._openapi import build_openapi
 from ._paths import relative_to_prefix
@@ -147,7 +147,8 @@ def mount_ee(
     Raises :class:`ConfigurationError` in production without ``MASTRA_PUBLIC_URL``:
     absolute URLs (reset links, SSO callbacks) must not come from request headers.
     """
-    settings = settings or load_settings()
+    # In development without MASTRA_AUTH_SECRET, ./.mastra/secret as `mastra-ee serve` does.
+    settings = with_project_secret(settings or load_settings())
     if settings.is_production and not settings.public_url:
         raise ConfigurationError("MASTRA_PUBLIC_URL is required in production")
     if registry is None:
@@ -169,6 +170,7 @@ def mount_ee(
         reset_delay=reset_delay,
     )
     app.state.mastra_ee = ctx
+    app.state.mastra_metrics = build_metrics(ctx)  # None unless MASTRA_METRICS_ENABLED
     routes: list[BaseRoute] = [Route(prefix + r.path, r.endpoint, methods=[r.method]) for r in table.routes]
     app.router.routes[0:0] = routes  # before any catch-all of the host
     app.add_middleware(AuthMiddleware, ctx=ctx, cors=cors)
@@ -179,11 +181,23 @@ def mount_ee(
             hosts=AllowedHosts.from_settings(settings),
             trusted_proxies=settings.trusted_proxy_count,
             prefix=prefix if host_check == "api" else None,
+            exempt=(prefix + "/system/health", prefix + "/system/ready"),
         )
     app.add_exception_handler(AuthError, _auth_error)
     app.add_exception_handler(PermissionDenied, _permission_denied)
+    shutdown_on_lifespan(app, ctx)
+    if _is_fastapi(app):
+        from ._fastapi import install_openapi
+
+        install_openapi(app, ctx)  # type: ignore[arg-type]
     install_log_redaction()
     return ctx
+
+
+def _is_fastapi(app: Starlette) -> bool:
+    # FastAPI is optional: an app can only be a FastAPI app if fastapi was imported.
+    fastapi = sys.modules.get("fastapi")
+    return fastapi is not None and isinstance(app, fastapi.FastAPI)
 
 
 def _studio_routes(ctx: EEContext) -> list[BaseRoute]:
@@ -202,14 +216,6 @@ def create_app(
     """The standalone ASGI app: the EE API under the prefix, then the studio."""
     settings = settings or load_settings()
 
-    @contextlib.asynccontextmanager
-    async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        yield
-        # Flush what providers still hold (buffered audit writes, export queues) before
-        # the database engines go away.
-        await close_providers(app.state.mastra_ee.auth)
-        await dispose_engines()
-
     async def internal_error(request: Request, exc: Exception) -> Response:
         return error_response("Internal server error", 500)
 
@@ -224,24 +230,9 @@ def create_app(
         text = {404: "Not found", 405: "Method not allowed"}.get(exc.status_code, str(exc.detail))
         return error_response(text, exc.status_code, headers=list((exc.headers or {}).items()))
 
-    app = Starlette(lifespan=lifespan, exception_handlers={500: internal_error, HTTPException: http_error})
+    # The shutdown (providers, engines) is mount_ee's, as for any host app.
+    app = Starlette(exception_handlers={500: internal_error, HTTPException: http_error})
     options.setdefault("host_check", "all")
     ctx = mount_ee(app, settings=settings, auth=auth, registry=registry, **options)
     app.router.routes.extend(_studio_routes(ctx))
     return app
-
-
-async def close_providers(auth: MastraAuthProvider) -> None:
-    """``aclose()`` each distinct slot provider that has one; failures are logged."""
-    seen: set[int] = set()
-    for provider in auth.slots().values():
-        if provider is None or id(provider) in seen:
-            continue
-        seen.add(id(provider))
-        aclose = getattr(provider, "aclose", None)
-        if aclose is None:
-            continue
-        try:
-            await maybe_await(aclose())
-        except Exception:
-            logger.warning("closing %s failed", type(provider).__name__, exc_info=True)

@@ -61,6 +61,7 @@ async def record(
     """Build the event and hand it to the audit pipeline; never raises."""
     try:
         from ..ee.audit import emit
+        from ._metrics import count_event
 
         ctx = _context(request)
         if user is not None and resource is None:
@@ -72,6 +73,7 @@ async def record(
             resource=resource,
             metadata=metadata or {},
         )
+        count_event(request, event)
         await emit(ctx.auth, event)
     except Exception:
         logger.exception("failed to record audit event %s", action)

@@ -11,6 +11,10 @@ rebinding page or a forged header could steer both. Allowed are:
 
 Ports are not compared (a host name is what DNS rebinding forges). Behind trusted
 proxies ``X-Forwarded-Host`` is checked the same way, since it then names the host.
+
+The liveness and readiness probes (``<prefix>/system/health``, ``/system/ready``) are
+exempt: orchestrators probe a pod by its IP, which no allow-list can name ahead of
+time, and those answers build no URL and carry no secret.
 """
 
 from __future__ import annotations
@@ -121,18 +125,27 @@ class HostGuard:
     _VERDICTS_MAX = 1024
 
     def __init__(
-        self, app: ASGIApp, *, hosts: AllowedHosts, trusted_proxies: int = 0, prefix: str | None = None
+        self,
+        app: ASGIApp,
+        *,
+        hosts: AllowedHosts,
+        trusted_proxies: int = 0,
+        prefix: str | None = None,
+        exempt: Iterable[str] = (),
     ) -> None:
         self.app = app
         self.hosts = hosts
         self.trusted_proxies = trusted_proxies
         self.prefix = prefix
+        self.exempt = frozenset(exempt)
         self._logged: set[str] = set()
         # A server sees a handful of Host values: remember each verdict so the hot path
         # is one dict lookup, not a parse. Bounded, so rotating hosts only costs parses.
         self._verdicts: dict[tuple[str, str | None], bool] = {}
 
     def _applies(self, path: str) -> bool:
+        if path in self.exempt:
+            return False
         return self.prefix is None or relative_to_prefix(path, self.prefix) is not None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

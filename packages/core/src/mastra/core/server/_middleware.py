@@ -16,6 +16,7 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..ee.request_auth import request_credentials
+from ._metrics import find_metrics
 from ._origin import is_allowed_origin, normalise_origin, origin_of
 from ._paths import compile_patterns, matches_any, relative_to_prefix
 from ._pipeline import remember_caller
@@ -105,6 +106,13 @@ class AuthMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        metrics = find_metrics(scope["app"]) if "app" in scope else None
+        if metrics is None:
+            await self._handle(scope, receive, send)
+        else:
+            await metrics.observe(scope, receive, send, self._handle)
+
+    async def _handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         ctx = self._context(scope)
         request = Request(scope, receive)
         extra: list[tuple[bytes, bytes]] = []

@@ -68,3 +68,13 @@ def _clean_license_cache(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     clear_license_cache()
     yield
     clear_license_cache()
+
+
+@pytest.fixture(autouse=True)
+def _work_in_a_temporary_folder(
+    monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    # Development defaults are relative to the working directory (``./.mastra/secret``
+    # written by ``serve`` and ``mount_ee``, the embedded SQLite file): a test must never
+    # leave them in the checkout, nor read one an earlier run left there.
+    monkeypatch.chdir(tmp_path_factory.mktemp("cwd"))

@@ -21,7 +21,7 @@ from mastra.core.ee.policy import MAX_PASSWORD_BYTES, check_display_text, check_
 
 from .._records import is_valid_email, normalise_email
 from .._request import request_meta
-from ._store import DuplicateEmail
+from ._store import DuplicateEmail, unavailable_without_database
 
 if TYPE_CHECKING:
     from mastra.core.ee.models import Session
@@ -72,6 +72,7 @@ class BetterCredentialsMixin:
         cookies = [value for _, value in self.get_session_headers(session)]
         return CredentialsResult(user=user, token=bare, cookies=cookies)
 
+    @unavailable_without_database
     async def sign_in(self, email: str, password: str, request: Request | None = None) -> CredentialsResult:
         normalised = normalise_email(email or "")
         row, stored = (None, None)
@@ -90,6 +91,7 @@ class BetterCredentialsMixin:
             await self.store.set_password(row["id"], new_hash)
         return await self._issue(self._to_user(row), request)
 
+    @unavailable_without_database
     async def sign_up(
         self, email: str, password: str, name: str | None = None, request: Request | None = None
     ) -> CredentialsResult:
@@ -118,6 +120,7 @@ class BetterCredentialsMixin:
 
     # -- password reset ---------------------------------------------------------------------
 
+    @unavailable_without_database
     async def request_password_reset(self, email: str, reset_url: str) -> None:
         normalised = normalise_email(email or "")
         if not is_valid_email(normalised):
@@ -146,6 +149,7 @@ class BetterCredentialsMixin:
         except Exception:  # a failing mailer must not reveal anything to the caller
             logger.exception("reset_sender failed")
 
+    @unavailable_without_database
     async def reset_password(self, token: str, new_password: str) -> str:
         if not token or not isinstance(token, str) or len(token) > 512:
             raise InvalidResetToken()
@@ -157,6 +161,7 @@ class BetterCredentialsMixin:
         await self._revoke_everywhere(user_id)
         return user_id
 
+    @unavailable_without_database
     async def change_password(self, user_id: str, current_password: str, new_password: str) -> None:
         """Verify the current password, store the new one, revoke every session of the user."""
         password = check_password_policy(new_password or "")

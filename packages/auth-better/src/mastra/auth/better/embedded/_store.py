@@ -2,26 +2,53 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import functools
+import logging
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 from mastra.core.ee.db import get_engine, is_postgres
+from mastra.core.ee.errors import ProviderUnavailable
 from mastra.core.ee.models import utcnow
 from sqlalchemy import and_, delete, func, select, text, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from .._records import generate_id
 from ._schema import ACCOUNT, SESSION, USER, VERIFICATION, ensure_schema
 
-__all__ = ["BetterStore", "DuplicateEmail"]
+__all__ = ["BetterStore", "DuplicateEmail", "unavailable_without_database"]
+
+logger = logging.getLogger("mastra.auth.better")
+_P = ParamSpec("_P")
+_T = TypeVar("_T")
 
 _OWNER_LOCK_KEY = 0x6D62_6F77  # advisory lock id for "first user becomes owner"
 
 
 class DuplicateEmail(Exception):
     """The ``user.email`` unique constraint refused an insert."""
+
+
+def unavailable_without_database(method: Callable[_P, Awaitable[_T]]) -> Callable[_P, Awaitable[_T]]:
+    """A database that cannot be reached makes the provider unavailable (the credential
+    routes answer 503), not a wrong password (401) or a refused sign-up (400)."""
+
+    @functools.wraps(method)
+    async def call(*args: _P.args, **kwargs: _P.kwargs) -> _T:
+        try:
+            return await method(*args, **kwargs)
+        except DBAPIError as exc:
+            if not isinstance(exc, OperationalError | InterfaceError) and not exc.connection_invalidated:
+                raise  # a query the database refused is a bug, not an outage
+            logger.error("database unavailable: %s", exc.orig or exc)
+            raise ProviderUnavailable() from exc
+        except OSError as exc:  # asyncpg's connect errors reach us unwrapped
+            logger.error("database unavailable: %s", exc)
+            raise ProviderUnavailable() from exc
+
+    return call
 
 
 def _row(result_row: Any) -> dict[str, Any]:

@@ -21,6 +21,7 @@ from ._flows import FlowOutcome, email_ok, sign_in_flow, sign_out_flow, sign_up_
 from ._password_flows import change_password_flow, confirm_reset_flow, request_reset_flow
 from .audit import audit_routes
 from .auth import auth_routes
+from .system import system_routes
 from .users import users_routes
 
 __all__ = [
@@ -45,4 +46,4 @@ __all__ = [
 
 def api_routes() -> list[ApiRoute]:
     """Every core route, in match order."""
-    return [*auth_routes(), *users_routes(), *audit_routes()]
+    return [*auth_routes(), *users_routes(), *audit_routes(), *system_routes()]
