@@ -100,6 +100,10 @@ class EveryHook:
         return self._make("mastra_ee_audit_storage", name)
 
     @hookimpl
+    def mastra_ee_api_key_provider(self, name: str, options: Any) -> Any:
+        return self._make("mastra_ee_api_key_provider", name)
+
+    @hookimpl
     def mastra_ee_capabilities(self, context: Any) -> dict[str, Any]:
         self.called.add("mastra_ee_capabilities")
         return {"every": {"seen": context.user is None}}
@@ -134,7 +138,7 @@ async def test_host_calls_every_hook() -> None:
     registry = PluginRegistry()
     registry.register(plugin, "every")
     settings = Settings(auth={cap: "every" for cap in CAPABILITY_NAMES})
-    auth = build_auth(settings, registry)  # the eight factory hooks
+    auth = build_auth(settings, registry)  # the nine factory hooks
     assert [auth.slots()[cap.name] for cap in CAPABILITIES] == [plugin.providers[c] for c in CAPABILITY_NAMES]
     body = await build_capabilities(MastraAuthProvider(user=object()), None, registry=registry)
     assert body["every"] == {"seen": True}

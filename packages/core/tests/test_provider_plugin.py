@@ -75,6 +75,7 @@ def test_only_the_declared_hooks_exist() -> None:
         "acl": [],
         "audit": [],
         "audit_storage": [],
+        "api_keys": [],
     }
     # other names are not this plugin's
     assert plugin.mastra_ee_user_provider(name="other", options={}) is None  # type: ignore[attr-defined]
@@ -216,4 +217,5 @@ def test_builtin_plugin_declares_the_spec_names() -> None:
         "rbac": ["static"],
         "audit": ["console"],
         "audit_storage": ["memory", "sql"],
+        "api_keys": ["sql"],
     }

@@ -33,4 +33,5 @@ plugin = combine_plugins(
     provider_plugin("console", _lazy(".audit", "ConsoleAuditLogger"), capabilities=("audit",)),
     provider_plugin("memory", _lazy(".audit", "MemoryAuditStorage"), capabilities=("audit_storage",)),
     provider_plugin("sql", _lazy(".audit", "SQLAuditStorage"), capabilities=("audit_storage",)),
+    provider_plugin("sql", _lazy(".api_keys", "SQLApiKeyProvider"), capabilities=("api_keys",)),
 )

@@ -21,6 +21,7 @@ marked with a module live beside the code that raises them::
           ├── InvalidResetToken
           ├── ProviderUnavailable
           │    └── JWKSUnavailable  verification keys could not be fetched (``ee.crypto``)
+          ├── InvalidApiKey         an API key that does not authenticate (``ee.api_keys``)
           ├── RateLimited           adds ``Retry-After``
           ├── RateLimitUnavailable
           ├── RoleNotFound

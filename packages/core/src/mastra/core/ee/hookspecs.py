@@ -23,6 +23,7 @@ import pluggy
 
 from .interfaces import (
     IACLProvider,
+    IApiKeyProvider,
     IAuditLogger,
     IAuditStorage,
     ICredentialsProvider,
@@ -79,6 +80,7 @@ CAPABILITIES: tuple[Capability, ...] = (
     Capability("acl", "mastra_ee_acl_provider", IACLProvider),
     Capability("audit", "mastra_ee_audit_logger", IAuditLogger),
     Capability("audit_storage", "mastra_ee_audit_storage", IAuditStorage),
+    Capability("api_keys", "mastra_ee_api_key_provider", IApiKeyProvider),
 )
 CAPABILITY_NAMES: tuple[str, ...] = tuple(cap.name for cap in CAPABILITIES)
 _BY_NAME = {cap.name: cap for cap in CAPABILITIES}
@@ -130,6 +132,11 @@ def mastra_ee_audit_logger(name: str, options: ProviderOptions) -> IAuditLogger 
 @hookspec
 def mastra_ee_audit_storage(name: str, options: ProviderOptions) -> IAuditStorage | None:
     """Return the audit storage called ``name``, or ``None``."""
+
+
+@hookspec
+def mastra_ee_api_key_provider(name: str, options: ProviderOptions) -> IApiKeyProvider | None:
+    """Return the API key provider called ``name`` (issues and verifies ``mk_`` keys), or ``None``."""
 
 
 @hookspec

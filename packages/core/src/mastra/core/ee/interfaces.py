@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import builtins
 import inspect
-from collections.abc import AsyncIterator, Awaitable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar, overload, runtime_checkable
 
@@ -34,11 +34,16 @@ from .models import (
 )
 
 if TYPE_CHECKING:
+    from datetime import timedelta
+
     from starlette.requests import Request
+
+    from .api_keys import ApiKey, ApiKeyRefusal, CreatedApiKey, OwnerType, ServiceAccount
 
 __all__ = [
     "IACLManager",
     "IACLProvider",
+    "IApiKeyProvider",
     "IAuditLogger",
     "IAuditStorage",
     "ICredentialsProvider",
@@ -49,6 +54,7 @@ __all__ = [
     "IUserProvider",
     "SupportsAccountAdmin",
     "SupportsBinding",
+    "SupportsChangeListeners",
     "SupportsCookieClearing",
     "SupportsHealthCheck",
     "SupportsHostState",
@@ -59,6 +65,7 @@ __all__ = [
     "SupportsRemoteAuditExport",
     "SupportsRoleAssignment",
     "SupportsRoleCatalog",
+    "SupportsServiceAccounts",
     "SupportsSessionListing",
     "SupportsSessionRefresh",
     "SupportsSignUpToggle",
@@ -190,9 +197,57 @@ class IAuditStorage(Protocol):
     async def chain_anchor(self) -> dict[str, Any] | None: ...
 
 
+@runtime_checkable
+class IApiKeyProvider(Protocol):
+    """Issues and verifies API keys (docs/api-keys.md). ``verify`` never raises for a
+    key that does not authenticate: it returns the typed refusal. Owners are users
+    (``owner_type="user"``) or service accounts (:class:`SupportsServiceAccounts`)."""
+
+    async def create_key(
+        self,
+        owner_type: OwnerType,
+        owner_id: str,
+        *,
+        name: str,
+        scopes: Sequence[str],
+        ttl: timedelta | None = None,
+        ip_allowlist: Sequence[str] = (),
+        created_by: str | None = None,
+    ) -> CreatedApiKey: ...
+    async def list_keys(self, owner_type: OwnerType, owner_id: str) -> builtins.list[ApiKey]: ...
+    async def get_key(self, key_id: str) -> ApiKey | None: ...
+    async def rotate(self, key_id: str, *, grace: timedelta = ...) -> CreatedApiKey | None: ...
+    async def revoke(self, key_id: str) -> bool: ...
+    async def verify(self, presented: str, ip: str | None) -> ApiKey | ApiKeyRefusal: ...
+
+
 # -- optional capabilities ----------------------------------------------------------
 # Each is checked with ``isinstance`` where the host would use it. Runtime checks only
 # see method names, so each protocol is kept to the methods that belong together.
+
+
+@runtime_checkable
+class SupportsServiceAccounts(Protocol):
+    """API key provider: non-human owners with roles of their own and no password."""
+
+    async def create_service_account(
+        self, name: str, roles: Sequence[str], *, created_by: str | None = None
+    ) -> ServiceAccount: ...
+    async def get_service_account(self, account_id: str) -> ServiceAccount | None: ...
+    async def list_service_accounts(self) -> builtins.list[ServiceAccount]: ...
+    async def update_service_account(
+        self, account_id: str, *, roles: Sequence[str] | None = None, disabled: bool | None = None
+    ) -> ServiceAccount | None: ...
+    async def delete_service_account(self, account_id: str) -> bool: ...
+
+
+@runtime_checkable
+class SupportsChangeListeners(Protocol):
+    """API key provider: ``listener()`` runs after every change that can refuse a key
+    that verified before (revoke, rotate, a service account disabled or deleted), so the
+    host drops what it cached."""
+
+    def add_change_listener(self, listener: Callable[[], None]) -> None: ...
 
 
 @runtime_checkable

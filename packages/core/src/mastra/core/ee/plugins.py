@@ -314,6 +314,20 @@ def effective_selection(
     return selection, set()
 
 
+#: ``MASTRA_AUTH__API_KEYS`` values that turn API keys off.
+API_KEYS_OFF = frozenset({"off", "none", "false", "0"})
+
+
+def _select_api_keys(settings: Settings, selection: dict[str, str]) -> None:
+    """API keys default to the core's ``sql`` provider wherever users are authenticated
+    and a server secret exists to derive their HMAC key from; ``off`` turns them off."""
+    chosen = selection.get("api_keys")
+    if chosen is not None and chosen.strip().lower() in API_KEYS_OFF:
+        del selection["api_keys"]
+    elif chosen is None and selection.get("user") and settings.secret:
+        selection["api_keys"] = "sql"
+
+
 def _check_user_provider(settings: Settings, selection: Mapping[str, str]) -> None:
     """Sign-in without a user provider: requests are never authenticated, so auth is off
     while the sign-in page suggests otherwise. Loud in development, refused in production."""
@@ -342,6 +356,7 @@ def build_auth(
     """
     registry = registry or PluginRegistry.default(settings)
     selection, explicit = effective_selection(settings, registry, embedded_default=embedded_default)
+    _select_api_keys(settings, selection)
 
     providers: dict[str, Any] = {}
     # One options mapping per provider name: factories of several capabilities share

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any, cast
 from .hookspecs import CAPABILITY_NAMES
 from .interfaces import (
     IACLProvider,
+    IApiKeyProvider,
     IAuditLogger,
     IAuditStorage,
     ICredentialsProvider,
@@ -65,6 +66,7 @@ class MastraAuthProvider:
         acl: IACLProvider | None = None,
         audit: IAuditLogger | None = None,
         audit_storage: IAuditStorage | None = None,
+        api_keys: IApiKeyProvider | None = None,
         is_mastra_cloud_auth: bool = False,
     ) -> None:
         self.name = name
@@ -76,6 +78,7 @@ class MastraAuthProvider:
         self.acl: IACLProvider | None = acl
         self.audit: IAuditLogger | None = audit
         self.audit_storage: IAuditStorage | None = audit_storage
+        self.api_keys: IApiKeyProvider | None = api_keys
         self.is_mastra_cloud_auth = is_mastra_cloud_auth
 
     def slots(self) -> dict[str, Any]:
@@ -102,6 +105,9 @@ class MastraAuthProvider:
         flags = {slot: provider is not None for slot, provider in self.slots().items()}
         # A logger alone does not make the log browsable: ``audit`` is the storage.
         flags["audit"] = flags.pop("audit_storage")
+        # SPEC 7 fixes the flags of the capabilities response; API keys are not one of
+        # them (their routes announce themselves through a fragment).
+        flags.pop("api_keys")
         return flags
 
     @property

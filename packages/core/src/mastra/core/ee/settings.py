@@ -22,7 +22,7 @@ from pydantic_settings import (
 
 from .hookspecs import CAPABILITY_NAMES
 
-__all__ = ["AuthSettings", "RateLimitSettings", "Settings", "load_settings"]
+__all__ = ["ApiKeyPolicy", "AuthSettings", "RateLimitSettings", "Settings", "load_settings"]
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./.mastra/mastra.db"
 
@@ -54,6 +54,19 @@ class RateLimitSettings(BaseModel):
     storage: str = "auto"
 
 
+class ApiKeyPolicy(BaseModel):
+    """Operator policy for API keys, whichever provider issues them (docs/api-keys.md)."""
+
+    model_config = ConfigDict(extra="forbid")
+    #: The ``<env>`` part of new keys (1-12 of ``[a-z0-9]``); unset = ``live`` in
+    #: production, ``dev`` otherwise.
+    environment: str | None = Field(default=None, pattern=r"^[a-z0-9]{1,12}$")
+    #: Lifetime of a key created without one.
+    default_ttl_days: float = Field(default=90, gt=0)
+    #: The longest lifetime a key may be given (creation and rotation).
+    max_ttl_days: float = Field(default=365, gt=0)
+
+
 class AuthSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -65,6 +78,9 @@ class AuthSettings(BaseModel):
     acl: str | None = None
     audit: str | None = None
     audit_storage: str | None = None
+    #: The API key provider; unset = ``sql`` whenever a user provider is selected.
+    api_keys: str | None = None
+    api_key_policy: ApiKeyPolicy = Field(default_factory=ApiKeyPolicy)
     options: dict[str, dict[str, Any]] = Field(default_factory=dict)
     rate_limit: RateLimitSettings = Field(default_factory=RateLimitSettings)
     public: StrList = Field(default_factory=list)

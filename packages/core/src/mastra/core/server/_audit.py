@@ -38,9 +38,11 @@ def request_actor(
         return AuditActor(type="user", id="unknown", email=email, ip=ip, user_agent=agent)
     kind = "apikey" if user.metadata.get("tokenType") == "apikey" else "user"
     org = user.metadata.get("organizationId")
+    # A core API key is the actor by its key id; its owner goes into the event metadata.
+    key_id = user.metadata.get("apiKeyId") if kind == "apikey" else None
     return AuditActor(
         type=kind,
-        id=user.id,
+        id=key_id if isinstance(key_id, str) else user.id,
         email=user.email,
         ip=ip,
         user_agent=agent,
@@ -66,12 +68,18 @@ async def record(
         ctx = _context(request)
         if user is not None and resource is None:
             resource = AuditResource(type="user", id=user.id)
+        metadata = dict(metadata or {})
+        acting = user if user is not None else getattr(request.state, "user", None)
+        owner = acting.metadata.get("apiKeyOwner") if isinstance(acting, EEUser) else None
+        if isinstance(owner, dict):
+            # ``owner``, not ``apiKeyOwner``: the audit log redacts keys naming an API key.
+            metadata.setdefault("owner", owner)
         event = AuditEventInput(
             actor=request_actor(request, user, email=email),
             action=action,
             outcome=outcome,
             resource=resource,
-            metadata=metadata or {},
+            metadata=metadata,
         )
         count_event(request, event)
         await emit(ctx.auth, event)

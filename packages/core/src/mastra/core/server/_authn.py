@@ -18,12 +18,12 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
 
 from ..ee.crypto import parse_cookie_header
-from ..ee.errors import ProviderUnavailable
+from ..ee.errors import AuthError, ProviderUnavailable
 from ..ee.interfaces import maybe_await
 from ..ee.models import EEUser, Session, utcnow
 from ..ee.permissions import compile_permissions
@@ -58,10 +58,22 @@ class Caller:
     #: The credential could not be checked (identity provider unreachable): refusals
     #: are 503, not 401 — the client has nothing to fix by signing in again.
     unavailable: ProviderUnavailable | None = None
+    #: Why a presented API key was refused (its own 401 body, or 429): the answer.
+    refusal: AuthError | None = None
+    #: The API key that authenticated (``mastra.core.ee.api_keys.ApiKey``), if any.
+    api_key: Any = None
+    #: The key's scopes: permissions are then what both the owner's grants
+    #: (``owner_permissions``) and the scopes cover; ``permissions`` shows that list.
+    scopes: list[str] | None = None
+    owner_permissions: list[str] = field(default_factory=list)
 
     def holds(self, wanted: Sequence[str]) -> bool:
-        """Any of ``wanted`` is among the caller's permissions (the section 4 matcher)."""
-        return compile_permissions(self.permissions).allows_any(wanted)
+        """Any of ``wanted`` is among the caller's permissions (the section 4 matcher);
+        for an API key, among the owner's current permissions and the key's scopes."""
+        if self.scopes is None:
+            return compile_permissions(self.permissions).allows_any(wanted)
+        owner, scoped = compile_permissions(self.owner_permissions), compile_permissions(self.scopes)
+        return any(owner.allows(w) and scoped.allows(w) for w in wanted)
 
     def may(self, permission: str) -> bool:
         """``permission`` is granted, or permissions are not enforced (SPEC 11.1)."""

@@ -103,7 +103,7 @@ class EEContext:
             limiter=limiter,
             sso_states=store,
             auth_cache=cache,
-            pipeline=AuthPipeline(auth, settings, cache),
+            pipeline=AuthPipeline(auth, settings, cache, limiter),
             reset_delay=reset_delay,
         )
 

@@ -35,6 +35,7 @@ _CORS_HEADERS = (
     "Authorization",
     "Content-Type",
     "X-Requested-With",
+    "x-api-key",
     "x-mastra-client-type",
     "x-mastra-dev-playground",
 )

@@ -30,11 +30,12 @@ from starlette.requests import HTTPConnection, Request
 from starlette.responses import JSONResponse
 
 from ..ee.errors import ProviderUnavailable, error_body
-from ..ee.interfaces import maybe_await
+from ..ee.interfaces import SupportsChangeListeners, maybe_await
 from ..ee.license import is_feature_licensed
 from ..ee.models import AuditResource, EEUser, ResourceIdentifier
-from ..ee.permissions import derive_permission, effective_permission
+from ..ee.permissions import derive_permission, effective_permission, intersect_permissions
 from ..ee.request_auth import RequestCredentials, bearer_token
+from ._apikeys import ApiKeyAuthenticator, presented_api_key
 from ._audit import record
 from ._authcache import AuthCache
 from ._authn import Caller, authenticate
@@ -43,6 +44,7 @@ from ._responses import json_response
 if TYPE_CHECKING:
     from ..ee.provider import MastraAuthProvider
     from ..ee.settings import Settings
+    from ._ratelimit import FailureLimiter
     from ._spec import ApiRoute
 
 __all__ = [
@@ -102,27 +104,44 @@ def remembered_caller(request: HTTPConnection) -> Caller | None:
 
 
 class AuthPipeline:
-    def __init__(self, auth: MastraAuthProvider, settings: Settings, cache: AuthCache) -> None:
+    def __init__(
+        self,
+        auth: MastraAuthProvider,
+        settings: Settings,
+        cache: AuthCache,
+        limiter: FailureLimiter | None = None,
+    ) -> None:
         self.auth = auth
         self.settings = settings
         self.cache = cache
+        self.api_keys = ApiKeyAuthenticator(auth, settings, limiter)
+        if isinstance(auth.api_keys, SupportsChangeListeners):
+            # A revoked or rotated key, or a disabled service account, stops at once.
+            auth.api_keys.add_change_listener(cache.clear)
 
     # -- who is calling -------------------------------------------------------------
 
-    def _token(self, request: Request, query_token: bool) -> str | None:
+    def _token(self, request: Request, query_token: bool) -> tuple[str | None, bool]:
+        """The presented token, and whether it is an API key for the ``api_keys`` slot."""
         # The settings are consulted only when a query string could carry ``?apiKey=``.
         allowed = (
             query_token and bool(request.scope.get("query_string")) and self.settings.query_token_enabled
         )
-        return bearer_token(request, query_token=allowed)
+        token = bearer_token(request, query_token=allowed)
+        if self.auth.api_keys is not None:
+            key = presented_api_key(request, token)
+            if key is not None:
+                return key, True
+        return token, False
 
     async def authenticate(
         self, request: Request, *, refresh: bool = True, sliding: bool = False, query_token: bool = True
     ) -> Caller:
         """Uncached authentication, without roles (the public auth routes)."""
-        return await self._authenticate(
-            request, self._token(request, query_token), refresh=refresh, sliding=sliding
-        )
+        token, is_key = self._token(request, query_token)
+        if is_key and token is not None:
+            return await self.api_keys.authenticate(request, token)
+        return await self._authenticate(request, token, refresh=refresh, sliding=sliding)
 
     async def _authenticate(
         self, request: Request, token: str | None, *, refresh: bool = True, sliding: bool = False
@@ -150,10 +169,10 @@ class AuthPipeline:
         """
         if self.auth.user is None:
             return Caller(request=request)
-        token = self._token(request, query_token)
+        token, is_key = self._token(request, query_token)
         cache = self.cache
         if not cache.enabled or not cached:
-            return await self._identify(request, token, sliding)
+            return await self._identify(request, token, sliding, is_key)
         key = cache.key(request, token)
         hit = cache.get(key)
         if hit is not None:
@@ -169,7 +188,7 @@ class AuthPipeline:
         future = cache.begin(key)
         shared = None
         try:
-            caller = await self._identify(request, token, sliding)
+            caller = await self._identify(request, token, sliding, is_key)
             shared = cache.shareable(caller)
             if shared is not None:
                 cache.put(key, shared, generation)
@@ -178,13 +197,22 @@ class AuthPipeline:
                 cache.finish(key, future, shared if generation == cache.generation else None)
         return caller
 
-    async def _identify(self, request: Request, token: str | None, sliding: bool) -> Caller:
-        caller = await self._authenticate(request, token, sliding=sliding)
+    async def _identify(
+        self, request: Request, token: str | None, sliding: bool, is_key: bool = False
+    ) -> Caller:
+        if is_key and token is not None:
+            caller = await self.api_keys.authenticate(request, token)
+        else:
+            caller = await self._authenticate(request, token, sliding=sliding)
         if caller.user is not None:
             caller.rbac = self.rbac_enforced
             access = await self.access(caller.user)
             if access is not None:
                 caller.roles, caller.permissions = access
+            if caller.scopes is not None:
+                # Recomputed on every use: a demoted owner's keys shrink with them.
+                caller.owner_permissions = caller.permissions
+                caller.permissions = intersect_permissions(caller.permissions, caller.scopes)
         return caller
 
     @property
@@ -214,6 +242,9 @@ class AuthPipeline:
             return PermissionDenied(
                 caller.unavailable.status, caller.unavailable.body(), caller.unavailable.headers()
             )
+        if caller.refusal is not None:  # an API key: its own 401 (or 429), no cookie to clear
+            refusal = caller.refusal
+            return PermissionDenied(refusal.status, refusal.body(), refusal.headers())
         headers: list[tuple[str, str]] = []
         if caller.session_id and self.auth.session is not None:
             try:

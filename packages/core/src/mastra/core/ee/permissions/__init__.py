@@ -7,7 +7,7 @@ The hot path is :class:`PermissionSet`: compile a grant list once
 from ..errors import InvalidPermission
 from ._derive import EXECUTE_MARKERS, derive_permission, effective_permission
 from ._grammar import ACTIONS, RESOURCES, permission_patterns, split_permission, validate_permission
-from ._matcher import PermissionSet, compile_permissions, has_permission, matches
+from ._matcher import PermissionSet, compile_permissions, has_permission, intersect_permissions, matches
 from ._roles import (
     DEFAULT_ROLES,
     check_role_permissions,
@@ -31,6 +31,7 @@ __all__ = [
     "derive_permission",
     "effective_permission",
     "has_permission",
+    "intersect_permissions",
     "matches",
     "permission_patterns",
     "resolve_permissions",

@@ -12,7 +12,7 @@ import threading
 from collections.abc import Iterable
 from functools import lru_cache
 
-__all__ = ["PermissionSet", "compile_permissions", "has_permission", "matches"]
+__all__ = ["PermissionSet", "compile_permissions", "has_permission", "intersect_permissions", "matches"]
 
 _COMPILED_CACHE_SIZE = 1024
 _PARSE_CACHE_LIMIT = 8192
@@ -182,3 +182,17 @@ def compile_permissions(permissions: Iterable[str] | PermissionSet) -> Permissio
 def has_permission(permissions: Iterable[str] | PermissionSet, required: str) -> bool:
     """Any grant in ``permissions`` matches ``required`` (SPEC 4.2)."""
     return compile_permissions(permissions).allows(required)
+
+
+def intersect_permissions(permissions: Iterable[str], scopes: Iterable[str]) -> list[str]:
+    """Grants covered by both lists, for display (an API key's effective permissions):
+    each scope the permissions cover, then each permission the scopes cover.
+
+    Exact for the usual shapes (a scope inside the user's grants, or the reverse); a
+    pair of crossing wildcards (``agents:*`` and ``*:read``) yields nothing here, so
+    checks never use this list: they ask both sets (``Caller.holds``).
+    """
+    granted, scoped = list(permissions), list(scopes)
+    granted_set, scoped_set = compile_permissions(granted), compile_permissions(scoped)
+    both = [s for s in scoped if granted_set.allows(s)] + [p for p in granted if scoped_set.allows(p)]
+    return list(dict.fromkeys(both))
