@@ -157,21 +157,28 @@ def serve(port: int, workdir: str, cache_ttl: float) -> None:
 # -- the client ------------------------------------------------------------------------
 
 
-def wrk(url: str, cookie: str | None, duration: int, connections: int) -> float:
+def wrk(
+    url: str, cookie: str | None, duration: int, connections: int, headers: dict[str, str] | None = None
+) -> float:
     cmd = ["wrk", "-t1", f"-c{connections}", f"-d{duration}s", "--latency"]
     if cookie:
         cmd += ["-H", f"Cookie: {cookie}"]
+    for name, value in (headers or {}).items():
+        cmd += ["-H", f"{name}: {value}"]
     out = subprocess.run([*cmd, url], capture_output=True, text=True, check=True).stdout
     if "Non-2xx" in out:
         raise RuntimeError(f"non-2xx responses from {url}:\n{out}")
     return float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
 
 
-def httpx_load(url: str, cookie: str | None, duration: int, connections: int) -> float:
+def httpx_load(
+    url: str, cookie: str | None, duration: int, connections: int, headers: dict[str, str] | None = None
+) -> float:
+    sent = {**({"cookie": cookie} if cookie else {}), **(headers or {})}
+
     async def run() -> float:
-        headers = {"cookie": cookie} if cookie else {}
         limits = httpx.Limits(max_connections=connections)
-        async with httpx.AsyncClient(headers=headers, limits=limits) as client:
+        async with httpx.AsyncClient(headers=sent, limits=limits) as client:
             count = 0
             end = time.monotonic() + duration
 

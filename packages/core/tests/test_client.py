@@ -315,3 +315,33 @@ def test_sync_client_full_flow(app: Any, tmp_path: Path) -> None:
         assert len(client.sessions()) == 1
         assert client.sign_out()["success"] is True
         assert client.me() is None
+
+
+async def test_an_api_key_authenticates_client_calls(app: Any, owner: AsyncMastraClient) -> None:
+    keys = app.state.mastra_ee.auth.api_keys
+    me = await owner.me()
+    assert me is not None
+    auditor = await keys.create_key("user", me["id"], name="script", scopes=["audit:read"])
+    reader = await keys.create_key("user", me["id"], name="reader", scopes=["agents:read"])
+    client = async_client(app, api_key=auditor.secret)
+    assert client.headers("GET")["Authorization"] == f"Bearer {auditor.secret}"
+    assert (await client.audit_list(action="auth.sign-up")).pagination.total == 1
+    assert (await client.me() or {})["id"] == me["id"]
+    # Out of the key's scopes: a 403 although its owner may.
+    scoped = async_client(app, api_key=reader.secret)
+    with pytest.raises(PermissionDenied) as denied:
+        await scoped.audit_list()
+    assert denied.value.message == "Missing required permission: audit:read"
+    await keys.revoke(auditor.key.id)
+    with pytest.raises(AuthenticationRequired) as refused:
+        await client.audit_list()
+    assert refused.value.message == "The API key has been revoked"
+    for c in (client, scoped):
+        await c.http.aclose()
+
+
+def test_the_sync_client_takes_an_api_key_not_with_a_token() -> None:
+    with MastraClient(BASE, api_key="mk_dev_x") as client:
+        assert client.headers("POST")["Authorization"] == "Bearer mk_dev_x"
+    with pytest.raises(ValueError, match="either token= or api_key="):
+        MastraClient(BASE, token="t", api_key="mk_dev_x")

@@ -113,7 +113,8 @@ def _refused(result: dict[str, Any], status: int) -> dict[str, Any]:
 
 
 def _bearer(server: Server, user_id: str) -> dict[str, str]:
-    token = "mk_" + secrets.token_urlsafe(24)
+    # A user provider's own bearer token; ``mk_`` is the api_keys slot's (test_client_js_api_keys).
+    token = "ref_" + secrets.token_urlsafe(24)
     server.reference.add_api_key(token, user_id)
     return {"Authorization": f"Bearer {token}"}
 

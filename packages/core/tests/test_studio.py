@@ -171,6 +171,7 @@ async def test_pages_contain_no_inline_script_or_style(client: httpx.AsyncClient
         "/settings",
         "/audit",
         "/sessions",
+        "/api-keys",
         "/login",
     ):
         r = await client.get(path, follow_redirects=False)
@@ -454,3 +455,65 @@ async def test_account_page_offers_password_change_only_when_supported(app: Any,
         assert r.status_code == 200 and studio_config(r.text)["passwordChange"] is False
         assert "data-password-change-form" not in r.text and "account.js" not in r.text
         assert "Password change not available" in r.text and "data-account-link" not in r.text
+
+
+# -- API keys page (issue #15) -----------------------------------------------------------------
+
+
+def account_nav(html: str) -> list[str]:
+    return re.findall(r'data-account-nav="([^"]+)"', html)
+
+
+async def test_api_keys_page_is_linked_for_signed_in_users(app: Any) -> None:
+    async with make_client(app) as anonymous:
+        r = await anonymous.get("/api-keys")
+        assert r.status_code == 302 and r.headers["location"] == "/login?redirect=/api-keys"
+        assert account_nav((await anonymous.get("/login")).text) == []
+    async with make_client(app) as owner, make_client(app) as viewer:
+        await sign_up(owner, "owner@example.com")
+        await sign_up(viewer, "viewer@example.com")
+        for c in (owner, viewer):
+            html = (await c.get("/")).text
+            assert account_nav(html) == ["api-keys"] and 'href="/api-keys"' in html
+            assert "api-keys" not in nav_slugs(html)  # its own "Account" section, not the main nav
+            r = await c.get("/api-keys")
+            assert r.status_code == 200 and 'src="/_studio/static/api-keys.js"' in r.text
+            assert re.search(r'data-account-nav="api-keys" aria-current="page"', r.text)
+            for marker in ("data-create-key", "data-key-dialog", "data-secret-dialog", "data-confirm-dialog"):
+                assert marker in r.text, marker
+        assert (await owner.get("/_studio/static/api-keys.js")).status_code == 200
+
+
+async def test_service_accounts_section_needs_users_write(app: Any) -> None:
+    async with make_client(app) as owner, make_client(app) as viewer:
+        await sign_up(owner, "owner@example.com")
+        await sign_up(viewer, "viewer@example.com")
+        html = (await owner.get("/api-keys")).text
+        assert studio_config(html)["apiKeys"] == {"enabled": True, "serviceAccounts": True}
+        assert "data-service-accounts" in html and "data-account-dialog" in html
+        html = (await viewer.get("/api-keys")).text
+        assert studio_config(html)["apiKeys"] == {"enabled": True, "serviceAccounts": False}
+        assert "data-service-accounts" not in html and "data-account-dialog" not in html
+        # An owner previewing the viewer's role sees the viewer's page.
+        owner.cookies.set(PREVIEW, "viewer")
+        assert "data-service-accounts" not in (await owner.get("/api-keys")).text
+
+
+async def test_api_keys_page_without_a_provider(sqlite_url: str) -> None:
+    settings = reference_settings(sqlite_url, auth={"api_keys": "off"})
+    async with make_client(reference_app(settings)) as c:
+        await sign_up(c, "owner@example.com")
+        assert account_nav((await c.get("/")).text) == []
+        r = await c.get("/api-keys")
+        assert r.status_code == 200 and 'data-state="api-keys-unavailable"' in r.text
+        assert "api-keys.js" not in r.text and "data-secret-dialog" not in r.text
+        assert studio_config(r.text)["apiKeys"] == {"enabled": False, "serviceAccounts": False}
+
+
+async def test_api_keys_script_keeps_the_secret_out_of_storage_and_urls(client: httpx.AsyncClient) -> None:
+    script = (await client.get("/_studio/static/api-keys.js")).text
+    for forbidden in ("localStorage", "sessionStorage", "location.", "history.", "document.cookie"):
+        assert forbidden not in script, forbidden
+    # The copy-once dialog is emptied whichever way it closes (Done, Escape).
+    for event in ("cancel", "close"):
+        assert f'secretDialog.addEventListener("{event}", forgetSecret)' in script

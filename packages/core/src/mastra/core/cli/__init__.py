@@ -17,13 +17,13 @@ import sys
 from collections.abc import Sequence
 from importlib import metadata
 
-from . import _audit, _config, _license, _plugins, _serve, _users
+from . import _audit, _config, _keys, _license, _plugins, _serve, _users
 from ._command import configure_logging, guard
 
 __all__ = ["build_parser", "main"]
 
 #: Subcommand modules, in the order ``--help`` lists them.
-COMMANDS = (_serve, _plugins, _config, _users, _audit, _license)
+COMMANDS = (_serve, _plugins, _config, _users, _keys, _audit, _license)
 LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
 
 
@@ -67,6 +67,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def command_name(args: argparse.Namespace) -> str:
     """``"audit list"``: the command and its action, as the error line names them."""
+    label = getattr(args, "command_label", None)
+    if isinstance(label, str):  # a nested action names itself ("service-accounts keys create")
+        return label
     action = getattr(args, f"{args.command}_command", None)
     return f"{args.command} {action}" if action else str(args.command)
 

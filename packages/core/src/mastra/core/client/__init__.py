@@ -9,6 +9,11 @@ permission checks with the server's matcher — plus sessions and the audit API
         client.sign_in("ann@example.com", "correct horse battery")
         for event in client.iter_audit_events(action_prefix="auth."):
             print(event.seq, event.action, event.outcome)
+
+A script or a backend without a user uses an API key (docs/api-keys.md), sent as
+``Authorization: Bearer``::
+
+    client = MastraClient("https://mastra.example.com", api_key=os.environ["MASTRA_API_KEY"])
 """
 
 from ._async import AsyncMastraClient

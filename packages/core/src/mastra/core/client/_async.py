@@ -27,12 +27,13 @@ class AsyncMastraClient(ClientBase):
         *,
         api_prefix: str | None = "/api",
         token: str | None = None,
+        api_key: str | None = None,
         headers: Mapping[str, str] | None = None,
         http_client: httpx.AsyncClient | None = None,
         timeout: float = 30.0,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
-        super().__init__(base_url, api_prefix=api_prefix, token=token, headers=headers)
+        super().__init__(base_url, api_prefix=api_prefix, token=token, api_key=api_key, headers=headers)
         self._owns_http = http_client is None
         self.http: httpx.AsyncClient = ensure_http(http_client, httpx.AsyncClient, timeout)
         self._sleep = sleep

@@ -29,11 +29,17 @@ class ClientBase:
         *,
         api_prefix: str | None = "/api",
         token: str | None = None,
+        api_key: str | None = None,
         headers: Mapping[str, str] | None = None,
     ) -> None:
+        if token and api_key:
+            raise ValueError("pass either token= or api_key=, not both")
         self.base_url = base_url.rstrip("/")
         self.api_prefix = normalise_prefix(api_prefix)
         self.token = token
+        #: An API key (``mk_…``, docs/api-keys.md): sent as ``Authorization: Bearer``, kept
+        #: across sign-out (it is not a session), never exchanged for a cookie.
+        self.api_key = api_key
         self.extra_headers = dict(headers or {})
         parts = urlsplit(self.base_url)
         # Cookie-authenticated unsafe requests need a matching Origin (SPEC 9.2 CSRF).
@@ -45,8 +51,9 @@ class ClientBase:
 
     def headers(self, method: str) -> dict[str, str]:
         headers = {"Accept": "application/json", **self.extra_headers}
-        if self.token:
-            headers["Authorization"] = f"Bearer {self.token}"
+        credential = self.api_key or self.token
+        if credential:
+            headers["Authorization"] = f"Bearer {credential}"
         if method.upper() in _UNSAFE and self.origin and "Origin" not in headers:
             headers["Origin"] = self.origin
         return headers

@@ -32,12 +32,13 @@ class MastraClient(ClientBase):
         *,
         api_prefix: str | None = "/api",
         token: str | None = None,
+        api_key: str | None = None,
         headers: Mapping[str, str] | None = None,
         http_client: httpx.Client | None = None,
         timeout: float = 30.0,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        super().__init__(base_url, api_prefix=api_prefix, token=token, headers=headers)
+        super().__init__(base_url, api_prefix=api_prefix, token=token, api_key=api_key, headers=headers)
         self._owns_http = http_client is None
         self.http: httpx.Client = ensure_http(http_client, httpx.Client, timeout)
         self._sleep = sleep

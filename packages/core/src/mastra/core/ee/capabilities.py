@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from .interfaces import maybe_await
+from .interfaces import SupportsServiceAccounts, maybe_await
 from .license import is_feature_licensed, warn_dev_unlicensed_once
 from .models import EEUser, SSOLoginConfig
 
@@ -190,6 +190,10 @@ async def build_capabilities(
         body["user"] = user.public_json()
         body["capabilities"] = flags
         body["access"] = access
+        if auth.api_keys is not None:
+            # Issue #15: the studio's "API keys" page (SPEC 7's flags stay as they are).
+            service_accounts = isinstance(auth.api_keys, SupportsServiceAccounts)
+            body["apiKeys"] = {"enabled": True, "serviceAccounts": service_accounts}
         if access is not None:
             permissions = access["permissions"]
             if _ADMIN.intersection(permissions) and callable(getattr(auth.rbac, "get_available_roles", None)):

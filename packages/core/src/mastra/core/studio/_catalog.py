@@ -32,6 +32,9 @@ PAGES: tuple[Page, ...] = (
     *NAV_PAGES,
     Page("sessions", "Your sessions", "sessions.html", in_nav=False, icon="sessions"),
     Page("account", "Account", "account.html", in_nav=False, icon="key"),
+    # Linked from the sidebar's "Account" section for signed-in users when a provider
+    # of the ``api_keys`` capability is configured (``StudioPages._account_nav``).
+    Page("api-keys", "API keys", "api_keys.html", in_nav=False, icon="key"),
 )
 
 _KNOWN_ERRORS = {

@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING, Any
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from ..ee.interfaces import SupportsPasswordChange, SupportsPasswordReset
-from ._catalog import NAV_PAGES, Page, error_banner_text
+from ..ee.interfaces import SupportsPasswordChange, SupportsPasswordReset, SupportsServiceAccounts
+from ._catalog import NAV_PAGES, PAGES, Page, error_banner_text
 from ._preview import PREVIEW_COOKIE
 from ._render import html_page, initials
 from ._security import apply_security_headers, login_path, safe_local_path
@@ -70,6 +70,7 @@ class StudioPages:
                 "roleId": viewer.preview.role_id if viewer.preview else None,
             },
             "passwordChange": self._password_change(viewer),
+            "apiKeys": self._api_keys(viewer),
         }
         client_config.update(extra.pop("client", {}))
         return {
@@ -82,11 +83,29 @@ class StudioPages:
             "user_initials": initials(user.name, user.email) if user else "",
             "user_label": (user.name or user.email or "User") if user else "",
             "nav": [p for p in NAV_PAGES if self._nav_visible(viewer, p)],
+            "account_nav": self._account_nav(viewer),
             "page": page,
             "password_change": client_config["passwordChange"],
             "client_config": client_config,
             **extra,
         }
+
+    def _api_keys(self, viewer: Viewer) -> dict[str, bool]:
+        """What the "API keys" page offers: own keys for any signed-in user, service
+        accounts only to a caller holding ``users:write`` (the routes check it again)."""
+        provider = self.auth.api_keys
+        enabled = provider is not None and viewer.authenticated
+        return {
+            "enabled": enabled,
+            "serviceAccounts": enabled
+            and isinstance(provider, SupportsServiceAccounts)
+            and viewer.can("users:write"),
+        }
+
+    def _account_nav(self, viewer: Viewer) -> list[Page]:
+        if not self._api_keys(viewer)["enabled"]:
+            return []
+        return [p for p in PAGES if p.slug == "api-keys"]
 
     @staticmethod
     def _nav_visible(viewer: Viewer, page: Page) -> bool:
@@ -129,7 +148,7 @@ class StudioPages:
 
     def _no_access(self, request: Request, viewer: Viewer) -> Response:
         context = self._context(request, viewer, None, page_name="no-access")
-        context["nav"] = []
+        context["nav"] = context["account_nav"] = []
         return html_page("no_access.html", context, self.settings, status=403, set_cookies=viewer.set_cookies)
 
     async def no_access(self, request: Request) -> Response:

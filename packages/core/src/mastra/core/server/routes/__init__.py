@@ -1,7 +1,8 @@
 """The EE HTTP API (SPEC 9), one module per area.
 
 ``auth`` (capabilities, me, sessions, roles), ``users`` (list and look up users,
-``users:read``) and ``audit`` are public route tables; ``_credentials`` (sign-in,
+``users:read``), ``api_keys`` (API keys and service accounts) and ``audit`` are
+public route tables; ``_credentials`` (sign-in,
 sign-up, password reset) and ``_sso`` (login, callback) are mounted through
 ``auth_routes``. ``_bodies`` holds the request models and ``_sessions`` the session
 issuing they share.
@@ -19,6 +20,7 @@ from .._spec import ApiRoute
 from ._bodies import Body, EmailText, PasswordText, SafeStr
 from ._flows import FlowOutcome, email_ok, sign_in_flow, sign_out_flow, sign_up_flow
 from ._password_flows import change_password_flow, confirm_reset_flow, request_reset_flow
+from .api_keys import api_keys_routes
 from .audit import audit_routes
 from .auth import auth_routes
 from .system import system_routes
@@ -30,6 +32,7 @@ __all__ = [
     "FlowOutcome",
     "PasswordText",
     "SafeStr",
+    "api_keys_routes",
     "api_routes",
     "audit_routes",
     "auth_routes",
@@ -46,4 +49,4 @@ __all__ = [
 
 def api_routes() -> list[ApiRoute]:
     """Every core route, in match order."""
-    return [*auth_routes(), *users_routes(), *audit_routes(), *system_routes()]
+    return [*auth_routes(), *api_keys_routes(), *users_routes(), *audit_routes(), *system_routes()]

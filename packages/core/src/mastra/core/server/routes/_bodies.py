@@ -6,10 +6,14 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+from ...ee.api_keys import parse_allowlist
 from ...ee.errors import TextPolicyError
+from ...ee.permissions import validate_permission
 from ...ee.policy import check_display_text
 
 __all__ = [
+    "ApiKeyCreateBody",
+    "ApiKeyRotateBody",
     "Body",
     "ChangePasswordBody",
     "EmailText",
@@ -17,6 +21,8 @@ __all__ = [
     "ResetConfirmBody",
     "ResetRequestBody",
     "SafeStr",
+    "ServiceAccountCreateBody",
+    "ServiceAccountUpdateBody",
     "SignInBody",
     "SignUpBody",
 ]
@@ -84,3 +90,70 @@ class ResetConfirmBody(Body):
 class ChangePasswordBody(Body):
     currentPassword: PasswordText
     newPassword: PasswordText
+
+
+# -- API keys and service accounts (issue #15) ----------------------------------------------
+
+
+def _visible_name(value: str) -> str:
+    try:
+        return check_display_text(value, "Name")
+    except TextPolicyError as refused:
+        raise ValueError(refused.message) from None
+
+
+def _scopes(values: list[str]) -> list[str]:
+    # The grammar of role permissions (SPEC 4); pydantic names the offending field.
+    return [validate_permission(value) for value in values]
+
+
+def _cidrs(values: list[str]) -> list[str]:
+    return parse_allowlist(values)
+
+
+def _roles(values: list[str]) -> list[str]:
+    roles = [value.strip() for value in values if value.strip()]
+    if not roles:
+        raise ValueError("at least one role is required")
+    return list(dict.fromkeys(roles))
+
+
+#: What a key or a service account is called in lists: visible text, no NUL.
+DisplayName = Annotated[SafeStr, Field(min_length=1, max_length=100), AfterValidator(_visible_name)]
+ScopeList = Annotated[
+    list[Annotated[SafeStr, Field(min_length=1, max_length=200)]],
+    Field(min_length=1, max_length=100),
+    AfterValidator(_scopes),
+]
+CidrList = Annotated[
+    list[Annotated[SafeStr, Field(min_length=1, max_length=64)]],
+    Field(max_length=100),
+    AfterValidator(_cidrs),
+]
+RoleList = Annotated[
+    list[Annotated[SafeStr, Field(min_length=1, max_length=200)]],
+    Field(min_length=1, max_length=50),
+    AfterValidator(_roles),
+]
+
+
+class ApiKeyCreateBody(Body):
+    name: DisplayName
+    scopes: ScopeList
+    #: ``None``: the policy's default lifetime; the route checks the policy's maximum.
+    expiresInDays: Annotated[int, Field(strict=True, ge=1, le=36500)] | None = None
+    ipAllowlist: CidrList = Field(default_factory=list)
+
+
+class ApiKeyRotateBody(Body):
+    gracePeriodSeconds: Annotated[int, Field(strict=True, ge=0, le=604800)] = 0
+
+
+class ServiceAccountCreateBody(Body):
+    name: DisplayName
+    roles: RoleList
+
+
+class ServiceAccountUpdateBody(Body):
+    roles: RoleList | None = None
+    disabled: Annotated[bool, Field(strict=True)] | None = None
