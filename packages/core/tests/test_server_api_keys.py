@@ -228,6 +228,27 @@ async def test_a_revoked_key_stops_at_once_despite_the_auth_cache(
     assert (await client.get("/api/custom/x", headers=bearer(rotated.secret))).status_code == 200
 
 
+async def test_the_auth_cache_never_carries_a_key_to_another_ip(
+    app: Any, keys: SQLApiKeyProvider, owner_id: str
+) -> None:
+    """A key limited to 10.0.0.0/8, once accepted from 10.0.0.5, must still be refused from
+    203.0.113.9 within the cache's lifetime (the cache entry was per credential only)."""
+    assert app.state.mastra_ee.auth_cache.enabled
+    key = await key_for(keys, owner_id, ["*"], ip_allowlist=["10.0.0.0/8"])
+
+    def from_ip(ip: str) -> httpx.AsyncClient:
+        transport = httpx.ASGITransport(app=app, client=(ip, 40000))
+        return httpx.AsyncClient(transport=transport, base_url="http://localhost")
+
+    async with from_ip("10.0.0.5") as inside, from_ip("203.0.113.9") as outside:
+        assert (await inside.get("/api/custom/x", headers=bearer(key))).status_code == 200
+        invalid(
+            await outside.get("/api/custom/x", headers=bearer(key)),
+            "The API key may not be used from this IP address",
+        )
+        assert (await inside.get("/api/custom/x", headers=bearer(key))).status_code == 200
+
+
 async def test_failed_keys_count_toward_the_per_ip_limit(sqlite_url: str) -> None:
     app = make_app(sqlite_url, auth={"rate_limit": {"ip": "3/60"}})
     owner = await sign_up(app, "owner@example.com")

@@ -51,8 +51,10 @@ class AuthCache:
         return self.ttl > 0
 
     @staticmethod
-    def key(request: Request, token: str | None) -> str:
-        return sha256_hex(f"{token or ''}\x00{request.headers.get('cookie', '')}")
+    def key(request: Request, token: str | None, ip: str | None = None) -> str:
+        """The entry of these credentials; ``ip`` for credentials whose answer depends on
+        where the request comes from (API keys with an IP allow-list)."""
+        return sha256_hex(f"{token or ''}\x00{request.headers.get('cookie', '')}\x00{ip or ''}")
 
     @property
     def generation(self) -> int:

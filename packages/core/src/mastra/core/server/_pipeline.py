@@ -39,6 +39,7 @@ from ._apikeys import ApiKeyAuthenticator, presented_api_key
 from ._audit import record
 from ._authcache import AuthCache
 from ._authn import Caller, authenticate
+from ._origin import client_ip
 from ._responses import json_response
 
 if TYPE_CHECKING:
@@ -173,7 +174,9 @@ class AuthPipeline:
         cache = self.cache
         if not cache.enabled or not cached:
             return await self._identify(request, token, sliding, is_key)
-        key = cache.key(request, token)
+        # An API key's answer depends on the client's address (its IP allow-list): the
+        # entry is per address, or one accepted request would carry the key to any other.
+        key = cache.key(request, token, client_ip(request, self.settings) if is_key else None)
         hit = cache.get(key)
         if hit is not None:
             return hit
