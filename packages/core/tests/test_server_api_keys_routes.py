@@ -495,3 +495,52 @@ async def test_a_provider_without_service_accounts(app: Any, keys: SQLApiKeyProv
         error(await client.request(method, path), 404, "Service accounts not supported")
     caps = (await client.get("/api/auth/capabilities")).json()
     assert caps["apiKeys"] == {"enabled": True, "serviceAccounts": False}
+
+
+# -- review #15 -----------------------------------------------------------------------------
+
+
+@pytest.fixture
+async def auth_only(sqlite_url: str) -> AsyncIterator[tuple[Any, httpx.AsyncClient]]:
+    app = make_app(sqlite_url, auth={"rbac": None})
+    client, _ = await signed_up(app, "owner@example.com")
+    yield app, client
+    await client.aclose()
+
+
+async def test_scopes_are_enforced_in_auth_only_mode(auth_only: Any) -> None:
+    """H2: without RBAC the owner side counts as ``*``, the key's scopes still bind."""
+    app, client = auth_only
+    r = await client.post(KEYS, json={"name": "ro", "scopes": ["agents:read"]})
+    assert r.status_code == 201, r.text
+    narrow = r.json()["key"]
+    async with client_for(app) as machine:
+        assert (await machine.get("/api/agents/a1/detail", headers=bearer(narrow))).status_code == 200
+        r = await machine.get("/api/audit", headers=bearer(narrow))
+        error(r, 403, "Forbidden", "Missing required permission: audit:read")
+        r = await machine.post("/api/agents/a1/generate", headers=bearer(narrow))
+        error(r, 403, "Forbidden", "Missing required permission: agents:execute")
+        r = await machine.post(ACCOUNTS, json={"name": "x", "roles": ["owner"]}, headers=bearer(narrow))
+        error(r, 403, "Forbidden", "Missing required permission: users:write")
+
+
+async def test_a_key_cannot_widen_itself_in_auth_only_mode(auth_only: Any) -> None:
+    app, client = auth_only
+    r = await client.post(KEYS, json={"name": "k", "scopes": ["agents:read"]})
+    assert r.status_code == 201, r.text
+    key = r.json()["key"]
+    async with client_for(app) as machine:
+        r = await machine.post(KEYS, json={"name": "w", "scopes": ["*"]}, headers=bearer(key))
+        error(r, 403, "Scope exceeds your permissions", "You do not hold: *")
+
+
+async def test_a_service_account_key_stays_within_the_calling_key_in_auth_only_mode(auth_only: Any) -> None:
+    app, client = auth_only
+    account = (await client.post(ACCOUNTS, json={"name": "bot", "roles": ["owner"]})).json()
+    r = await client.post(KEYS, json={"name": "k", "scopes": ["users:write", "agents:read"]})
+    key = r.json()["key"]
+    async with client_for(app) as machine:
+        r = await machine.post(
+            f"{ACCOUNTS}/{account['id']}/api-keys", json={"name": "w", "scopes": ["*"]}, headers=bearer(key)
+        )
+        error(r, 403, "Scope exceeds your permissions", "You do not hold: *")

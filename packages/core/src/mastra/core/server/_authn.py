@@ -75,9 +75,20 @@ class Caller:
         owner, scoped = compile_permissions(self.owner_permissions), compile_permissions(self.scopes)
         return any(owner.allows(w) and scoped.allows(w) for w in wanted)
 
+    def scoped(self, permission: str) -> bool:
+        """An API key's scopes cover ``permission`` (always true without a key)."""
+        return self.scopes is None or compile_permissions(self.scopes).allows(permission)
+
     def may(self, permission: str) -> bool:
-        """``permission`` is granted, or permissions are not enforced (SPEC 11.1)."""
-        return not self.rbac or self.holds((permission,))
+        """``permission`` is granted (SPEC 11.1): without enforced permissions (auth-only
+        mode) the owner side counts as ``*``, but an API key's scopes always bind."""
+        if not self.rbac:
+            return self.scoped(permission)
+        return self.holds((permission,))
+
+    def may_any(self, wanted: Sequence[str]) -> bool:
+        """Any of ``wanted`` is granted, as :meth:`may`."""
+        return any(self.may(permission) for permission in wanted)
 
 
 def _request_with_cookies(request: Request, headers: list[tuple[str, str]]) -> Request:

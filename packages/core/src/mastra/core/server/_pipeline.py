@@ -270,8 +270,15 @@ class AuthPipeline:
         if not is_feature_licensed(self.auth, "rbac"):
             if fail_closed:
                 return PermissionDenied(403, {"error": "Forbidden", "message": LICENSE_REQUIRED})
+            if not wanted or caller.may_any(wanted):  # an API key's scopes still bind
+                return None
+            return await self._missing_permission(request, caller, wanted, resource)
+        if not wanted:
             return None
-        if self.auth.rbac is None or not wanted or caller.holds(wanted):
+        if self.auth.rbac is None:
+            if caller.may_any(wanted):
+                return None
+        elif caller.holds(wanted):
             return None
         return await self._missing_permission(request, caller, wanted, resource)
 
@@ -300,7 +307,8 @@ class AuthPipeline:
         """The middleware's question for a route: its effective permission (SPEC 4.3),
         then the resource ACL of ``/agents|workflows|tools/<id>`` paths."""
         segments = rel.strip("/").split("/")
-        if self.rbac_enforced:
+        # Without RBAC the owner side counts as ``*``; an API key's scopes bind anyway.
+        if self.rbac_enforced or caller.scopes is not None:
             required = effective_permission(
                 route.permission if route is not None else None,
                 method,
@@ -308,7 +316,8 @@ class AuthPipeline:
                 requires_auth=route.requires_auth if route is not None else True,
             )
             wanted = [required] if isinstance(required, str) else list(required or ())
-            if wanted and not caller.holds(wanted):
+            granted = caller.holds(wanted) if self.rbac_enforced else caller.may_any(wanted)
+            if wanted and not granted:
                 resource = AuditResource(
                     type=segments[0] or "route", id=segments[1] if len(segments) > 1 else rel
                 )

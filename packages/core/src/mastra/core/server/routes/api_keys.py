@@ -119,11 +119,12 @@ def _owner(request: Request) -> tuple[OwnerType, str]:
 
 
 def _beyond_caller(request: Request, scopes: Sequence[str]) -> list[str]:
-    """The scopes the caller does not hold (none when permissions are not enforced)."""
+    """The scopes the caller does not hold. Without enforced permissions the caller's
+    own side counts as ``*``, but a calling key's scopes still bound what it asks for."""
     caller = remembered_caller(request)
-    if caller is None or not caller.rbac:
+    if caller is None:
         return []
-    return [scope for scope in scopes if not caller.holds((scope,))]
+    return [scope for scope in scopes if not caller.may(scope)]
 
 
 async def _beyond_account(request: Request, account: ServiceAccount, scopes: Sequence[str]) -> list[str]:
@@ -360,6 +361,11 @@ async def create_account_key(request: Request) -> Response:
     account = await _account(request)
     if account is None:
         return error_response(ACCOUNT_NOT_FOUND, 404)
+    # Within the caller's own grants (a calling key's scopes bind even without RBAC) …
+    missing = _beyond_caller(request, body.scopes)
+    if missing:
+        return _scope_refusal(missing, "You do")
+    # … and within the account's roles.
     missing = await _beyond_account(request, account, body.scopes)
     if missing:
         return _scope_refusal(missing, "The service account's roles do")
