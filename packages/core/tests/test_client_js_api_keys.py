@@ -104,6 +104,8 @@ def test_a_service_account_key_drives_client_js_scoped_and_audited(server: Serve
         "deploy",
         "--scope",
         "audit:read",
+        "--scope",
+        "api-keys:read",  # listing its own keys: not a role's, the key's own
     )
     key, key_id = created["key"], created["apiKey"]["id"]
     assert parse_key(key) is not None and created["apiKey"]["ownerType"] == "service_account"

@@ -292,10 +292,17 @@ def test_permission_patterns_vocabulary() -> None:
     assert patterns == sorted(patterns)
     assert len(patterns) == len(set(patterns))
     assert ACTIONS == ("read", "write", "execute", "delete", "create", "publish", "share")
-    assert len(RESOURCES) == 38 and RESOURCES[-5:] == ("studio", "settings", "users", "audit", "sessions")
-    # 2 (*, *:*) + 7 *:<action> + 38 <resource>:* + 89 reference pairs + 4 legacy stored
-    # + 5 own resources x 7 actions.
-    assert len(patterns) == 175
+    assert len(RESOURCES) == 39 and RESOURCES[-6:] == (
+        "studio",
+        "settings",
+        "users",
+        "audit",
+        "sessions",
+        "api-keys",
+    )
+    # 2 (*, *:*) + 7 *:<action> + 39 <resource>:* + 89 reference pairs + 4 legacy stored
+    # + 6 own resources x 7 actions.
+    assert len(patterns) == 183
     for p in (
         "*",
         "*:*",
@@ -316,7 +323,7 @@ def test_permission_patterns_vocabulary() -> None:
     for p in ("tools:write", "logs:delete", "a2a:execute", "stored-workflows:delete"):
         assert p not in patterns, p
     with_extra = permission_patterns(["workos:portal", "agents:read"])
-    assert "workos:portal" in with_extra and len(with_extra) == 176
+    assert "workos:portal" in with_extra and len(with_extra) == 184
     assert with_extra == sorted(with_extra)
 
 

@@ -209,7 +209,8 @@ async def test_a_scope_beyond_the_caller_is_a_403(app: Any, viewer: Any) -> None
 
 async def test_a_key_cannot_mint_a_wider_key(app: Any, owner: Any) -> None:
     client, _ = owner
-    narrow = (await client.post(KEYS, json={"name": "n", "scopes": ["agents:read"]})).json()["key"]
+    body = {"name": "n", "scopes": ["agents:read", "api-keys:write"]}
+    narrow = (await client.post(KEYS, json=body)).json()["key"]
     async with client_for(app) as machine:
         r = await machine.post(KEYS, json={"name": "w", "scopes": ["*"]}, headers=bearer(narrow))
         error(r, 403, "Scope exceeds your permissions", "You do not hold: *")
@@ -318,7 +319,10 @@ async def test_service_account_lifecycle_and_its_keys(app: Any, owner: Any) -> N
     # Scopes are checked against the account's roles, not the admin's.
     r = await client.post(f"{sa}/api-keys", json={"name": "deploy", "scopes": ["agents:execute"]})
     error(r, 403, "Scope exceeds your permissions", "The service account's roles do not hold: agents:execute")
-    r = await client.post(f"{sa}/api-keys", json={"name": "deploy", "scopes": ["agents:read"]})
+    # Its own keys are the account's own: ``api-keys:read`` needs no role.
+    r = await client.post(
+        f"{sa}/api-keys", json={"name": "deploy", "scopes": ["agents:read", "api-keys:read"]}
+    )
     assert r.status_code == 201, r.text
     created = r.json()
     assert (
@@ -526,7 +530,7 @@ async def test_scopes_are_enforced_in_auth_only_mode(auth_only: Any) -> None:
 
 async def test_a_key_cannot_widen_itself_in_auth_only_mode(auth_only: Any) -> None:
     app, client = auth_only
-    r = await client.post(KEYS, json={"name": "k", "scopes": ["agents:read"]})
+    r = await client.post(KEYS, json={"name": "k", "scopes": ["agents:read", "api-keys:write"]})
     assert r.status_code == 201, r.text
     key = r.json()["key"]
     async with client_for(app) as machine:
@@ -544,3 +548,115 @@ async def test_a_service_account_key_stays_within_the_calling_key_in_auth_only_m
             f"{ACCOUNTS}/{account['id']}/api-keys", json={"name": "w", "scopes": ["*"]}, headers=bearer(key)
         )
         error(r, 403, "Scope exceeds your permissions", "You do not hold: *")
+
+
+async def test_a_key_manages_keys_only_with_an_api_keys_scope(app: Any, owner: Any) -> None:
+    """H1: a narrow key can neither list, create, rotate nor revoke sibling keys."""
+    client, _ = owner
+    narrow = (await client.post(KEYS, json={"name": "ro", "scopes": ["agents:read"]})).json()
+    wide = (await client.post(KEYS, json={"name": "admin", "scopes": ["*"]})).json()
+    wide_id, narrow_id = wide["apiKey"]["id"], narrow["apiKey"]["id"]
+    async with client_for(app) as machine:
+        h = bearer(narrow["key"])
+        error(
+            await machine.get(KEYS, headers=h), 403, "Forbidden", "Missing required permission: api-keys:read"
+        )
+        r = await machine.post(KEYS, json={"name": "x", "scopes": ["agents:read"]}, headers=h)
+        error(r, 403, "Forbidden", "Missing required permission: api-keys:write")
+        r = await machine.post(f"{KEYS}/{wide_id}/rotate", json={}, headers=h)
+        error(r, 403, "Forbidden", "Missing required permission: api-keys:write")
+        r = await machine.delete(f"{KEYS}/{wide_id}", headers=h)
+        error(r, 403, "Forbidden", "Missing required permission: api-keys:delete")
+        assert (await machine.get("/api/agents/a1/detail", headers=bearer(wide["key"]))).status_code == 200
+        # A key may always revoke itself.
+        assert (await machine.delete(f"{KEYS}/{narrow_id}", headers=h)).status_code == 200
+        assert (await machine.get("/api/agents/a1/detail", headers=h)).status_code == 401
+
+
+async def test_a_key_manager_cannot_rotate_a_looser_sibling(app: Any, owner: Any) -> None:
+    client, _ = owner
+    body = {"name": "m", "scopes": ["agents:read", "api-keys:*"], "ipAllowlist": ["127.0.0.1"]}
+    manager = (await client.post(KEYS, json=body)).json()
+    wide = (await client.post(KEYS, json={"name": "admin", "scopes": ["*"]})).json()
+    same = (await client.post(KEYS, json={"name": "s", "scopes": ["agents:read"]})).json()
+    unpinned = (
+        await client.post(KEYS, json={"name": "u", "scopes": ["agents:read"], "expiresInDays": 1})
+    ).json()
+    async with client_for(app) as machine:
+        h = bearer(manager["key"])
+        r = await machine.post(f"{KEYS}/{wide['apiKey']['id']}/rotate", json={}, headers=h)
+        error(r, 403, "Scope exceeds your permissions", "You do not hold: *")
+        r = await machine.post(f"{KEYS}/{unpinned['apiKey']['id']}/rotate", json={}, headers=h)
+        error(
+            r,
+            403,
+            "Scope exceeds your permissions",
+            "The calling key's IP allow-list does not cover: any address",
+        )
+        assert len((await machine.get(KEYS, headers=h)).json()["keys"]) == 4
+        assert (await machine.delete(f"{KEYS}/{same['apiKey']['id']}", headers=h)).status_code == 200
+
+
+async def test_a_key_created_key_is_never_looser_than_its_parent(app: Any, owner: Any) -> None:
+    """H3: allow-list within the parent's (inherited when none is asked), expiry no later."""
+    client, _ = owner
+    body = {
+        "name": "p",
+        "scopes": ["agents:read", "api-keys:write"],
+        "ipAllowlist": ["127.0.0.0/8"],
+        "expiresInDays": 1,
+    }
+    parent = (await client.post(KEYS, json=body)).json()
+    async with client_for(app) as machine:
+        h = bearer(parent["key"])
+        r = await machine.post(
+            KEYS, json={"name": "c", "scopes": ["agents:read"], "expiresInDays": 365}, headers=h
+        )
+        assert r.status_code == 201, r.text
+        child = r.json()["apiKey"]
+        assert child["ipAllowlist"] == ["127.0.0.0/8"]
+        assert child["expiresAt"] <= parent["apiKey"]["expiresAt"]
+        r = await machine.post(
+            KEYS, json={"name": "c", "scopes": ["agents:read"], "ipAllowlist": ["10.0.0.0/8"]}, headers=h
+        )
+        error(
+            r,
+            403,
+            "Scope exceeds your permissions",
+            "The calling key's IP allow-list does not cover: 10.0.0.0/8",
+        )
+        r = await machine.post(
+            KEYS, json={"name": "c", "scopes": ["agents:read"], "ipAllowlist": ["127.0.0.1"]}, headers=h
+        )
+        assert r.status_code == 201 and r.json()["apiKey"]["ipAllowlist"] == ["127.0.0.1/32"]
+        # Rotating itself keeps the old expiry: a key cannot extend its own life.
+        r = await machine.post(f"{KEYS}/{parent['apiKey']['id']}/rotate", json={}, headers=h)
+        assert r.status_code == 201, r.text
+        assert r.json()["apiKey"]["expiresAt"] <= parent["apiKey"]["expiresAt"]
+        assert r.json()["apiKey"]["ipAllowlist"] == ["127.0.0.0/8"]
+
+
+async def test_rotation_never_extends_the_expiry(app: Any, owner: Any) -> None:
+    client, _ = owner
+    old = (await client.post(KEYS, json={"name": "k", "scopes": ["agents:read"], "expiresInDays": 30})).json()
+    r = await client.post(f"{KEYS}/{old['apiKey']['id']}/rotate", json={})
+    assert r.status_code == 201, r.text
+    assert r.json()["apiKey"]["expiresAt"] <= old["apiKey"]["expiresAt"]
+
+
+async def test_sessions_need_a_sessions_scope(app: Any, owner: Any) -> None:
+    """M2: a key reads or kills the owner's sessions only with ``sessions:*`` scopes."""
+    client, _ = owner
+    narrow = (await client.post(KEYS, json={"name": "ro", "scopes": ["agents:read"]})).json()["key"]
+    manager = (await client.post(KEYS, json={"name": "s", "scopes": ["sessions:read"]})).json()["key"]
+    async with client_for(app) as machine:
+        r = await machine.get("/api/auth/sessions", headers=bearer(narrow))
+        error(r, 403, "Forbidden", "Missing required permission: sessions:read")
+        r = await machine.delete("/api/auth/sessions", headers=bearer(narrow))
+        error(r, 403, "Forbidden", "Missing required permission: sessions:delete")
+        r = await machine.delete("/api/auth/sessions/abc", headers=bearer(narrow))
+        error(r, 403, "Forbidden", "Missing required permission: sessions:delete")
+        assert (await machine.get("/api/auth/sessions", headers=bearer(manager))).status_code == 200
+        r = await machine.delete("/api/auth/sessions", headers=bearer(manager))
+        error(r, 403, "Forbidden", "Missing required permission: sessions:delete")
+    assert (await client.get("/api/auth/me")).json()["id"]  # the owner's session lives

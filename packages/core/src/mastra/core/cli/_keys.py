@@ -19,7 +19,7 @@ from typing import Any
 from ..ee.api_keys import ApiKey, CreatedApiKey, OwnerType, ServiceAccount, parse_allowlist
 from ..ee.interfaces import IApiKeyProvider, SupportsServiceAccounts, maybe_await
 from ..ee.models import AuditActor, AuditEventInput, AuditResource, EEUser
-from ..ee.permissions import compile_permissions, validate_permission
+from ..ee.permissions import compile_permissions, is_own_permission, validate_permission
 from ._command import CommandError, add_config_option, add_json_option, load, run_async, terminal_safe
 
 __all__ = ["register"]
@@ -153,12 +153,13 @@ async def _user(auth: Any, wanted: str) -> EEUser:
 
 
 async def _beyond(auth: Any, user: EEUser, scopes: Sequence[str]) -> list[str]:
-    """Scopes the owner's permissions do not cover (none without RBAC)."""
+    """Scopes the owner's permissions do not cover (none without RBAC; the owner's own
+    keys and sessions, ``api-keys:…`` / ``sessions:…``, are always its own)."""
     rbac = auth.rbac
     if rbac is None:
         return []
     granted = compile_permissions(list(await maybe_await(rbac.get_permissions(user))))
-    return [scope for scope in scopes if not granted.allows(scope)]
+    return [scope for scope in scopes if not (granted.allows(scope) or is_own_permission(scope))]
 
 
 def _account_user(account: ServiceAccount) -> EEUser:

@@ -322,6 +322,9 @@ class AuthPipeline:
                     type=segments[0] or "route", id=segments[1] if len(segments) > 1 else rel
                 )
                 return await self._missing_permission(request, caller, wanted, resource)
+        if route is not None and route.key_scope and not caller.scoped(route.key_scope):
+            resource = AuditResource(type=segments[0] or "route", id=rel)
+            return await self._missing_permission(request, caller, [route.key_scope], resource)
         return await self._check_acl(request, caller, method, rel, segments)
 
     async def _check_acl(

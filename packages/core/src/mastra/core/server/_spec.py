@@ -36,6 +36,7 @@ class ApiRoute:
 
     ``permission``: a string or list (any-of) = explicit; ``False`` = authentication
     only; ``None`` = derived from method and path (SPEC 4.3).
+    ``key_scope``: see the field.
     ``csrf``: ``None`` = check unsafe methods when a cookie is present; ``"always"`` =
     check even without cookies (credentials, logout, refresh); ``False`` = opt out.
     """
@@ -53,6 +54,10 @@ class ApiRoute:
     responses: dict[int, str] = field(default_factory=dict)
     source: str = "core"
     max_body: int = MAX_BODY_BYTES
+    #: On a ``permission=False`` route over the caller's own credentials (its keys, its
+    #: sessions): the scope an API-key caller needs. The owner side is its own (always
+    #: held), so only the key's scopes are asked.
+    key_scope: str | None = None
     regex: re.Pattern[str] = field(init=False, repr=False)
     param_names: tuple[str, ...] = field(init=False, repr=False)
 

@@ -200,8 +200,9 @@ class SQLApiKeyProvider:
         return stored.key if stored is not None else None
 
     async def rotate(self, key_id: str, *, grace: timedelta = timedelta(0)) -> CreatedApiKey | None:
-        """A new key with the old one's owner, name, scopes, allow-list and lifetime; the
-        old key stays valid for ``grace`` (0 = refused at once). ``None`` if ``key_id`` is
+        """A new key with the old one's owner, name, scopes, allow-list and lifetime, expiring
+        no later than the old one (``min(old.expires_at, now + lifetime)``); the old key
+        stays valid for ``grace`` (0 = refused at once). ``None`` if ``key_id`` is
         unknown, revoked or expired."""
         if grace < timedelta(0):
             raise ValueError("The grace period cannot be negative")
@@ -215,7 +216,8 @@ class SQLApiKeyProvider:
             owner_id=old.owner_id,
             name=old.name,
             scopes=old.scopes,
-            ttl=min(old.expires_at - old.created_at, self.max_ttl),
+            # Never past the old key's own expiry: rotating cannot extend a key's life.
+            ttl=min(old.expires_at - old.created_at, self.max_ttl, old.expires_at - now),
             ip_allowlist=old.ip_allowlist,
             created_by=old.created_by,
         )

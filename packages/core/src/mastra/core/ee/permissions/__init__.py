@@ -6,7 +6,15 @@ The hot path is :class:`PermissionSet`: compile a grant list once
 
 from ..errors import InvalidPermission
 from ._derive import EXECUTE_MARKERS, derive_permission, effective_permission
-from ._grammar import ACTIONS, RESOURCES, permission_patterns, split_permission, validate_permission
+from ._grammar import (
+    ACTIONS,
+    OWN_RESOURCES,
+    RESOURCES,
+    is_own_permission,
+    permission_patterns,
+    split_permission,
+    validate_permission,
+)
 from ._matcher import PermissionSet, compile_permissions, has_permission, intersect_permissions, matches
 from ._roles import (
     DEFAULT_ROLES,
@@ -21,6 +29,7 @@ __all__ = [
     "ACTIONS",
     "DEFAULT_ROLES",
     "EXECUTE_MARKERS",
+    "OWN_RESOURCES",
     "RESOURCES",
     "InvalidPermission",
     "PermissionSet",
@@ -32,6 +41,7 @@ __all__ = [
     "effective_permission",
     "has_permission",
     "intersect_permissions",
+    "is_own_permission",
     "matches",
     "permission_patterns",
     "resolve_permissions",

@@ -15,10 +15,12 @@ from ..errors import InvalidPermission
 __all__ = [
     "ACTIONS",
     "LEGACY_STORED_PATTERNS",
+    "OWN_RESOURCES",
     "PROJECT_RESOURCES",
     "REFERENCE_ACTIONS",
     "REFERENCE_RESOURCES",
     "RESOURCES",
+    "is_own_permission",
     "permission_patterns",
     "split_permission",
     "unknown_parts",
@@ -70,8 +72,12 @@ REFERENCE_ACTIONS: Mapping[str, tuple[str, ...]] = MappingProxyType(
 #: The reference's resources, in its (alphabetical) order.
 REFERENCE_RESOURCES: tuple[str, ...] = tuple(REFERENCE_ACTIONS)
 #: This project's own resources: the studio, its settings, user and session
-#: administration, and the audit log.
-PROJECT_RESOURCES: tuple[str, ...] = ("studio", "settings", "users", "audit", "sessions")
+#: administration, the audit log, and API keys (docs/api-keys.md: what a key needs in
+#: its scopes to manage keys — ``sessions`` likewise for the caller's own sessions).
+PROJECT_RESOURCES: tuple[str, ...] = ("studio", "settings", "users", "audit", "sessions", "api-keys")
+#: Resources over the caller's own credentials (its API keys, its sessions): any signed-in
+#: caller holds them on its own side; an API key needs them in its scopes.
+OWN_RESOURCES: tuple[str, ...] = ("api-keys", "sessions")
 RESOURCES: tuple[str, ...] = REFERENCE_RESOURCES + PROJECT_RESOURCES
 ACTIONS: tuple[str, ...] = ("read", "write", "execute", "delete", "create", "publish", "share")
 #: The reference's legacy ``stored`` family patterns. They are listed so that a role or a
@@ -163,3 +169,10 @@ def permission_patterns(extra: Iterable[str] = ()) -> list[str]:
         patterns.update(f"{resource}:{action}" for action in ACTIONS)
     patterns.update(p for p in extra if isinstance(p, str) and p)
     return sorted(patterns)
+
+
+def is_own_permission(permission: str) -> bool:
+    """``permission`` is over the caller's own credentials (``api-keys:…``, ``sessions:…``):
+    a scope any owner may write on its keys, whatever its roles."""
+    parts = split_permission(permission)
+    return len(parts) >= 2 and parts[0] in OWN_RESOURCES

@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
+from ipaddress import ip_network
 from typing import Any
 
 from starlette.requests import Request
@@ -25,8 +26,8 @@ from starlette.responses import Response
 
 from ...ee.api_keys import ApiKey, CreatedApiKey, OwnerType, ServiceAccount
 from ...ee.interfaces import IApiKeyProvider, SupportsServiceAccounts, maybe_await
-from ...ee.models import AuditResource, EEUser, format_timestamp
-from ...ee.permissions import compile_permissions
+from ...ee.models import AuditResource, EEUser, format_timestamp, utcnow
+from ...ee.permissions import compile_permissions, is_own_permission
 from .._audit import record
 from .._pipeline import remembered_caller
 from .._responses import error_response, json_response, validation_response
@@ -120,11 +121,62 @@ def _owner(request: Request) -> tuple[OwnerType, str]:
 
 def _beyond_caller(request: Request, scopes: Sequence[str]) -> list[str]:
     """The scopes the caller does not hold. Without enforced permissions the caller's
-    own side counts as ``*``, but a calling key's scopes still bound what it asks for."""
+    own side counts as ``*``, but a calling key's scopes still bound what it asks for;
+    the caller's own keys and sessions are always its own side's."""
     caller = remembered_caller(request)
     if caller is None:
         return []
-    return [scope for scope in scopes if not caller.may(scope)]
+    return [
+        scope
+        for scope in scopes
+        if not (caller.may(scope) or (is_own_permission(scope) and caller.scoped(scope)))
+    ]
+
+
+def _calling_key(request: Request) -> ApiKey | None:
+    caller = remembered_caller(request)
+    key = caller.api_key if caller is not None else None
+    return key if isinstance(key, ApiKey) else None
+
+
+def _uncovered_networks(parent: ApiKey, wanted: Sequence[str]) -> list[str]:
+    """The networks of ``wanted`` the parent key's allow-list does not cover (an empty
+    list is any address: an empty parent list covers all, an empty ``wanted`` none)."""
+    if not parent.ip_allowlist:
+        return []
+    if not wanted:
+        return ["any address"]
+    allowed = [ip_network(cidr) for cidr in parent.ip_allowlist]
+    uncovered: list[str] = []
+    for cidr in wanted:
+        network = ip_network(cidr, strict=False)
+        if not any(
+            network.version == net.version and network.subnet_of(net)  # type: ignore[arg-type]
+            for net in allowed
+        ):
+            uncovered.append(str(network))
+    return uncovered
+
+
+def _looser_than_caller(request: Request, key: ApiKey) -> Response | None:
+    """403 when a calling key would get (by rotating) a key looser than itself."""
+    parent = _calling_key(request)
+    if parent is None or parent.id == key.id:
+        return None
+    missing = _beyond_caller(request, key.scopes)
+    if missing:
+        return _scope_refusal(missing, "You do")
+    uncovered = _uncovered_networks(parent, key.ip_allowlist)
+    if uncovered:
+        return _allowlist_refusal(uncovered)
+    if key.expires_at > parent.expires_at:
+        return error_response(SCOPE_EXCEEDS, 403, message="The key outlives the calling key")
+    return None
+
+
+def _allowlist_refusal(uncovered: list[str]) -> Response:
+    message = f"The calling key's IP allow-list does not cover: {', '.join(uncovered)}"
+    return error_response(SCOPE_EXCEEDS, 403, message=message)
 
 
 async def _beyond_account(request: Request, account: ServiceAccount, scopes: Sequence[str]) -> list[str]:
@@ -140,7 +192,8 @@ async def _beyond_account(request: Request, account: ServiceAccount, scopes: Seq
     except Exception:  # unresolvable roles grant nothing: refuse rather than guess
         logger.warning("RBAC provider failed for service account %s", account.id, exc_info=True)
         return list(scopes)
-    return [scope for scope in scopes if not granted.allows(scope)]
+    # The account's own keys and sessions are its own, whatever its roles.
+    return [scope for scope in scopes if not (granted.allows(scope) or is_own_permission(scope))]
 
 
 def _scope_refusal(missing: list[str], whose: str) -> Response:
@@ -178,6 +231,17 @@ async def _issue(request: Request, owner_type: OwnerType, owner_id: str, body: A
     ttl = _ttl(request, body.expiresInDays)
     if isinstance(ttl, Response):
         return ttl
+    allowlist = list(body.ipAllowlist)
+    parent = _calling_key(request)
+    if parent is not None:  # a key-created key is never looser than the calling key
+        if not allowlist:
+            allowlist = list(parent.ip_allowlist)
+        uncovered = _uncovered_networks(parent, allowlist)
+        if uncovered:
+            return _allowlist_refusal(uncovered)
+        if ttl is None:
+            ttl = timedelta(days=context(request).settings.auth.api_key_policy.default_ttl_days)
+        ttl = min(ttl, parent.expires_at - utcnow())
     user: EEUser = request.state.user
     try:
         created = await provider.create_key(
@@ -186,7 +250,7 @@ async def _issue(request: Request, owner_type: OwnerType, owner_id: str, body: A
             name=body.name,
             scopes=body.scopes,
             ttl=ttl,
-            ip_allowlist=body.ipAllowlist,
+            ip_allowlist=allowlist,
             created_by=user.id,
         )
     except ValueError as refused:  # the provider's own checks (a policy, a disabled owner)
@@ -208,6 +272,12 @@ async def _revoke(request: Request, owner_type: OwnerType, owner_id: str) -> Res
     key = await _owned_key(request, owner_type, owner_id)
     if key is None:
         return error_response(KEY_NOT_FOUND, 404)
+    caller = remembered_caller(request)
+    calling = _calling_key(request)
+    # A key may always revoke itself; another key needs ``api-keys:delete`` in its scopes.
+    if caller is not None and calling is not None and calling.id != key.id:
+        if not caller.scoped("api-keys:delete"):
+            return error_response("Forbidden", 403, message="Missing required permission: api-keys:delete")
     provider = _provider(request)
     assert provider is not None
     if await provider.revoke(key.id):  # revoking a revoked key again changes nothing
@@ -238,6 +308,9 @@ async def rotate_own_key(request: Request) -> Response:
     key = await _owned_key(request, *_owner(request))
     if key is None:
         return error_response(KEY_NOT_FOUND, 404)
+    looser = _looser_than_caller(request, key)
+    if looser is not None:
+        return looser
     provider = _provider(request)
     assert provider is not None
     created = await provider.rotate(key.id, grace=timedelta(seconds=body.gracePeriodSeconds))
@@ -383,7 +456,7 @@ async def revoke_account_key(request: Request) -> Response:
 
 
 def api_keys_routes() -> list[ApiRoute]:
-    own = {401: "Unauthenticated", 404: "API keys not configured"}
+    own = {401: "Unauthenticated", 403: "A key without the api-keys scope", 404: "API keys not configured"}
     admin = {**own, 403: "Missing users:write", 404: "Not configured, or unknown service account"}
     key_responses = {201: "{key, apiKey}: the full key, shown once", 400: "Invalid request"}
     r = ApiRoute
@@ -393,6 +466,7 @@ def api_keys_routes() -> list[ApiRoute]:
             "/auth/api-keys",
             configured(list_own_keys),
             permission=False,
+            key_scope="api-keys:read",
             tag="auth",
             summary="The caller's API keys (never their secrets)",
             responses={200: "{keys}", **own},
@@ -402,6 +476,7 @@ def api_keys_routes() -> list[ApiRoute]:
             "/auth/api-keys",
             configured(create_own_key),
             permission=False,
+            key_scope="api-keys:write",
             body=ApiKeyCreateBody,
             tag="auth",
             summary="Create an API key acting as the caller, within the caller's permissions",
@@ -412,6 +487,7 @@ def api_keys_routes() -> list[ApiRoute]:
             "/auth/api-keys/{keyId}/rotate",
             configured(rotate_own_key),
             permission=False,
+            key_scope="api-keys:write",
             body=ApiKeyRotateBody,
             tag="auth",
             summary="Replace one of the caller's keys; the old one lives for the grace period",
