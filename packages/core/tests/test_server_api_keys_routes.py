@@ -660,3 +660,38 @@ async def test_sessions_need_a_sessions_scope(app: Any, owner: Any) -> None:
         r = await machine.delete("/api/auth/sessions", headers=bearer(manager))
         error(r, 403, "Forbidden", "Missing required permission: sessions:delete")
     assert (await client.get("/api/auth/me")).json()["id"]  # the owner's session lives
+
+
+@pytest.mark.parametrize("name", ["   ", "\xa0", "\u3000", " \t "])
+async def test_a_blank_service_account_or_key_name_is_a_400(owner: Any, name: str) -> None:
+    """M3: whitespace-only names are refused by the body validator, never a 500."""
+    client, _ = owner
+    r = await client.post(ACCOUNTS, json={"name": name, "roles": ["viewer"]})
+    body = error(r, 400, "Invalid request")
+    assert body["issues"][0]["path"] == ["name"], body
+    r = await client.post(KEYS, json={"name": name, "scopes": ["agents:read"]})
+    body = error(r, 400, "Invalid request")
+    assert body["issues"][0]["path"] == ["name"], body
+
+
+async def test_malformed_path_ids_are_a_404_before_the_database(database_url: str) -> None:
+    """M3: a NUL (refused by PostgreSQL) or any id not of the generators' format is a 404."""
+    app = make_app(database_url)
+    client, _ = await signed_up(app, "owner@example.com")
+    try:
+        account = (await client.post(ACCOUNTS, json={"name": "bot", "roles": ["viewer"]})).json()
+        sa = f"{ACCOUNTS}/{account['id']}"
+        for bad in ("%00", "a%00b", "Z" * 15, "Z" * 17, "ZZZZZZZZZZZZZZZ%00"):
+            error(await client.delete(f"{KEYS}/{bad}"), 404, "Key not found")
+            error(await client.post(f"{KEYS}/{bad}/rotate", json={}), 404, "Key not found")
+            error(await client.delete(f"{sa}/api-keys/{bad}"), 404, "Key not found")
+        for bad in ("%00", "sa_%00", "sa_" + "0" * 23 + "%00", "sa_" + "G" * 24, "x"):
+            path = f"{ACCOUNTS}/{bad}"
+            error(await client.patch(path, json={"disabled": True}), 404, "Service account not found")
+            error(await client.delete(path), 404, "Service account not found")
+            error(await client.get(f"{path}/api-keys"), 404, "Service account not found")
+            r = await client.post(f"{path}/api-keys", json={"name": "k", "scopes": ["agents:read"]})
+            error(r, 404, "Service account not found")
+            error(await client.delete(f"{path}/api-keys/{'Z' * 16}"), 404, "Service account not found")
+    finally:
+        await client.aclose()

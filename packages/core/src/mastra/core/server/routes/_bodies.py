@@ -97,9 +97,12 @@ class ChangePasswordBody(Body):
 
 def _visible_name(value: str) -> str:
     try:
-        return check_display_text(value, "Name")
+        checked = check_display_text(value, "Name")
     except TextPolicyError as refused:
         raise ValueError(refused.message) from None
+    if not checked.strip():  # spaces only, including U+00A0 and U+3000
+        raise ValueError("Name must contain visible characters")
+    return checked
 
 
 def _scopes(values: list[str]) -> list[str]:

@@ -16,6 +16,7 @@ key leaves the server once, in the 201 answer, and never reaches the audit log.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
 from ipaddress import ip_network
@@ -45,6 +46,11 @@ SCOPE_EXCEEDS = "Scope exceeds your permissions"
 NOT_ROTATABLE = "Key cannot be rotated"
 
 logger = logging.getLogger("mastra.server")
+
+#: The generators' formats (``ee/api_keys``): anything else is unknown without a database
+#: round trip (PostgreSQL refuses a NUL in a parameter outright).
+_KEY_ID = re.compile(r"[0-9A-Za-z]{16}")
+_ACCOUNT_ID = re.compile(r"sa_[0-9a-f]{24}")
 
 Handler = Callable[[Request], Awaitable[Response]]
 
@@ -262,7 +268,10 @@ async def _issue(request: Request, owner_type: OwnerType, owner_id: str, body: A
 async def _owned_key(request: Request, owner_type: OwnerType, owner_id: str) -> ApiKey | None:
     provider = _provider(request)
     assert provider is not None
-    key = await provider.get_key(request.path_params["keyId"])
+    key_id = request.path_params["keyId"]
+    if not _KEY_ID.fullmatch(key_id):
+        return None
+    key = await provider.get_key(key_id)
     if key is None or key.owner_type != owner_type or key.owner_id != owner_id:
         return None
     return key
@@ -348,10 +357,17 @@ def accounts_supported(handler: Handler) -> Handler:
     return configured(guarded)
 
 
+def _account_id(request: Request) -> str | None:
+    """The path's service account id, ``None`` when it is not of the generator's format."""
+    account_id: str = request.path_params["id"]
+    return account_id if _ACCOUNT_ID.fullmatch(account_id) else None
+
+
 async def _account(request: Request) -> ServiceAccount | None:
     accounts = _accounts(request)
     assert accounts is not None
-    return await accounts.get_service_account(request.path_params["id"])
+    account_id = _account_id(request)
+    return None if account_id is None else await accounts.get_service_account(account_id)
 
 
 async def _unknown_roles(request: Request, roles: Sequence[str]) -> list[str]:
@@ -383,7 +399,10 @@ async def create_account(request: Request) -> Response:
     accounts = _accounts(request)
     assert accounts is not None
     user: EEUser = request.state.user
-    account = await accounts.create_service_account(body.name, body.roles, created_by=user.id)
+    try:
+        account = await accounts.create_service_account(body.name, body.roles, created_by=user.id)
+    except ValueError as refused:  # the provider's own checks
+        return _issues("body", str(refused))
     await _audit_account(
         request, "auth.service-account-create", account.id, name=account.name, roles=account.roles
     )
@@ -398,10 +417,13 @@ async def update_account(request: Request) -> Response:
             return _issues("roles", f"Unknown role: {', '.join(unknown)}")
     accounts = _accounts(request)
     assert accounts is not None
-    account_id = request.path_params["id"]
-    if await accounts.get_service_account(account_id) is None:
+    account_id = _account_id(request)
+    if account_id is None or await accounts.get_service_account(account_id) is None:
         return error_response(ACCOUNT_NOT_FOUND, 404)
-    updated = await accounts.update_service_account(account_id, roles=body.roles, disabled=body.disabled)
+    try:
+        updated = await accounts.update_service_account(account_id, roles=body.roles, disabled=body.disabled)
+    except ValueError as refused:  # the provider's own checks
+        return _issues("body", str(refused))
     if updated is None:
         return error_response(ACCOUNT_NOT_FOUND, 404)
     changes = body.model_dump(exclude_none=True)
@@ -412,8 +434,8 @@ async def update_account(request: Request) -> Response:
 async def delete_account(request: Request) -> Response:
     accounts = _accounts(request)
     assert accounts is not None
-    account_id = request.path_params["id"]
-    if not await accounts.delete_service_account(account_id):
+    account_id = _account_id(request)
+    if account_id is None or not await accounts.delete_service_account(account_id):
         return error_response(ACCOUNT_NOT_FOUND, 404)
     await _audit_account(request, "auth.service-account-delete", account_id)
     return json_response({"success": True})
