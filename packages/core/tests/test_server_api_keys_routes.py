@@ -695,3 +695,28 @@ async def test_malformed_path_ids_are_a_404_before_the_database(database_url: st
             error(await client.delete(f"{path}/api-keys/{'Z' * 16}"), 404, "Service account not found")
     finally:
         await client.aclose()
+
+
+async def test_an_admin_cannot_reach_owner_through_a_service_account(app: Any, owner: Any) -> None:
+    """M1: no role beyond the caller's permissions; an account key's scopes within both."""
+    owner_client, _ = owner
+    client, admin_id = await signed_up(app, "admin@example.com")
+    try:
+        await app.state.mastra_ee.auth.user.set_user_role(admin_id, "admin")
+        app.state.mastra_ee.auth_cache.clear()
+        r = await client.post(ACCOUNTS, json={"name": "x", "roles": ["owner"]})
+        error(r, 403, "Role exceeds your permissions", "You do not hold every permission of: owner")
+        account = (await client.post(ACCOUNTS, json={"name": "bot", "roles": ["viewer"]})).json()
+        sa = f"{ACCOUNTS}/{account['id']}"
+        r = await client.patch(sa, json={"roles": ["viewer", "owner"]})
+        error(r, 403, "Role exceeds your permissions", "You do not hold every permission of: owner")
+        assert (await client.patch(sa, json={"roles": ["admin"]})).status_code == 200
+        # The owner may; then the admin still cannot mint a key beyond its own grants.
+        assert (await owner_client.patch(sa, json={"roles": ["owner"]})).status_code == 200
+        r = await client.post(f"{sa}/api-keys", json={"name": "k", "scopes": ["*"]})
+        error(r, 403, "Scope exceeds your permissions", "You do not hold: *")
+        assert (
+            await client.post(f"{sa}/api-keys", json={"name": "k", "scopes": ["agents:*"]})
+        ).status_code == 201
+    finally:
+        await client.aclose()

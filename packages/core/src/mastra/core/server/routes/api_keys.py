@@ -44,6 +44,7 @@ KEY_NOT_FOUND = "Key not found"
 ACCOUNT_NOT_FOUND = "Service account not found"
 SCOPE_EXCEEDS = "Scope exceeds your permissions"
 NOT_ROTATABLE = "Key cannot be rotated"
+ROLE_EXCEEDS = "Role exceeds your permissions"
 
 logger = logging.getLogger("mastra.server")
 
@@ -384,6 +385,32 @@ async def _unknown_roles(request: Request, roles: Sequence[str]) -> list[str]:
     return [role for role in roles if role not in known]
 
 
+async def _roles_beyond_caller(request: Request, roles: Sequence[str]) -> list[str]:
+    """The roles granting some permission the caller does not hold (none when
+    permissions are not enforced). An unresolvable role is refused rather than guessed."""
+    caller = remembered_caller(request)
+    rbac = context(request).auth.rbac
+    if caller is None or rbac is None or not caller.rbac:
+        return []
+    beyond: list[str] = []
+    for role in roles:
+        probe = EEUser(id="sa_role_probe", name=role, metadata={"serviceAccount": True, "roles": [role]})
+        try:
+            granted = list(await maybe_await(rbac.get_permissions(probe)))
+        except Exception:
+            logger.warning("RBAC provider failed for role %s", role, exc_info=True)
+            beyond.append(role)
+            continue
+        if not all(caller.may(permission) for permission in granted):
+            beyond.append(role)
+    return beyond
+
+
+def _role_refusal(roles: list[str]) -> Response:
+    message = f"You do not hold every permission of: {', '.join(roles)}"
+    return error_response(ROLE_EXCEEDS, 403, message=message)
+
+
 async def list_accounts(request: Request) -> Response:
     accounts = _accounts(request)
     assert accounts is not None
@@ -396,6 +423,9 @@ async def create_account(request: Request) -> Response:
     unknown = await _unknown_roles(request, body.roles)
     if unknown:
         return _issues("roles", f"Unknown role: {', '.join(unknown)}")
+    beyond = await _roles_beyond_caller(request, body.roles)
+    if beyond:
+        return _role_refusal(beyond)
     accounts = _accounts(request)
     assert accounts is not None
     user: EEUser = request.state.user
@@ -415,6 +445,9 @@ async def update_account(request: Request) -> Response:
         unknown = await _unknown_roles(request, body.roles)
         if unknown:
             return _issues("roles", f"Unknown role: {', '.join(unknown)}")
+        beyond = await _roles_beyond_caller(request, body.roles)
+        if beyond:
+            return _role_refusal(beyond)
     accounts = _accounts(request)
     assert accounts is not None
     account_id = _account_id(request)
@@ -546,7 +579,12 @@ def api_keys_routes() -> list[ApiRoute]:
             body=ServiceAccountCreateBody,
             tag="auth",
             summary="Create a service account with roles of its own",
-            responses={201: "The account", 400: "Invalid request or unknown role", **admin},
+            responses={
+                201: "The account",
+                400: "Invalid request or unknown role",
+                **admin,
+                403: "Missing users:write, or a role beyond the caller's permissions",
+            },
         ),
         r(
             "PATCH",
@@ -556,7 +594,12 @@ def api_keys_routes() -> list[ApiRoute]:
             body=ServiceAccountUpdateBody,
             tag="auth",
             summary="Change a service account's roles or disable it (its keys stop at once)",
-            responses={200: "The account", 400: "Invalid request or unknown role", **admin},
+            responses={
+                200: "The account",
+                400: "Invalid request or unknown role",
+                **admin,
+                403: "Missing users:write, or a role beyond the caller's permissions",
+            },
         ),
         r(
             "DELETE",
