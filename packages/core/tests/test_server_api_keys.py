@@ -294,3 +294,17 @@ async def test_me_answers_for_a_key(
     key = await key_for(keys, owner_id, ["*"])
     me = (await client.get("/api/auth/me", headers=bearer(key))).json()
     assert me is not None and me["id"] == owner_id
+
+
+async def test_me_shows_a_key_s_narrowed_permissions(
+    client: httpx.AsyncClient, keys: SQLApiKeyProvider, owner_id: str
+) -> None:
+    """L3: a key's ``/auth/me`` is not its owner's (clients decide what to show from it)."""
+    key = await key_for(keys, owner_id, ["agents:read"])
+    me = (await client.get("/api/auth/me", headers=bearer(key))).json()
+    assert me["id"] == owner_id and me["roles"] == ["owner"]
+    assert me["permissions"] == ["agents:read"]
+    key_id = me["apiKey"]["id"]
+    assert key.split("_")[2] == key_id and me["apiKey"] == {"id": key_id, "scopes": ["agents:read"]}
+    session = (await client.get("/api/auth/me")).json()
+    assert session is None or "apiKey" not in session

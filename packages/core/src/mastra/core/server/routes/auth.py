@@ -14,7 +14,7 @@ from ...ee.capabilities import build_capabilities
 from ...ee.errors import RoleNotFound
 from ...ee.interfaces import SupportsLogoutUrl, SupportsRoleCatalog, SupportsSessionListing, maybe_await
 from ...ee.models import AuditResource, EEUser, format_timestamp
-from ...ee.permissions import compile_permissions, permission_patterns
+from ...ee.permissions import compile_permissions, intersect_permissions, permission_patterns
 from .._audit import record
 from .._authn import Caller
 from .._responses import error_response, json_response
@@ -52,6 +52,11 @@ async def me(request: Request) -> Response:
     access = await ctx.pipeline.access(caller.user)
     if access is not None:
         body["roles"], body["permissions"] = access
+    if caller.scopes is not None:
+        # An API key: what it may do, not what its owner may (clients decide from this).
+        if access is not None:
+            body["permissions"] = intersect_permissions(access[1], caller.scopes)
+        body["apiKey"] = {"id": getattr(caller.api_key, "id", None), "scopes": list(caller.scopes)}
     return json_response(body, headers=caller.headers)
 
 
