@@ -248,6 +248,38 @@ async def test_change_password_needs_a_session(app: Any) -> None:
         assert (r.status_code, r.json()["code"]) == (401, "UNAUTHORIZED")
 
 
+async def test_an_api_key_never_acts_as_a_browser_session(app: Any) -> None:
+    """A key (even scoped ``*``) reaches neither password change nor Better Auth's session
+    API: those act on the person's sign-in, which a key must not read, kill or replace
+    with a cookie (its scopes bind only on our own routes)."""
+    async with _client(app) as owner:
+        r = await _sign_up(owner, "kay@example.com")
+        user_id = r.json()["user"]["id"]
+        keys = app.state.mastra_ee.auth.api_keys
+        key = (await keys.create_key("user", user_id, name="all", scopes=["*"])).secret
+        change = {"currentPassword": PASSWORD, "newPassword": NEW_PASSWORD}
+        async with _client(app, origin=ORIGIN) as machine:
+            machine.headers["x-api-key"] = key
+            r = await machine.post("/api/auth/credentials/change-password", json=change)
+            assert (r.status_code, r.json()["error"]) == (403, "API keys cannot change passwords"), r.text
+            assert "set-cookie" not in r.headers
+            for method, path, body in [
+                ("POST", "/api/auth/change-password", change),
+                ("GET", "/api/auth/list-sessions", None),
+                ("POST", "/api/auth/revoke-session", {"token": "x"}),
+                ("POST", "/api/auth/update-user", {"name": "Mallory"}),
+            ]:
+                r = await machine.request(method, path, json=body)
+                assert (r.status_code, r.json()["code"]) == (401, "UNAUTHORIZED"), (path, r.text)
+                assert "set-cookie" not in r.headers
+            assert (await machine.get("/api/auth/get-session")).json() is None  # a key is no session
+            assert (await machine.get("/api/auth/me")).json()["id"] == user_id  # the key works
+        session = (await owner.get("/api/auth/get-session")).json()
+        assert session["user"]["name"] == "N"  # unchanged, still signed in
+        sign_in = {"email": "kay@example.com", "password": PASSWORD}
+        assert (await owner.post("/api/auth/sign-in/email", json=sign_in)).status_code == 200
+
+
 async def test_remote_mode_does_not_serve_the_better_auth_api(sqlite_url: str) -> None:
     """Outside embedded mode the Better Auth paths are 404: the Better Auth server speaks
     for itself."""

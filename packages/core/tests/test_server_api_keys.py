@@ -163,6 +163,30 @@ async def test_every_refusal_is_a_401_with_the_spec_body(
     )
 
 
+async def test_refusals_past_the_secret_are_audited_once_a_minute(
+    app: Any, client: httpx.AsyncClient, keys: SQLApiKeyProvider, owner_id: str
+) -> None:
+    """Only the holder of the real secret can be told "revoked" or "wrong IP": that is a
+    leaked or forgotten key in use, worth an audit event; guesses are not (no flood)."""
+    revoked = await key_for(keys, owner_id, ["*"])
+    await keys.revoke(parse_key(revoked).key_id)  # type: ignore[union-attr]
+    pinned = await key_for(keys, owner_id, ["*"], ip_allowlist=["10.0.0.0/8"])
+    wrong = format_key("dev", parse_key(pinned).key_id, "c" * 43)  # type: ignore[union-attr]
+    for _ in range(2):  # 8 refusals: under the window's 10
+        for key in (revoked, pinned, wrong, "mk_x"):
+            assert (await client.get("/api/custom/x", headers=bearer(key))).status_code == 401
+    storage = app.state.mastra_ee.auth.audit_storage
+    page = await storage.list(AuditFilter(action="auth.api-key-use"), Pagination())
+    seen = {(e.actor.id, e.outcome, e.metadata["reason"]) for e in page.events}  # type: ignore[union-attr]
+    assert len(page.events) == 2 and seen == {
+        (parse_key(revoked).key_id, "failure", "revoked"),  # type: ignore[union-attr]
+        (parse_key(pinned).key_id, "failure", "ip_not_allowed"),  # type: ignore[union-attr]
+    }
+    for event in page.events:
+        assert event.actor.type == "apikey" and event.actor.ip == "127.0.0.1"  # type: ignore[union-attr]
+        assert event.metadata["owner"] == {"type": "user", "id": owner_id}
+
+
 async def test_a_disabled_user_s_keys_stop_at_once(
     app: Any, client: httpx.AsyncClient, keys: SQLApiKeyProvider
 ) -> None:
@@ -254,24 +278,47 @@ async def test_failed_keys_count_toward_the_per_ip_limit(sqlite_url: str) -> Non
     owner = await sign_up(app, "owner@example.com")
     keys = app.state.mastra_ee.auth.api_keys
     good = await key_for(keys, owner, ["*"])
+    wrong = format_key("dev", parse_key(good).key_id, "A" * 43)  # well-formed, wrong secret
     async with client_for(app) as client:
-        for _ in range(3):
-            invalid(await client.get("/api/custom/x", headers=bearer("mk_x")), "The API key is malformed")
-        r = await client.get("/api/custom/x", headers=bearer("mk_x"))
-        assert r.status_code == 429 and int(r.headers["retry-after"]) > 0
-        assert r.json() == {
-            "error": "Too many attempts. Try again later.",
-            "message": "Too many attempts. Try again later.",
-        }
-        # The IP is blocked: even a valid key waits for the window.
-        assert (await client.get("/api/custom/x", headers=bearer(good))).status_code == 429
-        # The failures are the sign-in window's too.
+        invalid(await client.get("/api/custom/x", headers=bearer("mk_x")), "The API key is malformed")
+        for _ in range(2):
+            invalid(await client.get("/api/custom/x", headers=bearer(wrong)), "The API key is not valid")
+        for bad in ("mk_x", wrong):
+            r = await client.get("/api/custom/x", headers=bearer(bad))
+            assert r.status_code == 429 and int(r.headers["retry-after"]) > 0
+            assert r.json() == {
+                "error": "Too many attempts. Try again later.",
+                "message": "Too many attempts. Try again later.",
+            }
+        # A full window refuses failures only: a valid key (256 bits of secret: nothing
+        # to guess) still works from that IP, and the sign-in window is its own.
+        assert (await client.get("/api/custom/x", headers=bearer(good))).status_code == 200
         r = await client.post(
             "/api/auth/credentials/sign-in",
             json={"email": "owner@example.com", "password": PASSWORD},
             headers=ORIGIN,
         )
-        assert r.status_code == 429
+        assert r.status_code == 200
+
+
+async def test_failed_sign_ins_do_not_block_keys(sqlite_url: str) -> None:
+    app = make_app(sqlite_url, auth={"rate_limit": {"ip": "3/60", "account": "100/60"}})
+    owner = await sign_up(app, "owner@example.com")
+    good = await key_for(app.state.mastra_ee.auth.api_keys, owner, ["*"])
+    async with client_for(app) as client:
+        statuses = [
+            (
+                await client.post(
+                    "/api/auth/credentials/sign-in",
+                    json={"email": "owner@example.com", "password": "wrong password!"},
+                    headers=ORIGIN,
+                )
+            ).status_code
+            for _ in range(4)
+        ]
+        assert statuses == [401, 401, 401, 429]
+        assert (await client.get("/api/custom/x", headers=bearer(good))).status_code == 200
+        invalid(await client.get("/api/custom/x", headers=bearer("mk_x")), "The API key is malformed")
 
 
 async def test_a_failing_key_store_answers_503_not_500(
@@ -308,3 +355,13 @@ async def test_me_shows_a_key_s_narrowed_permissions(
     assert key.split("_")[2] == key_id and me["apiKey"] == {"id": key_id, "scopes": ["agents:read"]}
     session = (await client.get("/api/auth/me")).json()
     assert session is None or "apiKey" not in session
+
+
+async def test_the_caller_s_repr_never_shows_the_presented_credential(
+    keys: SQLApiKeyProvider, owner_id: str
+) -> None:
+    from mastra.core.server._authn import Caller
+
+    key = await key_for(keys, owner_id, ["*"])
+    shown = repr(Caller(token=key))
+    assert parse_key(key).secret not in shown and "token" not in shown  # type: ignore[union-attr]

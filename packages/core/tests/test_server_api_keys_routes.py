@@ -720,3 +720,61 @@ async def test_an_admin_cannot_reach_owner_through_a_service_account(app: Any, o
         ).status_code == 201
     finally:
         await client.aclose()
+
+
+async def test_rotate_a_service_account_key(app: Any, owner: Any) -> None:
+    owner_client, _ = owner
+    account = (await owner_client.post(ACCOUNTS, json={"name": "bot", "roles": ["owner"]})).json()
+    sa = f"{ACCOUNTS}/{account['id']}"
+    wide = (await owner_client.post(f"{sa}/api-keys", json={"name": "w", "scopes": ["*"]})).json()
+    narrow = (await owner_client.post(f"{sa}/api-keys", json={"name": "n", "scopes": ["agents:*"]})).json()
+
+    r = await owner_client.post(
+        f"{sa}/api-keys/{narrow['apiKey']['id']}/rotate", json={"gracePeriodSeconds": 0}
+    )
+    assert r.status_code == 201, r.text
+    rotated = r.json()
+    assert rotated["key"].startswith("mk_") and rotated["apiKey"]["scopes"] == ["agents:*"]
+    assert (
+        rotated["apiKey"]["ownerType"] == "service_account" and rotated["apiKey"]["ownerId"] == account["id"]
+    )
+    async with client_for(app) as machine:
+        assert (await machine.get("/api/agents/a1/detail", headers=bearer(rotated["key"]))).status_code == 200
+        r = await machine.get("/api/agents/a1/detail", headers=bearer(narrow["key"]))
+        error(r, 401, "Invalid API key", "The API key has been revoked")
+    [event] = await events(app, "auth.api-key-rotate")
+    assert (
+        event.resource.id == narrow["apiKey"]["id"]
+        and event.metadata["replacedBy"] == rotated["apiKey"]["id"]
+    )
+    assert rotated["key"] not in str(event.model_dump())
+
+    again = f"{sa}/api-keys/{narrow['apiKey']['id']}/rotate"
+    error(
+        await owner_client.post(again, json={}),
+        409,
+        "Key cannot be rotated",
+        "The key is revoked, expired or already replaced by a rotation",
+    )
+    # Another account's path, the own-keys route, unknown ids: 404 like any unknown key.
+    other = (await owner_client.post(ACCOUNTS, json={"name": "other", "roles": ["viewer"]})).json()
+    error(
+        await owner_client.post(f"{ACCOUNTS}/{other['id']}/api-keys/{wide['apiKey']['id']}/rotate", json={}),
+        404,
+        "Key not found",
+    )
+    error(await owner_client.post(f"{KEYS}/{wide['apiKey']['id']}/rotate", json={}), 404, "Key not found")
+    error(await owner_client.post(f"{sa}/api-keys/nope/rotate", json={}), 404, "Key not found")
+
+    # An admin (users:write, not *) cannot obtain a fresh secret for a key wider than itself.
+    client, admin_id = await signed_up(app, "admin@example.com")
+    try:
+        await app.state.mastra_ee.auth.user.set_user_role(admin_id, "admin")
+        app.state.mastra_ee.auth_cache.clear()
+        r = await client.post(f"{sa}/api-keys/{wide['apiKey']['id']}/rotate", json={})
+        error(r, 403, "Scope exceeds your permissions", "You do not hold: *")
+    finally:
+        await client.aclose()
+    async with client_for(app) as viewerless:
+        r = await viewerless.post(f"{sa}/api-keys/{wide['apiKey']['id']}/rotate", json={})
+        assert r.status_code == 401

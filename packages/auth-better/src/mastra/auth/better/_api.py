@@ -85,9 +85,13 @@ async def _body(request: Request, model: type[_M]) -> _M:
 
 
 async def _caller(request: Request) -> tuple[Caller, EEUser]:
-    """The signed-in caller and their user, or Better Auth's 401."""
+    """The signed-in caller and their user, or Better Auth's 401.
+
+    An API key is no session here (Better Auth's own ``apiKey`` plugin makes none unless
+    asked): these endpoints read, revoke and replace the person's sign-in, which our
+    routes let a key reach only through its ``sessions:*`` scopes."""
     caller = await ee_context(request).pipeline.identify(request)
-    if caller.user is None:
+    if caller.user is None or caller.user.via_api_key:
         raise _Refused(ba_error(401, "UNAUTHORIZED", "Unauthorized"))
     return caller, caller.user
 

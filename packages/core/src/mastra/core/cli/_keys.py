@@ -209,7 +209,7 @@ def _key_json(key: ApiKey) -> dict[str, Any]:
 
 
 def _account_json(account: ServiceAccount) -> dict[str, Any]:
-    from ..server.routes.api_keys import service_account_json
+    from ..server.routes.service_accounts import service_account_json
 
     return service_account_json(account)
 

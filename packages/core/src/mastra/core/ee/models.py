@@ -89,6 +89,12 @@ class EEUser(EEModel):
     avatar_url: str | None = None
     metadata: dict[str, Any] = Field(default_factory=dict)
 
+    @property
+    def via_api_key(self) -> bool:
+        """Authenticated by an API key (``metadata.tokenType == "apikey"``), not by a
+        person's sign-in: such a caller never changes passwords or handles sessions."""
+        return self.metadata.get("tokenType") == "apikey"
+
     def public_json(self) -> dict[str, Any]:
         """Only ``id``, ``email``, ``name``, ``avatarUrl`` (SPEC 7 rule 11)."""
         return self.model_dump(

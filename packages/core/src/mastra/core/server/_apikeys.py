@@ -8,15 +8,23 @@ permissions are the owner's current ones narrowed by the key's scopes
 (:meth:`~._authn.Caller.holds` asks both).
 
 Every refusal — malformed, unknown, wrong secret, expired, revoked, wrong IP, disabled
-owner — takes a per-IP failure slot (the sign-in window, S7) and answers 401
-``{"error":"Invalid API key","message":...}``; an IP whose slots are full gets 429
-before its key is looked at. Keys carry no cookie, so CSRF does not apply (SPEC 9.2).
+owner — takes a slot of the client IP's key-failure window (as large as the sign-in
+window, S7, and counted apart from it) and answers 401
+``{"error":"Invalid API key","message":...}``; once the window is full, refusals are
+429 with ``Retry-After``. A valid key is never blocked: its 256-bit secret leaves
+nothing to guess, and a full window must not lock a shared egress IP's good jobs out.
+Keys carry no cookie, so CSRF does not apply (SPEC 9.2).
+
+A refusal only the holder of the real secret can get (expired, revoked, wrong IP,
+disabled owner) means a leaked or forgotten key is in use: it is audited as
+``auth.api-key-use`` / ``failure`` with the key as actor, once per key and reason a
+minute per process (a looping job must not flood the log). Guesses are not audited.
 """
 
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from starlette.requests import HTTPConnection, Request
 
@@ -24,7 +32,8 @@ from ..ee.api_keys import API_KEY_PREFIX, ApiKey, ApiKeyRefusal
 from ..ee.cache import TTLCache
 from ..ee.errors import AuthError, ProviderUnavailable, RateLimited, RateLimitUnavailable
 from ..ee.interfaces import SupportsServiceAccounts, SupportsUserDisable, maybe_await
-from ..ee.models import EEUser
+from ..ee.models import AuditResource, EEUser
+from ._audit import record
 from ._authn import Caller
 from ._origin import client_ip
 
@@ -61,10 +70,8 @@ class ApiKeyAuthenticator:
         self.auth = auth
         self.settings = settings
         self.limiter = limiter
-        # IPs with a recent failed key: only they pay for a rate-limit check before
-        # verification; a clean IP's request costs no store round trip.
-        window = float(limiter.ip_limit.seconds) if limiter is not None else 60.0
-        self._failing: TTLCache[str, bool] = TTLCache(ttl=window, max_size=100_000)
+        # (key id, reason) pairs audited in the last minute.
+        self._audited: TTLCache[tuple[str, str], bool] = TTLCache(ttl=60.0, max_size=10_000)
 
     @property
     def provider(self) -> IApiKeyProvider | None:
@@ -76,13 +83,6 @@ class ApiKeyAuthenticator:
         if provider is None:
             return caller
         ip = client_ip(request, self.settings)
-        ip_key = ip or "unknown"
-        if self.limiter is not None and ip_key in self._failing:
-            try:
-                await self.limiter.check_ip(ip)
-            except (RateLimited, RateLimitUnavailable) as refused:
-                caller.refusal = refused
-                return caller
         try:
             result = await provider.verify(presented, ip)
         except Exception:
@@ -94,7 +94,8 @@ class ApiKeyAuthenticator:
             return await self._refuse(caller, ip, result)
         user = await self._owner(result)
         if user is None:
-            return await self._refuse(caller, ip, ApiKeyRefusal("owner_disabled", result.id))
+            refusal = ApiKeyRefusal("owner_disabled", result.id, (result.owner_type, result.owner_id))
+            return await self._refuse(caller, ip, refusal)
         caller.user = user
         caller.api_key = result
         caller.scopes = list(result.scopes)
@@ -102,10 +103,11 @@ class ApiKeyAuthenticator:
 
     async def _refuse(self, caller: Caller, ip: str | None, refusal: ApiKeyRefusal) -> Caller:
         error: AuthError = refusal.error()
+        if refusal.owner is not None and refusal.key_id is not None:
+            await self._audit_refusal(caller.request, refusal.key_id, refusal.reason, refusal.owner)
         if self.limiter is not None:
-            self._failing.set(ip or "unknown", True)
             try:
-                await self.limiter.ip_failure(ip)
+                await self.limiter.api_key_failure(ip)
             except RateLimited as limited:
                 error = limited
             except RateLimitUnavailable:
@@ -113,13 +115,26 @@ class ApiKeyAuthenticator:
         caller.refusal = error
         return caller
 
+    async def _audit_refusal(
+        self, request: Request | None, key_id: str, reason: str, owner: tuple[str, str]
+    ) -> None:
+        if request is None or self._audited.get((key_id, reason)):
+            return
+        self._audited.set((key_id, reason), True)
+        owner_json = {"type": owner[0], "id": owner[1]}
+        acting = EEUser(id=owner[1], metadata=_key_marks(key_id, owner_json))
+        await record(
+            request,
+            "auth.api-key-use",
+            "failure",
+            user=acting,
+            resource=AuditResource(type="api_key", id=key_id),
+            metadata={"reason": reason},
+        )
+
     async def _owner(self, key: ApiKey) -> EEUser | None:
         """The key's owner as a user, or ``None`` when it may no longer act."""
-        marks = {
-            "tokenType": "apikey",
-            "apiKeyId": key.id,
-            "apiKeyOwner": {"type": key.owner_type, "id": key.owner_id},
-        }
+        marks = _key_marks(key.id, {"type": key.owner_type, "id": key.owner_id})
         if key.owner_type == "service_account":
             provider = self.provider
             if not isinstance(provider, SupportsServiceAccounts):
@@ -141,3 +156,8 @@ class ApiKeyAuthenticator:
         ):
             return None
         return user.model_copy(update={"metadata": {**user.metadata, **marks}})
+
+
+def _key_marks(key_id: str, owner: dict[str, str]) -> dict[str, Any]:
+    """What a key's acting user carries: how it authenticated (the audit actor is the key)."""
+    return {"tokenType": "apikey", "apiKeyId": key_id, "apiKeyOwner": owner}

@@ -36,7 +36,7 @@ def request_actor(
     agent = request.headers.get("user-agent")
     if user is None:
         return AuditActor(type="user", id="unknown", email=email, ip=ip, user_agent=agent)
-    kind = "apikey" if user.metadata.get("tokenType") == "apikey" else "user"
+    kind = "apikey" if user.via_api_key else "user"
     org = user.metadata.get("organizationId")
     # A core API key is the actor by its key id; its owner goes into the event metadata.
     key_id = user.metadata.get("apiKeyId") if kind == "apikey" else None

@@ -45,7 +45,7 @@ class Caller:
     """What the pipeline learned about who is calling."""
 
     user: EEUser | None = None
-    token: str | None = None
+    token: str | None = field(default=None, repr=False)  # a credential: never in logs
     session: Session | None = None
     session_id: str | None = None
     headers: list[tuple[str, str]] = field(default_factory=list)  # Set-Cookie from refreshes

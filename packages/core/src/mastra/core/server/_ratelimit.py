@@ -309,15 +309,11 @@ class FailureLimiter:
         """Nothing was verified (the provider was unreachable): every slot goes back."""
         await self._give_back([*attempt.failure_slots, *attempt.quota_slots])
 
-    async def check_ip(self, ip: str | None) -> None:
-        """:class:`RateLimited` when ``ip`` has no failure slot free; takes nothing."""
-        await self._give_back(await self._take([(f"auth-fail:ip:{self._ip(ip)}", self.ip_limit)]))
-
-    async def ip_failure(self, ip: str | None) -> None:
-        """A failed credential checked without a password (an API key) takes one failure
-        slot of ``ip``, the same window the sign-in failures fill; :class:`RateLimited`
-        when it was already full."""
-        await self._take([(f"auth-fail:ip:{self._ip(ip)}", self.ip_limit)])
+    async def api_key_failure(self, ip: str | None) -> None:
+        """A refused API key takes one slot of ``ip``'s key-failure window (the size of the
+        sign-in one, counted apart: a misconfigured job's keys never lock its network out
+        of signing in); :class:`RateLimited` when it was already full."""
+        await self._take([(f"apikey-fail:ip:{self._ip(ip)}", self.ip_limit)])
 
     async def begin_reset_request(self, ip: str | None) -> None:
         """Password-reset requests count per IP like failures (they cost a delivery)."""

@@ -21,6 +21,7 @@ Example::
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 from typing import Any
 
@@ -238,6 +239,34 @@ class ApiKeyProviderConformance:
         _, key = await self._key(provider)
         await provider.revoke(key.id)
         assert await provider.rotate(key.id, grace=timedelta(hours=1)) is None
+
+    async def test_concurrent_rotations_have_one_winner(self, provider: Any) -> None:
+        _, old = await self._key(provider)
+        results = await asyncio.gather(*(provider.rotate(old.id, grace=timedelta(hours=1)) for _ in range(4)))
+        winners = [result for result in results if result is not None]
+        assert len(winners) == 1, f"{len(winners)} rotations of one key succeeded"
+        keys = {key.id: key for key in await provider.list_keys("user", "user-1")}
+        assert set(keys) == {old.id, winners[0].key.id}, "a losing rotation left a key behind"
+        assert keys[old.id].replaced_by == winners[0].key.id
+        _accepted(await provider.verify(winners[0].secret, "127.0.0.1"))
+
+    async def test_a_key_revoked_while_rotating_leaves_no_unlinked_successor(self, provider: Any) -> None:
+        _, old = await self._key(provider)
+        rotated, revoked = await asyncio.gather(
+            provider.rotate(old.id, grace=timedelta(hours=1)), provider.revoke(old.id)
+        )
+        assert revoked is True
+        keys = {key.id: key for key in await provider.list_keys("user", "user-1")}
+        if rotated is None:  # the revocation came first: nothing was issued
+            assert set(keys) == {old.id}
+        else:  # the rotation came first: its successor is linked and shown to the owner
+            assert set(keys) == {old.id, rotated.key.id} and keys[old.id].replaced_by == rotated.key.id
+        assert await provider.revoke(old.id) is False
+
+    async def test_concurrent_revocations_report_one_revocation(self, provider: Any) -> None:
+        _, key = await self._key(provider)
+        results = await asyncio.gather(*(provider.revoke(key.id) for _ in range(4)))
+        assert sorted(results) == [False, False, False, True]
 
     # -- service accounts ---------------------------------------------------------------------
 

@@ -118,6 +118,9 @@ class ApiKeyRefusal:
     reason: RefusalReason
     #: The key id when the presented text named one (for the audit log).
     key_id: str | None = None
+    #: ``(owner type, owner id)`` once the presented secret matched (expired, revoked,
+    #: wrong IP, disabled owner): the audit log names whose key was in use.
+    owner: tuple[OwnerType, str] | None = None
 
     def error(self) -> InvalidApiKey:
         return InvalidApiKey(self.reason)

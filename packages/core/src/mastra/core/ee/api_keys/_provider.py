@@ -50,6 +50,10 @@ def parse_allowlist(cidrs: Iterable[str]) -> list[str]:
     return parsed
 
 
+def _owner(key: ApiKey) -> tuple[OwnerType, str]:
+    return key.owner_type, key.owner_id
+
+
 def ip_allowed(networks: Sequence[Network], ip: str | None) -> bool:
     if not networks:
         return True
@@ -128,7 +132,7 @@ class SQLApiKeyProvider:
             raise ValueError(f"An API key may live at most {self.max_ttl.days} days")
         return ttl
 
-    async def _issue(
+    def _new_key(
         self,
         *,
         owner_type: OwnerType,
@@ -138,7 +142,8 @@ class SQLApiKeyProvider:
         ttl: timedelta | None,
         ip_allowlist: Sequence[str],
         created_by: str | None,
-    ) -> CreatedApiKey:
+    ) -> tuple[CreatedApiKey, str]:
+        """A checked new key, not yet stored, and its secret's digest."""
         checked = [validate_permission(scope) for scope in scopes]
         if not checked:
             raise ValueError("An API key needs at least one scope")
@@ -161,8 +166,7 @@ class SQLApiKeyProvider:
         )
         digest = self.hasher.digest(parts.secret)
         assert digest is not None  # the current kid always exists
-        await self.store.insert_key(key, digest, self.hasher.current_kid)
-        return CreatedApiKey(key=key, secret=text)
+        return CreatedApiKey(key=key, secret=text), digest
 
     async def create_key(
         self,
@@ -182,7 +186,7 @@ class SQLApiKeyProvider:
                 raise ValueError("Unknown or disabled service account")
         elif owner_type != "user":
             raise ValueError(f"Unknown owner type {owner_type!r}")
-        return await self._issue(
+        created, digest = self._new_key(
             owner_type=owner_type,
             owner_id=owner_id,
             name=name,
@@ -191,6 +195,8 @@ class SQLApiKeyProvider:
             ip_allowlist=ip_allowlist,
             created_by=created_by or (owner_id if owner_type == "user" else None),
         )
+        await self.store.insert_key(created.key, digest, self.hasher.current_kid)
+        return created
 
     async def list_keys(self, owner_type: OwnerType, owner_id: str) -> list[ApiKey]:
         return await self.store.list_keys(owner_type, owner_id)
@@ -211,7 +217,7 @@ class SQLApiKeyProvider:
         if stored is None or stored.key.refusal_at(now) is not None or stored.key.replaced_by:
             return None
         old = stored.key
-        created = await self._issue(
+        created, digest = self._new_key(
             owner_type=old.owner_type,
             owner_id=old.owner_id,
             name=old.name,
@@ -221,21 +227,22 @@ class SQLApiKeyProvider:
             ip_allowlist=old.ip_allowlist,
             created_by=old.created_by,
         )
-        values: dict[str, Any] = {"replaced_by": created.key.id}
+        values: dict[str, Any] = {}
         if grace == timedelta(0):
             values["revoked_at"] = now
         else:
             values["expires_at"] = min(old.expires_at, now + grace)
-        await self.store.update_key(key_id, **values)
+        # Conditional on the old key being still live and unreplaced: a rival rotation or
+        # a revocation that committed first makes this one write nothing.
+        if not await self.store.replace_key(key_id, created.key, digest, self.hasher.current_kid, **values):
+            return None
         self._forget(key_id)
         return created
 
     async def revoke(self, key_id: str) -> bool:
         """``False`` when the key is unknown or already revoked."""
-        stored = await self.store.find_key(key_id)
-        if stored is None or stored.key.revoked_at is not None:
+        if not await self.store.revoke_key(key_id, self.clock()):
             return False
-        await self.store.update_key(key_id, revoked_at=self.clock())
         self._forget(key_id)
         return True
 
@@ -274,16 +281,16 @@ class SQLApiKeyProvider:
             if stored.key.owner_type == "service_account":
                 account = await self.store.find_account(stored.key.owner_id)
                 if account is None or account.disabled:
-                    return ApiKeyRefusal("owner_disabled", parts.key_id)
+                    return ApiKeyRefusal("owner_disabled", parts.key_id, _owner(stored.key))
                 self._accounts.set(account.id, account)
             self._cache.set(cache_key, entry)
         now = self.clock()
         reason = entry.key.refusal_at(now)
         if reason is not None:
             self._cache.pop(cache_key)
-            return ApiKeyRefusal(reason, parts.key_id)
+            return ApiKeyRefusal(reason, parts.key_id, _owner(entry.key))
         if not ip_allowed(entry.networks, ip):
-            return ApiKeyRefusal("ip_not_allowed", parts.key_id)
+            return ApiKeyRefusal("ip_not_allowed", parts.key_id, _owner(entry.key))
         await self._touch(entry, now, ip)
         return entry.key
 

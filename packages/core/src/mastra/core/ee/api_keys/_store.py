@@ -26,6 +26,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.sql.dml import Insert
 
 from ..db import create_tables, get_engine
 from ._models import ApiKey, OwnerType, ServiceAccount
@@ -109,6 +110,14 @@ def _account(row: Any) -> ServiceAccount:
     )
 
 
+def _insert_values(key: ApiKey, secret_hash: str, hash_kid: str) -> Insert:
+    return API_KEYS_TABLE.insert().values(
+        **key.model_dump(by_alias=False, exclude={"last_used_at", "last_used_ip"}),
+        secret_hash=secret_hash,
+        hash_kid=hash_kid,
+    )
+
+
 class StoredKey:
     """A key row: the record plus its digest and HMAC key id (never leaves the provider)."""
 
@@ -138,13 +147,7 @@ class ApiKeyStore:
     async def insert_key(self, key: ApiKey, secret_hash: str, hash_kid: str) -> None:
         engine = await self._ready()
         async with engine.begin() as conn:
-            await conn.execute(
-                API_KEYS_TABLE.insert().values(
-                    **key.model_dump(by_alias=False, exclude={"last_used_at", "last_used_ip"}),
-                    secret_hash=secret_hash,
-                    hash_kid=hash_kid,
-                )
-            )
+            await conn.execute(_insert_values(key, secret_hash, hash_kid))
 
     async def find_key(self, key_id: str) -> StoredKey | None:
         engine = await self._ready()
@@ -166,6 +169,33 @@ class ApiKeyStore:
         engine = await self._ready()
         async with engine.begin() as conn:
             result = await conn.execute(update(API_KEYS_TABLE).where(_k.id == key_id).values(**values))
+        return bool(result.rowcount)
+
+    async def replace_key(
+        self, old_id: str, new: ApiKey, secret_hash: str, hash_kid: str, **old_values: Any
+    ) -> bool:
+        """Store ``new`` as the successor of ``old_id`` — only if ``old_id`` is still neither
+        revoked nor replaced, in one transaction. Of concurrent rotations exactly one
+        wins; the others write nothing and get ``False``."""
+        engine = await self._ready()
+        async with engine.begin() as conn:
+            claimed = await conn.execute(
+                update(API_KEYS_TABLE)
+                .where(_k.id == old_id, _k.revoked_at.is_(None), _k.replaced_by.is_(None))
+                .values(replaced_by=new.id, **old_values)
+            )
+            if not claimed.rowcount:
+                return False
+            await conn.execute(_insert_values(new, secret_hash, hash_kid))
+        return True
+
+    async def revoke_key(self, key_id: str, at: datetime) -> bool:
+        """``False`` when the key is unknown or already revoked (by this call's rivals too)."""
+        engine = await self._ready()
+        async with engine.begin() as conn:
+            result = await conn.execute(
+                update(API_KEYS_TABLE).where(_k.id == key_id, _k.revoked_at.is_(None)).values(revoked_at=at)
+            )
         return bool(result.rowcount)
 
     async def revoke_owner_keys(self, owner_type: OwnerType, owner_id: str, at: datetime) -> int:

@@ -23,6 +23,7 @@ from ._password_flows import change_password_flow, confirm_reset_flow, request_r
 from .api_keys import api_keys_routes
 from .audit import audit_routes
 from .auth import auth_routes
+from .service_accounts import service_accounts_routes
 from .system import system_routes
 from .users import users_routes
 
@@ -40,6 +41,7 @@ __all__ = [
     "confirm_reset_flow",
     "email_ok",
     "request_reset_flow",
+    "service_accounts_routes",
     "sign_in_flow",
     "sign_out_flow",
     "sign_up_flow",
@@ -49,4 +51,11 @@ __all__ = [
 
 def api_routes() -> list[ApiRoute]:
     """Every core route, in match order."""
-    return [*auth_routes(), *api_keys_routes(), *users_routes(), *audit_routes(), *system_routes()]
+    return [
+        *auth_routes(),
+        *api_keys_routes(),
+        *service_accounts_routes(),
+        *users_routes(),
+        *audit_routes(),
+        *system_routes(),
+    ]

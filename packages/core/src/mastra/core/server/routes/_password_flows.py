@@ -137,6 +137,11 @@ async def change_password_flow(
     if not isinstance(creds, SupportsPasswordChange):
         return _refused(404, "Password change not supported", "not_supported")
     action, meta = "auth.password-change", dict(_PASSWORD)
+    if user.via_api_key:
+        # A key holder who knew the password would otherwise swap the key for a cookie
+        # session carrying every permission of the owner, and sign the owner out.
+        await _failure(request, action, user.email, meta, "api_key")
+        return _refused(403, "API keys cannot change passwords", "api_key")
     attempt = await _limited(
         request,
         action,

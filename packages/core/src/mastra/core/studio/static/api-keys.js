@@ -133,10 +133,10 @@ confirmOk.addEventListener("click", async () => {
 
 // -- keys tables ------------------------------------------------------------------------
 
-function keyRow(key, base, reload, { canRotate }) {
+function keyRow(key, base, reload) {
   const state = status(key);
   const actions = [];
-  if (state.active && canRotate) {
+  if (state.active) {
     const rotate = h("button", { type: "button", class: "button button-small button-secondary", "data-rotate": key.id, text: "Rotate", "aria-label": `Rotate ${key.name}` });
     rotate.addEventListener("click", () => confirm({
       title: `Rotate "${key.name}"?`,
@@ -179,14 +179,14 @@ function keyRow(key, base, reload, { canRotate }) {
     h("td", { class: "cell-actions" }, ...actions));
 }
 
-function keysTable(keys, caption, base, reload, options) {
+function keysTable(keys, caption, base, reload) {
   if (!keys.length) return h("p", { class: "muted empty-text", text: "No keys yet." });
   const headings = ["Name", "Key", "Scopes", "Created", "Expires", "Last used", "Status", ""];
   return h("div", { class: "table-wrap" }, h("table", { class: "table", "data-keys-table": true },
     h("caption", { class: "visually-hidden", text: caption }),
     h("thead", {}, h("tr", {}, ...headings.map(
       (label) => h("th", { scope: "col" }, label || h("span", { class: "visually-hidden", text: "Actions" }))))),
-    h("tbody", {}, ...keys.map((key) => keyRow(key, base, reload, options)))));
+    h("tbody", {}, ...keys.map((key) => keyRow(key, base, reload)))));
 }
 
 function unavailable(container) {
@@ -206,7 +206,7 @@ async function loadOwnKeys() {
     createButton.disabled = true;
     return;
   }
-  keysRoot.replaceChildren(keysTable((data && data.keys) || [], "Your API keys", OWN, loadOwnKeys, { canRotate: true }));
+  keysRoot.replaceChildren(keysTable((data && data.keys) || [], "Your API keys", OWN, loadOwnKeys));
   createButton.disabled = false;
 }
 
@@ -313,7 +313,7 @@ function setupServiceAccounts() {
     try {
       const data = await client.json(base, { method: "GET" });
       panelRoot.replaceChildren(keysTable((data && data.keys) || [], `Keys of ${selected.name}`, base,
-        loadAccountKeys, { canRotate: false }));
+        loadAccountKeys));
     } catch (err) {
       show(panelError, problem(err));
     }
