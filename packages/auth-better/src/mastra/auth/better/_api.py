@@ -127,9 +127,10 @@ async def _signed_in(provider: EmbeddedBetterAuth, outcome: FlowOutcome, **extra
 
 async def sign_up_email(request: Request, provider: EmbeddedBetterAuth) -> Response:
     body = await _body(request, SignUpBody)
+    image = _image(body.image) if body.image else None  # refused before any account exists
     outcome = await sign_up_flow(request, body.email, body.password, body.name or None)
-    if outcome.ok and outcome.user is not None and body.image:
-        await provider.store.update_user(outcome.user.id, image=_image(body.image))
+    if outcome.ok and outcome.user is not None and image:
+        await provider.store.update_user(outcome.user.id, image=image)
     return await _signed_in(provider, outcome)
 
 

@@ -120,11 +120,7 @@ async def metrics(request: Request) -> Response:
     if collected is None:
         return error_response("Not found", 404)
     if not _metrics_caller_ok(request):
-        return error_response(
-            "Forbidden",
-            403,
-            message="Metrics need the metrics token (MASTRA_METRICS_TOKEN) or a loopback caller",
-        )
+        return error_response("Forbidden", 403, message=METRICS_REFUSED)
     body, content_type = collected.exposition()
     return Response(body, headers={"content-type": content_type, "cache-control": "no-store"})
 
