@@ -396,4 +396,16 @@ async def test_change_password_is_in_the_openapi_document(app: Any) -> None:
         doc = (await client.get("/api/openapi.json")).json()
     operation = doc["paths"]["/api/auth/credentials/change-password"]["post"]
     assert set(operation["responses"]) >= {"200", "400", "401", "403", "404", "429"}
-    assert "/api/auth/sign-in/email" in doc["paths"]
+    sign_in = doc["paths"]["/api/auth/sign-in/email"]["post"]
+    assert (sign_in["summary"], sign_in["tags"]) == ("Better Auth: sign in with email", ["better-auth"])
+
+
+async def test_sign_up_with_a_refused_image_creates_no_account(app: Any) -> None:
+    async with _client(app) as client:
+        r = await client.post(
+            "/api/auth/sign-up/email",
+            json={"email": "img@example.com", "password": PASSWORD, "name": "N", "image": "javascript:x"},
+        )
+        assert (r.status_code, r.json()["code"]) == (400, "VALIDATION_ERROR")
+        assert "set-cookie" not in r.headers
+    assert await app.state.mastra_ee.auth.user.count_users() == 0

@@ -50,6 +50,7 @@ async def test_ready_turns_503_when_postgres_stops() -> None:
     server = start_postgres()
     try:
         app = reference_app(reference_settings(server.url))
+        app.state.mastra_ee.readiness.ttl = 0  # every probe runs the checks
         async with client(app) as c:
             assert (await c.get("/api/system/ready")).status_code == 200
             server.stop()
@@ -87,6 +88,22 @@ async def test_ready_runs_provider_checks(sqlite_url: str) -> None:
     assert ready.status_code == 200
     assert ready.json()["checks"] == {"database": "ok", "user:reference": "ok"}
     assert backend.calls == 1  # one provider object in several slots is checked once
+
+
+async def test_probes_share_one_round_of_checks_for_a_second(sqlite_url: str) -> None:
+    # /system/ready is public and answers any Host: a flood must not become one database
+    # query and one provider call per request.
+    backend = _Backend()
+    app = _with_check(sqlite_url, backend)
+    async with client(app) as c:
+        statuses = await asyncio.gather(*(c.get("/api/system/ready") for _ in range(30)))
+        statuses += [await c.get("/api/system/ready") for _ in range(10)]
+        assert {r.status_code for r in statuses} == {200}
+        assert backend.calls == 1
+        app.state.mastra_ee.readiness.invalidate()  # as if the second had passed
+        backend.healthy = False
+        assert (await c.get("/api/system/ready")).status_code == 503
+    assert backend.calls == 2
 
 
 async def test_failing_provider_check_is_503_naming_it(sqlite_url: str) -> None:

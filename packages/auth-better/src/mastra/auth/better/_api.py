@@ -131,9 +131,10 @@ async def _signed_in(provider: EmbeddedBetterAuth, outcome: FlowOutcome, **extra
 
 async def sign_up_email(request: Request, provider: EmbeddedBetterAuth) -> Response:
     body = await _body(request, SignUpBody)
+    image = _image(body.image) if body.image else None  # refused before any account exists
     outcome = await sign_up_flow(request, body.email, body.password, body.name or None)
-    if outcome.ok and outcome.user is not None and body.image:
-        await provider.store.update_user(outcome.user.id, image=_image(body.image))
+    if outcome.ok and outcome.user is not None and image:
+        await provider.store.update_user(outcome.user.id, image=image)
     return await _signed_in(provider, outcome)
 
 
@@ -256,18 +257,30 @@ def better_auth_routes() -> list[PluginRoute]:
     without a cookie, like ``/auth/credentials/*``; the others when a cookie is sent."""
     r = PluginRoute
 
-    def public(method: str, path: str, handler: Any, csrf: Literal["always"] | None = None) -> PluginRoute:
-        return r(method, path, _endpoint(handler), requires_auth=False, csrf=csrf)
+    def public(
+        method: str, path: str, handler: Any, summary: str, csrf: Literal["always"] | None = None
+    ) -> PluginRoute:
+        return r(
+            method,
+            path,
+            _endpoint(handler),
+            requires_auth=False,
+            csrf=csrf,
+            summary=f"Better Auth: {summary}",
+            tag="better-auth",
+        )
 
     return [
-        public("POST", "/auth/sign-up/email", sign_up_email, "always"),
-        public("POST", "/auth/sign-in/email", sign_in_email, "always"),
-        public("GET", "/auth/get-session", get_session),
-        public("POST", "/auth/sign-out", sign_out, "always"),
-        public("POST", "/auth/request-password-reset", request_password_reset, "always"),
-        public("POST", "/auth/reset-password", reset_password, "always"),
-        public("GET", "/auth/list-sessions", list_sessions),
-        public("POST", "/auth/revoke-session", revoke_session),
-        public("POST", "/auth/change-password", change_password, "always"),
-        public("POST", "/auth/update-user", update_user),
+        public("POST", "/auth/sign-up/email", sign_up_email, "sign up with email", "always"),
+        public("POST", "/auth/sign-in/email", sign_in_email, "sign in with email", "always"),
+        public("GET", "/auth/get-session", get_session, "the current session and user"),
+        public("POST", "/auth/sign-out", sign_out, "sign out", "always"),
+        public(
+            "POST", "/auth/request-password-reset", request_password_reset, "request a reset link", "always"
+        ),
+        public("POST", "/auth/reset-password", reset_password, "set a new password with a token", "always"),
+        public("GET", "/auth/list-sessions", list_sessions, "the caller's sessions"),
+        public("POST", "/auth/revoke-session", revoke_session, "revoke one of the caller's sessions"),
+        public("POST", "/auth/change-password", change_password, "change password", "always"),
+        public("POST", "/auth/update-user", update_user, "update name or image"),
     ]

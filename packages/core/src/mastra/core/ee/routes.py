@@ -22,6 +22,9 @@ class PluginRoute:
     # Largest request body in bytes (S25); ``None`` = the core's default (1 MiB). The core
     # streams the body through this cap before the endpoint sees it: over it is 413.
     max_body: int | None = None
+    # The OpenAPI document's words for it (the operation's summary and its group).
+    summary: str = ""
+    tag: str = "plugin"
 
     @property
     def csrf_protected(self) -> bool:

@@ -92,7 +92,8 @@ def _plugin_route(route: PluginRoute) -> ApiRoute:
         permission=route.permission,
         csrf=route.csrf if route.csrf is not None else None,
         max_body=route.max_body if route.max_body is not None else MAX_BODY_BYTES,
-        tag="plugin",
+        summary=route.summary,
+        tag=route.tag,
         source="plugin",
         responses={200: "OK"},
     )

@@ -10,6 +10,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from ..ee.cache import SingleFlightCache
 from ..ee.crypto import Sealer, new_secret
 from ..ee.errors import ConfigurationError
 from ._authcache import AuthCache
@@ -44,6 +45,12 @@ class EEContext:
     pipeline: AuthPipeline
     #: Seconds every password-reset request takes, whatever happens (S6).
     reset_delay: float = 0.5
+    #: ``GET /system/ready`` answers (check name → passed), shared by concurrent probes and
+    #: reused for a second: a public probe, answered for any Host, cannot be turned into
+    #: a database query and a provider call per request.
+    readiness: SingleFlightCache[dict[str, bool]] = field(
+        default_factory=lambda: SingleFlightCache(ttl=1.0, max_size=1), repr=False
+    )
     _state_sealer: Sealer | None = field(default=None, repr=False)
 
     @property

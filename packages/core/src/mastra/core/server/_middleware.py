@@ -4,7 +4,8 @@ Order: CORS preflight → route match → CSRF → authentication (protected pat
 request validation → permission → ACL → handler. Who the caller is and what they may
 do is the app's :class:`~._pipeline.AuthPipeline`'s answer (the one path it shares with
 ``require_permission`` and the studio); what it learns lands in ``request.state``
-(``user``, ``token``, ``roles``, ``permissions``, ``session``) for handlers.
+(``user``, ``token``, ``roles``, ``permissions``, ``session``) for handlers. The CORS
+rules are :mod:`._cors`'s.
 """
 
 from __future__ import annotations
@@ -16,8 +17,9 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..ee.request_auth import request_credentials
+from ._cors import allow_headers, answer_preflight, cors_applies, is_trusted, merge_headers, probe_answer
 from ._metrics import find_metrics
-from ._origin import is_allowed_origin, normalise_origin, origin_of
+from ._origin import is_allowed_origin, origin_of
 from ._paths import compile_patterns, matches_any, relative_to_prefix
 from ._pipeline import remember_caller
 from ._responses import BodyError, error_response, parse_body, parse_query, validation_response
@@ -29,19 +31,6 @@ if TYPE_CHECKING:
 
 __all__ = ["AuthMiddleware"]
 
-_CORS_METHODS = "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS"
-# The reference Studio sends the last two on every call (SPEC 9.2).
-_CORS_HEADERS = (
-    "Authorization",
-    "Content-Type",
-    "X-Requested-With",
-    "x-api-key",
-    "x-mastra-client-type",
-    "x-mastra-dev-playground",
-)
-# Response headers our CORS owns on the paths it answers: a host middleware's copies are
-# dropped there, as two ``Access-Control-Allow-Origin`` headers make browsers refuse both.
-_CORS_OWNED = frozenset({b"access-control-allow-origin", b"access-control-allow-credentials"})
 _NO_STORE = (b"cache-control", b"no-store")
 _NOSNIFF = (b"x-content-type-options", b"nosniff")
 # Path namespaces the EE API owns under the prefix: unknown paths there are 404 for
@@ -122,10 +111,10 @@ class AuthMiddleware:
         is_preflight = bool(origin) and request.method == "OPTIONS" and preflight is not None
         if origin and self._cors:
             method = preflight.upper() if is_preflight and preflight else request.method
-            if _cors_applies(scope["path"], method, ctx.prefix):
-                trusted = _is_trusted(origin, ctx)
+            if cors_applies(scope["path"], method, ctx.prefix):
+                trusted = is_trusted(origin, ctx)
                 if is_preflight:
-                    await _preflight(trusted, origin, _allow_headers(ctx), scope, receive, send)
+                    await answer_preflight(trusted, origin, allow_headers(ctx), scope, receive, send)
                     return
                 if trusted:
                     extra += [
@@ -152,7 +141,7 @@ class AuthMiddleware:
                 started = True
                 if extra:
                     message = dict(message)
-                    message["headers"] = _merge_headers(message.get("headers", []), extra)
+                    message["headers"] = merge_headers(message.get("headers", []), extra)
             await send(message)
 
         downstream = (
@@ -161,7 +150,7 @@ class AuthMiddleware:
             else send_with_headers
         )
         if extra and scope["path"] == "/" and request.method in {"GET", "HEAD"}:
-            downstream = _probe_answer(downstream)
+            downstream = probe_answer(downstream)
         try:
             await self.app(scope, receive, downstream)
         except BodyTooLarge:
@@ -255,13 +244,6 @@ class AuthMiddleware:
         return matches_any(public_patterns, method, rel, full)
 
 
-def _is_trusted(origin: str, ctx: EEContext) -> bool:
-    candidate = normalise_origin(origin)
-    return candidate is not None and any(
-        normalise_origin(t) == candidate for t in ctx.settings.trusted_origins
-    )
-
-
 # A browser attaches at least one of these to every cross-site request a page can make.
 _BROWSER_HEADERS = ("cookie", "origin", "referer", "sec-fetch-site")
 
@@ -275,89 +257,6 @@ def _origin_ok(request: Request, ctx: EEContext) -> bool:
     if origin is None:
         origin = origin_of(request.headers.get("referer"))
     return is_allowed_origin(origin, request, ctx.settings)
-
-
-_PROBE_BODY = b'{"status":"ok"}'
-
-
-def _probe_answer(send: Send) -> Send:
-    """The reference Studio's first request is ``fetch(<server>/)`` from its own origin and
-    needs a 2xx. ``fetch`` follows a redirect (our studio's ``/`` → ``/login``) to a page
-    without CORS and fails, so a redirect answer to a trusted origin's ``GET /`` becomes
-    ``200 {"status":"ok"}``; any other answer passes unchanged."""
-    replaced = False
-
-    async def wrapped(message: Message) -> None:
-        nonlocal replaced
-        if message["type"] == "http.response.start" and 300 <= message["status"] < 400:
-            replaced = True
-            dropped = {b"location", b"content-length", b"content-type"}
-            headers = [(k, v) for k, v in message.get("headers", []) if k.lower() not in dropped]
-            headers += [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(_PROBE_BODY))]
-            message = {**message, "status": 200, "headers": headers}
-        elif replaced and message["type"] == "http.response.body":
-            if message.get("more_body"):
-                return
-            message = {"type": "http.response.body", "body": _PROBE_BODY}
-        await send(message)
-
-    return wrapped
-
-
-def _cors_applies(path: str, method: str, prefix: str) -> bool:
-    """CORS is ours under the prefix and for ``GET /`` (the reference Studio probes the
-    server root from its own origin first); the host app's CORS keeps the rest."""
-    return relative_to_prefix(path, prefix) is not None or (path == "/" and method in {"GET", "HEAD"})
-
-
-def _allow_headers(ctx: EEContext) -> str:
-    extra = [
-        h for h in ctx.settings.cors_allow_headers if h.lower() not in {c.lower() for c in _CORS_HEADERS}
-    ]
-    return ", ".join([*_CORS_HEADERS, *extra])
-
-
-def _merge_headers(
-    headers: list[tuple[bytes, bytes]], extra: list[tuple[bytes, bytes]]
-) -> list[tuple[bytes, bytes]]:
-    """``headers`` plus ``extra``; when ``extra`` carries our CORS answer, the inner
-    response's own CORS headers give way and ``Vary`` values are merged into one header."""
-    if not any(name == b"access-control-allow-origin" for name, _ in extra):
-        return [*headers, *extra]
-    vary: list[bytes] = []
-    merged: list[tuple[bytes, bytes]] = []
-    inner = [(name, value) for name, value in headers if name.lower() not in _CORS_OWNED]
-    for name, value in [*inner, *extra]:
-        if name.lower() != b"vary":
-            merged.append((name, value))
-            continue
-        for item in (v.strip() for v in value.split(b",")):
-            if item and item.lower() not in {seen.lower() for seen in vary}:
-                vary.append(item)
-    merged.append((b"vary", b", ".join(vary)))
-    return merged
-
-
-async def _preflight(
-    trusted: bool, origin: str, allow_headers: str, scope: Scope, receive: Receive, send: Send
-) -> None:
-    from starlette.responses import Response
-
-    if not trusted:
-        response: Any = error_response("Forbidden", 403, message="Origin not allowed")
-    else:
-        response = Response(status_code=204)
-        response.raw_headers.extend(
-            [
-                (b"access-control-allow-origin", origin.encode("latin-1")),
-                (b"access-control-allow-credentials", b"true"),
-                (b"access-control-allow-methods", _CORS_METHODS.encode()),
-                (b"access-control-allow-headers", allow_headers.encode("latin-1")),
-                (b"access-control-max-age", b"600"),
-                (b"vary", b"Origin"),
-            ]
-        )
-    await response(scope, receive, send)
 
 
 def _with_error_message(send: Send) -> Send:

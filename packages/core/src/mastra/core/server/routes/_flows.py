@@ -163,7 +163,7 @@ async def sign_in_flow(request: Request, email: str, password: str) -> FlowOutco
         await _failure(request, "auth.sign-in", email, _PASSWORD, reason)
         return _refused(401, "Invalid email or password", reason)
     await _settle(ctx.limiter.succeeded(attempt))
-    headers, owned = await issue_session(
+    headers, owned, _ = await issue_session(
         ctx, request, creds, result.user, list(result.cookies), session_metadata(request, method="password")
     )
     await record(request, "auth.sign-in", "success", user=result.user, metadata=_PASSWORD)
@@ -218,7 +218,7 @@ async def sign_up_flow(request: Request, email: str, password: str, name: str | 
         await _failure(request, "auth.sign-up", email, _PASSWORD, outcome.reason or "sign_up_failed")
         return outcome
     await _settle(ctx.limiter.succeeded(attempt))
-    headers, owned = await issue_session(
+    headers, owned, _ = await issue_session(
         ctx, request, creds, result.user, list(result.cookies), session_metadata(request, method="password")
     )
     meta: dict[str, Any] = dict(_PASSWORD)

@@ -14,13 +14,12 @@ from ...ee.interfaces import (
     SupportsPasswordChange,
     SupportsPasswordReset,
     SupportsSessionListing,
-    maybe_await,
 )
-from ...ee.models import EEUser, Session
+from ...ee.models import EEUser
 from .._audit import record
 from .._origin import client_ip, public_origin
 from ._flows import _PASSWORD, FlowOutcome, _begin, _failure, _limited, _refused, _settle, email_ok
-from ._sessions import clear_headers, context, destroy_presented_session, session_metadata
+from ._sessions import clear_headers, context, issue_session, session_metadata
 
 __all__ = ["change_password_flow", "confirm_reset_flow", "request_reset_flow"]
 
@@ -170,12 +169,8 @@ async def change_password_flow(
         return outcome
     await _settle(ctx.limiter.succeeded(attempt))
     await _revoke_all(request, user.id, "password change")
-    # A session slot that cannot list sessions still loses the presented one (S1 rotation).
-    await destroy_presented_session(ctx, request)
-    headers: list[tuple[str, str]] = []
-    fresh: Session | None = None
-    if ctx.auth.session is not None:
-        fresh = await ctx.auth.session.create_session(user.id, session_metadata(request, method="password"))
-        headers = list(await maybe_await(ctx.auth.session.get_session_headers(fresh)))
+    # Rotation (S1) also kills the presented session where the slot cannot list sessions;
+    # the caller stays signed in through the fresh one.
+    issued = await issue_session(ctx, request, None, user, [], session_metadata(request, method="password"))
     await record(request, action, "success", user=user, metadata=meta)
-    return FlowOutcome(200, headers=headers, user=user, session=fresh)
+    return FlowOutcome(200, headers=issued.headers, user=user, session=issued.session)

@@ -3,18 +3,25 @@
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from starlette.requests import Request
 
 from ...ee.interfaces import SupportsCookieClearing, maybe_await
-from ...ee.models import EEUser
+from ...ee.models import EEUser, Session
 from .._context import ee_context as context
 
 if TYPE_CHECKING:
     from .._context import EEContext
 
-__all__ = ["clear_headers", "context", "destroy_presented_session", "issue_session", "session_metadata"]
+__all__ = [
+    "IssuedSession",
+    "clear_headers",
+    "context",
+    "destroy_presented_session",
+    "issue_session",
+    "session_metadata",
+]
 
 logger = logging.getLogger("mastra.server")
 
@@ -59,6 +66,14 @@ async def destroy_presented_session(ctx: EEContext, request: Request) -> None:
         ctx.auth_cache.clear()
 
 
+class IssuedSession(NamedTuple):
+    headers: list[tuple[str, str]]
+    #: The session belongs to the provider that signed the user in (its cookies *are* it).
+    owned: bool
+    #: The session the session slot created, when it created one.
+    session: Session | None
+
+
 async def issue_session(
     ctx: EEContext,
     request: Request,
@@ -66,14 +81,14 @@ async def issue_session(
     user: EEUser,
     provider_cookies: list[str],
     metadata: dict[str, Any],
-) -> tuple[list[tuple[str, str]], bool]:
-    """Rotate and issue (SPEC 9.4 SSO step 5): returns headers and whether the
-    session belongs to ``provider`` (its cookies *are* the session)."""
+) -> IssuedSession:
+    """Rotate and issue (SPEC 9.4 SSO step 5): the presented session dies, then the
+    session slot creates one unless ``provider`` (``None``: no provider session) is it."""
     await destroy_presented_session(ctx, request)
     headers = [("set-cookie", cookie) for cookie in provider_cookies]
     session = ctx.auth.session
     if session is None or session is provider:
-        return headers, True
+        return IssuedSession(headers, True, None)
     created = await session.create_session(user.id, metadata)
     headers.extend(await maybe_await(session.get_session_headers(created)))
-    return headers, False
+    return IssuedSession(headers, False, created)

@@ -182,7 +182,7 @@ async def sso_callback(request: Request) -> Response:
     except Exception:
         logger.warning("SSO callback failed", exc_info=True)
         return await fail("sso_failed")
-    headers, _ = await issue_session(
+    headers, _, _ = await issue_session(
         ctx, request, sso, result.user, list(result.cookies), session_metadata(request, sso=provider or "sso")
     )
     await record(

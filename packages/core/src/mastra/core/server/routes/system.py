@@ -4,7 +4,8 @@
 * ``GET /system/ready`` — readiness: ``SELECT 1`` on the project database and every
   provider implementing :class:`SupportsHealthCheck`; 503 names what failed. Bodies
   carry check names and ``ok``/``fail`` only, never DSNs or error texts (those go to
-  the log, by exception type).
+  the log, by exception type). One round of checks serves every probe for a second
+  (``EEContext.readiness``).
 * ``GET /system/metrics`` — Prometheus text format when ``MASTRA_METRICS_ENABLED``
   (404 otherwise). Answers ``Authorization: Bearer <MASTRA_METRICS_TOKEN>`` from
   anywhere, and without a token configured only direct loopback callers.
@@ -84,10 +85,16 @@ async def _passes(name: str, check: Check) -> bool:
     return True
 
 
-async def ready(request: Request) -> Response:
-    checks = readiness_checks(context(request))
+async def _run_checks(ctx: EEContext) -> dict[str, bool]:
+    checks = readiness_checks(ctx)
     results = await asyncio.gather(*(_passes(name, check) for name, check in checks.items()))
-    outcome = {name: "ok" if passed else "fail" for name, passed in zip(checks, results, strict=True)}
+    return dict(zip(checks, results, strict=True))
+
+
+async def ready(request: Request) -> Response:
+    ctx = context(request)
+    passed = await ctx.readiness.get("ready", lambda: _run_checks(ctx))
+    outcome = {name: "ok" if ok else "fail" for name, ok in passed.items()}
     failed = [name for name, state in outcome.items() if state == "fail"]
     if not failed:
         return json_response({"status": "ready", "checks": outcome})
@@ -120,11 +127,7 @@ async def metrics(request: Request) -> Response:
     if collected is None:
         return error_response("Not found", 404)
     if not _metrics_caller_ok(request):
-        return error_response(
-            "Forbidden",
-            403,
-            message="Metrics need the metrics token (MASTRA_METRICS_TOKEN) or a loopback caller",
-        )
+        return error_response("Forbidden", 403, message=METRICS_REFUSED)
     body, content_type = collected.exposition()
     return Response(body, headers={"content-type": content_type, "cache-control": "no-store"})
 
