@@ -6,7 +6,7 @@
 
 Stdlib only: it finds or installs ``uv``, lets uv build the environment from
 ``uv.lock``, and for ``test`` installs the system peers the tests start
-(PostgreSQL, Chromium, Node.js) with apt-get when they are missing and we are root.
+(PostgreSQL, Redis, Chromium, Node.js) with apt-get when they are missing and we are root.
 """
 
 from __future__ import annotations
@@ -60,6 +60,8 @@ def test_prerequisites() -> None:
         missing.append("postgresql")
     if not shutil.which("chromium"):
         missing.append("chromium")
+    if not shutil.which("redis-server"):
+        missing.append("redis-server")
     if not shutil.which("node") or not shutil.which("npm"):
         missing += ["nodejs", "npm"]
     if not shutil.which("git"):

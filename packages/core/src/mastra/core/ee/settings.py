@@ -139,6 +139,14 @@ class Settings(BaseSettings):
     #: (``MASTRA_CORS_ALLOW_HEADERS``, comma or JSON list), SPEC 9.2.
     cors_allow_headers: StrList = Field(default_factory=list)
     trusted_proxy_count: int = Field(default=0, ge=0)
+    #: Shared state of several processes or nodes in Redis (``MASTRA_REDIS_URL``, needs
+    #: ``mastra-core[redis]``): rate limits, SSO states, revocations and the channel that
+    #: invalidates every node's auth cache. Unset: the database holds them (PostgreSQL:
+    #: ``LISTEN/NOTIFY`` for the channel). A secret: the URL may carry a password.
+    redis_url: SecretStr | None = None
+    #: Server processes running this configuration (``serve --workers`` sets it): above 1,
+    #: per-process state (memory rate limits, memory sessions) is refused.
+    workers: int = Field(default=1, ge=1)
     #: The Swagger UI page at ``<prefix>/docs``; unset = on in development, off in production.
     docs_enabled: bool | None = None
     #: Prometheus metrics at ``<prefix>/system/metrics`` (needs ``mastra-core[metrics]``).

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from .postgres import PostgresServer, find_pg_bin, start_postgres
+from .redis import RedisServer, find_redis_server, start_redis
 
 
 def require_peer(reason: str) -> None:
@@ -35,6 +36,24 @@ def postgres_server() -> Iterator[PostgresServer]:
 def postgres_url(postgres_server: PostgresServer) -> str:
     """A fresh, empty database on the session's PostgreSQL server."""
     return postgres_server.create_database(f"t_{uuid.uuid4().hex[:12]}")
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[RedisServer]:
+    if find_redis_server() is None:
+        require_peer("redis-server not installed")
+    server = start_redis()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def redis_url(redis_server: RedisServer) -> str:
+    """The session's Redis server, emptied for this test."""
+    redis_server.flush()
+    return redis_server.url
 
 
 @pytest.fixture
