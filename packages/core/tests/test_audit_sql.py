@@ -237,7 +237,7 @@ def test_from_options_requires_a_url() -> None:
     with pytest.raises(ConfigurationError, match="MASTRA_DATABASE_URL"):
         SQLAuditStorage.from_options(ProviderOptions({}, Settings(database_url="", _env_file=None)))
     storage = SQLAuditStorage.from_options({"database_url": "sqlite+aiosqlite:///x.db"})
-    assert storage.writer is None and storage.retention.retention_days == 0
+    assert storage.durability == "auth" and storage.retention.retention_days == 0
 
 
 # -- hourly counts: totals and stats must equal a direct count -------------------------

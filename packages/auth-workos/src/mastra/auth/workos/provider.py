@@ -9,7 +9,7 @@ invalidate roles and kill sessions that the other capabilities then honour.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mastra.core.ee.cache import SingleFlightCache
 from mastra.core.ee.crypto import JWKSCache, cookie_spec
@@ -25,6 +25,9 @@ from .sessions import SealedSessionMixin
 from .sso import SSOMixin
 from .users import UsersMixin
 from .webhooks._replay import SeenEvents
+
+if TYPE_CHECKING:
+    from mastra.core.ee.shared import SharedState
 
 __all__ = ["WorkOSAuthProvider"]
 
@@ -55,6 +58,11 @@ class WorkOSAuthProvider(
     @classmethod
     def from_options(cls, options: Mapping[str, Any]) -> WorkOSAuthProvider:
         return cls(as_provider_options(options).parse(WorkOSOptions))
+
+    def attach_shared_state(self, shared: SharedState) -> None:
+        """Revocations and webhook ids shared by every process and node (issue #14)."""
+        self.revocations.attach(shared)
+        self.seen_events.attach(shared)
 
     def bind(self, auth: Any) -> None:
         """Keep the composed provider: role changes and webhooks audit through it."""

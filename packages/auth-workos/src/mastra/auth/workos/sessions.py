@@ -220,7 +220,7 @@ class SealedSessionMixin:
         opened = self._open(session_id)
         if opened is None or opened.sid is None:
             return
-        self.revocations.revoke_session(opened.sid)
+        await self.revocations.revoke_session(opened.sid)
         try:
             await self.client.user_management.revoke_session(session_id=opened.sid)
         except (WorkOSError, ValueError) as exc:
@@ -263,7 +263,7 @@ class SealedSessionMixin:
         """Revoke one of the user's sessions by its public id; ``False`` if not theirs/active."""
         if not any(s.handle == handle for s in await self.list_sessions(user_id)):
             return False
-        self.revocations.revoke_session(handle)
+        await self.revocations.revoke_session(handle)
         try:
             await self.client.user_management.revoke_session(session_id=handle)
         except (WorkOSError, ValueError) as exc:
@@ -273,14 +273,14 @@ class SealedSessionMixin:
     async def revoke_user_sessions(self, user_id: str, except_handle: str | None = None) -> int:
         """Revoke every WorkOS session of the user (directory sync deactivation, disable)."""
         if except_handle is None:
-            self.revocations.revoke_user(user_id)
+            await self.revocations.revoke_user(user_id)
         count = 0
         try:
             for item in await self._workos_sessions(user_id):
                 status = getattr(item.status, "value", item.status)
                 if item.id == except_handle or status != "active":
                     continue
-                self.revocations.revoke_session(item.id)
+                await self.revocations.revoke_session(item.id)
                 await self.client.user_management.revoke_session(session_id=item.id)
                 count += 1
         except (WorkOSError, ValueError) as exc:

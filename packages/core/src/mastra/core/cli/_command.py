@@ -182,6 +182,17 @@ def run_async(factory: Callable[[], Awaitable[T]]) -> T:
     return asyncio.run(_main())
 
 
+async def tell_servers(auth: Any) -> None:
+    """After a change that can make a cached authentication wrong (a role, a disabled
+    user, a revoked key): every running server drops its auth cache (issue #14)."""
+    from ..ee.bus import publish_once
+    from ..ee.shared import AUTH_CACHE_TOPIC
+
+    settings = getattr(auth, "settings", None)
+    if settings is not None:
+        await publish_once(settings, AUTH_CACHE_TOPIC)
+
+
 def project_secret(settings: Any) -> str | None:
     """The server secret as ``serve`` resolves it: ``MASTRA_AUTH_SECRET``, else
     ``./.mastra/secret`` when that file exists. Read-only: never creates the file, so a

@@ -20,7 +20,15 @@ from ..ee.api_keys import ApiKey, CreatedApiKey, OwnerType, ServiceAccount, pars
 from ..ee.interfaces import IApiKeyProvider, SupportsServiceAccounts, maybe_await
 from ..ee.models import AuditActor, AuditEventInput, AuditResource, EEUser
 from ..ee.permissions import compile_permissions, is_own_permission, validate_permission
-from ._command import CommandError, add_config_option, add_json_option, load, run_async, terminal_safe
+from ._command import (
+    CommandError,
+    add_config_option,
+    add_json_option,
+    load,
+    run_async,
+    tell_servers,
+    terminal_safe,
+)
 
 __all__ = ["register"]
 
@@ -303,6 +311,7 @@ async def _rotate(auth: Any, provider: IApiKeyProvider, key: ApiKey, grace: time
         replacedBy=created.key.id,
         gracePeriodSeconds=int(grace.total_seconds()),
     )
+    await tell_servers(auth)
     return created
 
 
@@ -317,6 +326,7 @@ async def _revoke(auth: Any, provider: IApiKeyProvider, key: ApiKey) -> bool:
             ownerType=key.owner_type,
             ownerId=key.owner_id,
         )
+        await tell_servers(auth)
     return revoked
 
 
@@ -453,6 +463,7 @@ def _set_disabled(args: argparse.Namespace, disabled: bool) -> int:
             raise CommandError(f"service account not found: {terminal_safe(args.account_id)}")
         resource = AuditResource(type="service_account", id=updated.id)
         await _audit(auth, "auth.service-account-update", resource, disabled=disabled)
+        await tell_servers(auth)
         return updated
 
     _print_account(args, run_async(update), "disabled" if disabled else "enabled")
@@ -476,6 +487,7 @@ def run_account_delete(args: argparse.Namespace) -> int:
             raise CommandError(f"service account not found: {terminal_safe(args.account_id)}")
         resource = AuditResource(type="service_account", id=args.account_id)
         await _audit(auth, "auth.service-account-delete", resource)
+        await tell_servers(auth)
 
     run_async(delete)
     if args.json:

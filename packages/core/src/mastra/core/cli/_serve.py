@@ -9,6 +9,11 @@
   sets the short authentication cache; see ``mastra.core.server._authcache``.
 * Ctrl-C stops uvicorn gracefully (lifespan shutdown disposes database engines);
   users, sessions and audit events live in the database and survive a restart.
+* ``--workers N`` (N > 1) runs N uvicorn worker processes on one socket, each building
+  the app through :func:`~._worker_app.app_factory` from what this process resolved
+  (passed in the environment). Per-process state would split between them, so memory
+  sessions and ``rate_limit.storage = "memory"`` are refused (exit 2). SIGTERM or
+  SIGINT stops every worker gracefully.
 """
 
 from __future__ import annotations
@@ -24,7 +29,16 @@ from typing import Any
 from ..ee.secret import SECRET_PATH, SECRET_WARNING, ensure_secret
 from ._command import CommandError, configure_logging
 
-__all__ = ["SECRET_PATH", "SECRET_WARNING", "ensure_secret", "register", "run"]
+__all__ = [
+    "SECRET_PATH",
+    "SECRET_WARNING",
+    "build_app",
+    "ensure_secret",
+    "per_process_state",
+    "register",
+    "resolve_settings",
+    "run",
+]
 
 logger = logging.getLogger("mastra.cli")
 
@@ -34,7 +48,58 @@ def register(sub: Any) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=4111, help="port (default 4111)")
     parser.add_argument("--config", default=None, help="TOML configuration file (default ./mastra.toml)")
+    parser.add_argument(
+        "--workers",
+        type=_positive,
+        default=1,
+        help="uvicorn worker processes (default 1); above 1 needs shared sessions and rate limits",
+    )
     parser.set_defaults(handler=run)
+
+
+def _positive(value: str) -> int:
+    number = int(value)
+    if number < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return number
+
+
+def per_process_state(settings: Any) -> str | None:
+    """Why ``settings`` cannot run in several processes (the setting to change), or ``None``."""
+    auth = settings.auth
+    if (auth.session or "").strip().lower() == "memory":
+        return "MASTRA_AUTH__SESSION=memory keeps sessions in one process; use cookie (sql registry)"
+    session_options = auth.options.get((auth.session or "").strip().lower(), {})
+    if str(session_options.get("registry") or "").strip().lower() == "memory":
+        return f"[auth.options.{auth.session}] registry = memory keeps sessions in one process; use sql"
+    if auth.rate_limit.storage.strip().lower() == "memory":
+        return "MASTRA_AUTH__RATE_LIMIT__STORAGE=memory counts per process; use auto, sql or redis"
+    return None
+
+
+def resolve_settings(config: str | None, host: str) -> Any:
+    """The settings ``serve`` runs with: the ``--config`` file and environment, the bind
+    host allowed in development; a missing secret is generated into ``./.mastra/secret``
+    and exported (``MASTRA_AUTH_SECRET``) for the workers."""
+    from ..ee.settings import load_settings
+
+    settings = _allow_bind_host(load_settings(config), host)
+    if not settings.secret:
+        os.environ["MASTRA_AUTH_SECRET"] = ensure_secret()
+        settings = _allow_bind_host(load_settings(config), host)
+    return settings
+
+
+def build_app(settings: Any) -> tuple[Any, Any]:
+    """``(auth, app)`` for ``settings``: the plugins, the composed providers, the app."""
+    from ..ee.plugins import PluginRegistry, build_auth
+    from ..server import create_app
+
+    registry = PluginRegistry.default(settings)
+    auth = build_auth(settings, registry)
+    # Optional short cache of successful authentications (see server/_authcache.py):
+    # revocations by other processes then take effect within this many seconds.
+    return auth, create_app(settings, auth=auth, registry=registry)
 
 
 async def _probe(settings: Any, auth: Any) -> int | None:
@@ -61,30 +126,25 @@ async def _probe(settings: Any, auth: Any) -> int | None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import uvicorn
-
     from ..ee.errors import RefusedInProduction
-    from ..ee.plugins import PluginRegistry, build_auth
     from ..ee.settings import load_settings
-    from ..server import create_app
 
     level = args.log_level or "info"
     configure_logging(level)
+    workers = getattr(args, "workers", 1)
+    if workers > 1:
+        os.environ["MASTRA_WORKERS"] = str(workers)  # Settings.workers, here and in every worker
     settings = load_settings(args.config)
     if settings.is_production and not settings.public_url:
         # S22: without it, reset links and SSO callbacks would come from request headers.
         print("mastra-ee serve: MASTRA_PUBLIC_URL is required in production", file=sys.stderr)
         return 2
-    settings = _allow_bind_host(settings, args.host)
-    if not settings.secret:
-        os.environ["MASTRA_AUTH_SECRET"] = ensure_secret()
-        settings = _allow_bind_host(load_settings(args.config), args.host)
-    registry = PluginRegistry.default(settings)
+    if workers > 1 and (reason := per_process_state(settings)) is not None:
+        print(f"mastra-ee serve: --workers {workers} needs shared state: {reason}", file=sys.stderr)
+        return 2
+    settings = resolve_settings(args.config, args.host)
     try:
-        auth = build_auth(settings, registry)
-        # Optional short cache of successful authentications (see server/_authcache.py):
-        # revocations by other processes then take effect within this many seconds.
-        app = create_app(settings, auth=auth, registry=registry)
+        auth, app = build_app(settings)
     except RefusedInProduction as exc:
         print(f"mastra-ee serve: {exc}", file=sys.stderr)
         return 2
@@ -96,7 +156,15 @@ def run(args: argparse.Namespace) -> int:
     print(f"Mastra EE studio: {studio}", flush=True)
     if users == 0:
         print(f"No users yet: the first account created becomes the owner ({studio}signup)", flush=True)
-    config = uvicorn.Config(
+    if workers > 1:
+        return _run_workers(args, level, workers)
+    return _run_uvicorn(_uvicorn_config(app, args, level), args)
+
+
+def _uvicorn_config(app: Any, args: argparse.Namespace, level: str, **options: Any) -> Any:
+    import uvicorn
+
+    return uvicorn.Config(
         app,
         host=args.host,
         port=args.port,
@@ -106,7 +174,13 @@ def run(args: argparse.Namespace) -> int:
         # would otherwise believe them from loopback peers (any local reverse proxy).
         proxy_headers=False,
         server_header=False,
+        **options,
     )
+
+
+def _run_uvicorn(config: Any, args: argparse.Namespace) -> int:
+    import uvicorn
+
     server = uvicorn.Server(config)
     try:
         server.run()
@@ -117,6 +191,32 @@ def run(args: argparse.Namespace) -> int:
         # uvicorn logs why (e.g. the address is in use), then exits 1 from inside run().
         if exc.code not in (0, None):
             raise CommandError(f"could not listen on {args.host}:{args.port} (see the error above)") from None
+    return 0
+
+
+def _run_workers(args: argparse.Namespace, level: str, workers: int) -> int:
+    """N worker processes on one socket; uvicorn's supervisor restarts a worker that
+    dies and, on SIGTERM or SIGINT, stops them all gracefully."""
+    from uvicorn.supervisors import Multiprocess
+
+    from ._worker_app import CONFIG_ENV, HOST_ENV, LOG_LEVEL_ENV
+
+    os.environ[CONFIG_ENV] = args.config or ""
+    os.environ[HOST_ENV] = args.host
+    os.environ[LOG_LEVEL_ENV] = level
+    config = _uvicorn_config(
+        "mastra.core.cli._worker_app:app_factory", args, level, factory=True, workers=workers
+    )
+    try:
+        socket = config.bind_socket()
+    except SystemExit:
+        raise CommandError(f"could not listen on {args.host}:{args.port} (see the error above)") from None
+    try:
+        Multiprocess(config, sockets=[socket]).run()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        socket.close()
     return 0
 
 

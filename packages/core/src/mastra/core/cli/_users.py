@@ -14,7 +14,15 @@ import sys
 from typing import Any
 
 from ..ee.interfaces import SupportsAccountAdmin, SupportsRoleCatalog
-from ._command import CommandError, add_config_option, add_json_option, load, run_async, terminal_safe
+from ._command import (
+    CommandError,
+    add_config_option,
+    add_json_option,
+    load,
+    run_async,
+    tell_servers,
+    terminal_safe,
+)
 
 
 def register(sub: Any) -> None:
@@ -117,6 +125,7 @@ def run_set_role(args: argparse.Namespace) -> int:
                 metadata={"from": old, "to": new},
             ),
         )
+        await tell_servers(auth)
         return old, new
 
     old, new = run_async(change)
@@ -141,6 +150,7 @@ def run_disable(args: argparse.Namespace) -> int:
                 resource=AuditResource(type="user", id=user.id),
             ),
         )
+        await tell_servers(auth)
         return user
 
     user = run_async(disable)

@@ -19,17 +19,31 @@ from typing import Any
 
 from sqlalchemy import MetaData, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from .errors import ConfigurationError
 
-__all__ = ["create_tables", "dispose_engines", "get_engine", "is_postgres", "is_sqlite", "private_directory"]
+__all__ = [
+    "DATABASE_OUTAGES",
+    "create_tables",
+    "dispose_engines",
+    "get_engine",
+    "is_postgres",
+    "is_sqlite",
+    "private_directory",
+]
 
 logger = logging.getLogger("mastra.ee.db")
 
 # The project's own state directory (default database, generated secret).
 _PROJECT_DIR = ".mastra"
 _SQLITE_SIDECARS = ("-wal", "-shm", "-journal")
+
+#: What a query raises when the database cannot answer (down, restarting, unreachable,
+#: pool exhausted): authentication then answers 503, never "not signed in".
+DATABASE_OUTAGES: tuple[type[BaseException], ...] = (DBAPIError, PoolTimeout, OSError, TimeoutError)
 
 _engines: dict[str, AsyncEngine] = {}
 _created: set[tuple[str, int]] = set()
@@ -114,6 +128,16 @@ def _prepare_sqlite_file(database: Path) -> None:
     os.chmod(database, 0o600)
 
 
+#: Seconds asyncpg waits to open a PostgreSQL connection, and for one statement.
+CONNECT_TIMEOUT = 2.0
+COMMAND_TIMEOUT = 5.0
+
+
+def _url_connect_args(parsed: Any) -> dict[str, Any]:
+    """``?timeout=`` / ``?command_timeout=`` in the URL win over the defaults."""
+    return {key: float(parsed.query[key]) for key in ("timeout", "command_timeout") if key in parsed.query}
+
+
 #: Database drivers installed by an extra of mastra-core.
 _DRIVER_EXTRAS = {"asyncpg": "postgres"}
 
@@ -134,6 +158,14 @@ def get_engine(url: str) -> AsyncEngine:
     kwargs: dict[str, Any] = {}
     if not sqlite:
         kwargs.update(pool_pre_ping=True, pool_size=10, max_overflow=10)
+        if parsed.get_driver_name() == "asyncpg":
+            # Fail fast during an outage (requests answer 503 within seconds, not after
+            # the OS's TCP timeout); pre-ping replaces the connections a restart broke.
+            kwargs["connect_args"] = {
+                "timeout": CONNECT_TIMEOUT,
+                "command_timeout": COMMAND_TIMEOUT,
+                **_url_connect_args(parsed),
+            }
     try:
         engine = create_async_engine(url, **kwargs)
     except ModuleNotFoundError as exc:

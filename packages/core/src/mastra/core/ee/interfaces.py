@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from starlette.requests import Request
 
     from .api_keys import ApiKey, ApiKeyRefusal, CreatedApiKey, OwnerType, ServiceAccount
+    from .shared import SharedState
 
 __all__ = [
     "IACLManager",
@@ -68,6 +69,7 @@ __all__ = [
     "SupportsServiceAccounts",
     "SupportsSessionListing",
     "SupportsSessionRefresh",
+    "SupportsSharedState",
     "SupportsSignUpToggle",
     "SupportsTokenAuth",
     "SupportsUserCount",
@@ -248,6 +250,17 @@ class SupportsChangeListeners(Protocol):
     host drops what it cached."""
 
     def add_change_listener(self, listener: Callable[[], None]) -> None: ...
+
+
+@runtime_checkable
+class SupportsSharedState(Protocol):
+    """Any slot provider keeping security state in memory (revocations, replay ids,
+    caches of credentials): ``attach_shared_state(shared)`` is called once when the
+    server is built, with the deployment's :class:`~mastra.core.ee.shared.SharedState`
+    (shared marks, single-use ids, the invalidation channel; issue #14), so that state
+    holds on every process and node. A provider never attached keeps it per process."""
+
+    def attach_shared_state(self, shared: SharedState) -> None: ...
 
 
 @runtime_checkable

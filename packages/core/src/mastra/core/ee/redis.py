@@ -47,10 +47,19 @@ def get_redis(url: str) -> Redis:
     per_loop = _clients.setdefault(loop, {})
     client = per_loop.get(url)
     if client is None:
-        # Short timeouts: a Redis outage must fail requests fast (503), not hang them.
-        client = per_loop[url] = _module().from_url(
-            url, socket_connect_timeout=2, socket_timeout=2, health_check_interval=30
+        # Short timeouts: a Redis outage must fail requests fast (503), not hang them. A
+        # blocking pool: a burst above its size waits for a connection (up to 2 s) instead
+        # of failing at once with "Too many connections".
+        module = _module()
+        pool = module.BlockingConnectionPool.from_url(
+            url,
+            max_connections=100,
+            timeout=2,
+            socket_connect_timeout=2,
+            socket_timeout=2,
+            health_check_interval=30,
         )
+        client = per_loop[url] = module.Redis.from_pool(pool)
     return client
 
 

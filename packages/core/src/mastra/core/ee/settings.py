@@ -50,7 +50,9 @@ class RateLimitSettings(BaseModel):
     account: str = "5/300"
     #: Successful sign-ups per client IP (S21).
     sign_up: str = "5/3600"
-    #: ``auto`` (sql on PostgreSQL, memory on SQLite), ``memory`` or ``sql``.
+    #: ``auto``, ``memory``, ``sql`` or ``redis``. ``auto`` = ``redis`` when
+    #: ``MASTRA_REDIS_URL`` is set, else ``sql`` on PostgreSQL or with several workers,
+    #: else ``memory``. ``memory`` keeps counters per process: refused with several workers.
     storage: str = "auto"
 
 

@@ -1,9 +1,14 @@
 """``AuthCache``: successful authentications reused for a short TTL, one read per miss.
 
 Revocation: the server clears the cache on every sign-out, session revoke, password
-reset and role change it performs, so those take effect at once; a revocation made by
-*another* process (CLI, second server) is honoured within ``ttl`` seconds. ``ttl=0``
-disables caching (the registry is read per request).
+reset and role change it performs, so those take effect at once. Attached to the
+deployment's shared state (:meth:`AuthCache.attach`, issue #14), a clear is also pushed
+through the invalidation channel and every other process and node clears its cache on
+receipt (the CLI publishes the same message after its changes); while the channel is
+down the cache serves nothing (TTL 0) and it is cleared when the channel comes back, so
+a missed message never leaves a stale session. Without a channel (one process), a
+revocation made elsewhere is honoured within ``ttl`` seconds. ``ttl=0`` disables
+caching (the registry is read per request).
 
 Concurrent misses for one key share a single authentication (:meth:`pending` /
 :meth:`begin` / :meth:`finish`): when an entry expires under load, the requests that
@@ -22,12 +27,17 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 from starlette.requests import Request
 
 from ..ee.cache import TTLCache
 from ..ee.crypto import sha256_hex
+from ..ee.shared import AUTH_CACHE_TOPIC
 from ._authn import Caller
+
+if TYPE_CHECKING:
+    from ..ee.shared import SharedState
 
 __all__ = ["AuthCache"]
 
@@ -37,6 +47,14 @@ class AuthCache:
         self._entries: TTLCache[str, Caller] = TTLCache(ttl=ttl, max_size=max_entries)
         self._inflight: dict[str, asyncio.Future[Caller | None]] = {}
         self._generation = 0
+        self._shared: SharedState | None = None
+        self._publishing: set[asyncio.Task[None]] = set()
+
+    def attach(self, shared: SharedState) -> None:
+        """Clears go to every node through ``shared``'s channel, and come from them."""
+        self._shared = shared
+        shared.bus.subscribe(AUTH_CACHE_TOPIC, lambda _message: self._forget())
+        shared.bus.on_state(lambda _connected: self._forget())
 
     @property
     def ttl(self) -> float:
@@ -48,7 +66,8 @@ class AuthCache:
 
     @property
     def enabled(self) -> bool:
-        return self.ttl > 0
+        # A lost channel means missed revocations: serve nothing until it is back.
+        return self.ttl > 0 and (self._shared is None or self._shared.connected)
 
     @staticmethod
     def key(request: Request, token: str | None, ip: str | None = None) -> str:
@@ -104,6 +123,20 @@ class AuthCache:
             future.set_result(shared)
 
     def clear(self) -> None:
+        """Forget every entry here, and tell every other node to do the same."""
+        self._forget()
+        shared = self._shared
+        if shared is None:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # no loop (a synchronous caller): nothing can be sent from here
+            return
+        task = loop.create_task(shared.publish(AUTH_CACHE_TOPIC))
+        self._publishing.add(task)
+        task.add_done_callback(self._publishing.discard)
+
+    def _forget(self) -> None:
         self._generation += 1
         self._entries.clear()
         inflight, self._inflight = self._inflight, {}

@@ -13,12 +13,15 @@ from typing import TYPE_CHECKING, Any
 from ..ee.cache import SingleFlightCache
 from ..ee.crypto import Sealer, new_secret
 from ..ee.errors import ConfigurationError
+from ..ee.interfaces import SupportsSharedState
+from ..ee.redis import redis_url_of
+from ..ee.shared import SharedState, open_shared_state
 from ._authcache import AuthCache
 from ._origin import public_origin
 from ._pipeline import AuthPipeline
 from ._ratelimit import FailureLimiter
 from ._spec import RouteTable
-from ._sso_state import MemoryStateStore, SQLStateStore, StateStore
+from ._sso_state import MemoryStateStore, RedisStateStore, SQLStateStore, StateStore
 
 if TYPE_CHECKING:
     from starlette.requests import HTTPConnection
@@ -51,7 +54,21 @@ class EEContext:
     readiness: SingleFlightCache[dict[str, bool]] = field(
         default_factory=lambda: SingleFlightCache(ttl=1.0, max_size=1), repr=False
     )
+    #: State shared by every process and node (issue #14): the invalidation channel that
+    #: carries auth-cache clears, and what providers keep in it (revocations, replay ids).
+    shared: SharedState | None = field(default=None, repr=False)
     _state_sealer: Sealer | None = field(default=None, repr=False)
+
+    async def start(self) -> None:
+        """Connect the shared state: the app's startup (``mount_ee``/``create_app``
+        lifespan). An app whose lifespan never runs stays unconnected: caches then serve
+        nothing on a multi-process backend (safe, slower) and nothing is published."""
+        if self.shared is not None:
+            await self.shared.start()
+
+    async def close(self) -> None:
+        if self.shared is not None:
+            await self.shared.close()
 
     @property
     def prefix(self) -> str:
@@ -87,21 +104,32 @@ class EEContext:
         reset_delay: float = 0.5,
     ) -> EEContext:
         rate = settings.auth.rate_limit
+        redis_url = redis_url_of(settings)
         limiter = FailureLimiter(
             ip=rate.ip,
             account=rate.account,
             sign_up=rate.sign_up,
             storage=rate.storage,
             database_url=settings.database_url,
+            redis_url=redis_url,
+            workers=settings.workers,
         )
-        store: Any = sso_state_store or "sql"
+        store: Any = sso_state_store or ("redis" if redis_url else "sql")
         if store == "sql":
             store = SQLStateStore(settings.database_url)
         elif store == "memory":
             store = MemoryStateStore()
+        elif store == "redis" and redis_url:
+            store = RedisStateStore(redis_url)
         elif isinstance(store, str):
-            raise ConfigurationError(f"Unknown SSO state store '{store}' (use sql or memory)")
+            message = f"Unknown SSO state store '{store}' (use sql, memory, or redis with MASTRA_REDIS_URL)"
+            raise ConfigurationError(message)
         cache = AuthCache(auth_cache_ttl)
+        shared = open_shared_state(settings)
+        cache.attach(shared)
+        for provider in {id(p): p for p in auth.slots().values() if p is not None}.values():
+            if isinstance(provider, SupportsSharedState):
+                provider.attach_shared_state(shared)
         return cls(
             auth=auth,
             settings=settings,
@@ -112,6 +140,7 @@ class EEContext:
             auth_cache=cache,
             pipeline=AuthPipeline(auth, settings, cache, limiter),
             reset_delay=reset_delay,
+            shared=shared,
         )
 
 

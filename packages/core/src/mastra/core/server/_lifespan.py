@@ -19,6 +19,7 @@ from starlette.applications import Starlette
 from ..ee.db import dispose_engines
 from ..ee.interfaces import maybe_await
 from ..ee.provider import MastraAuthProvider
+from ..ee.redis import close_redis_clients
 from ._context import EEContext
 
 __all__ = ["close_providers", "shutdown_on_lifespan"]
@@ -33,6 +34,7 @@ def shutdown_on_lifespan(app: Starlette, ctx: EEContext) -> None:
     @contextlib.asynccontextmanager
     async def lifespan(app: Any) -> AsyncIterator[Any]:
         try:
+            await ctx.start()
             async with host_lifespan(app) as state:
                 yield state
         finally:
@@ -45,6 +47,8 @@ async def close_ee(ctx: EEContext) -> None:
     # Providers first: what they still hold (buffered audit writes, export queues)
     # goes to the database before its engines go away.
     await close_providers(ctx.auth)
+    await ctx.close()
+    await close_redis_clients()
     await dispose_engines()
 
 

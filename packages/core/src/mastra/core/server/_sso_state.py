@@ -1,8 +1,8 @@
 """Single-use store of pending SSO states (SPEC 9.4 step 3, S9).
 
 The sealed state cookie binds a login to the browser; this store makes each state
-usable once, across processes when it is SQL-backed. Only SHA-256 of the state is
-kept (S2). Entries live 10 minutes.
+usable once, across processes and nodes when it is SQL- or Redis-backed. Only SHA-256
+of the state is kept (S2), in the row or the key name. Entries live 10 minutes.
 """
 
 from __future__ import annotations
@@ -16,8 +16,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ..ee.crypto import sha256_hex
 from ..ee.db import create_tables, get_engine
+from ..ee.redis import get_redis
 
-__all__ = ["STATE_TTL", "MemoryStateStore", "SQLStateStore", "StateStore"]
+__all__ = ["STATE_TTL", "MemoryStateStore", "RedisStateStore", "SQLStateStore", "StateStore"]
 
 STATE_TTL = 600
 
@@ -81,3 +82,22 @@ class SQLStateStore:
                 )
             )
         return result.rowcount == 1
+
+
+class RedisStateStore:
+    """``SET mastra:sso:<sha256> 1 EX ttl``, consumed by ``GETDEL``: one atomic command,
+    so of two callbacks racing on any nodes exactly one finds the key. Redis expires it."""
+
+    KEY_PREFIX = "mastra:sso:"
+
+    def __init__(self, redis_url: str) -> None:
+        self.redis_url = redis_url
+
+    def _key(self, state: str) -> str:
+        return self.KEY_PREFIX + sha256_hex(state)
+
+    async def add(self, state: str, ttl: int = STATE_TTL) -> None:
+        await get_redis(self.redis_url).set(self._key(state), "1", ex=ttl)
+
+    async def consume(self, state: str) -> bool:
+        return await get_redis(self.redis_url).getdel(self._key(state)) is not None

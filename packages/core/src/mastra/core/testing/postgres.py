@@ -57,11 +57,44 @@ class PostgresServer:
         )
         return f"postgresql+asyncpg://postgres@127.0.0.1:{self.port}/{name}"
 
-    def stop(self) -> None:
+    def stop_server(self) -> None:
+        """Stop the cluster at once (``immediate``: a crash, as an outage is), keeping its
+        data directory and port for :meth:`start_server`."""
         subprocess.run(
-            self._cmd("pg_ctl", "-D", str(self.data_dir), "-m", "immediate", "stop"),
+            self._cmd("pg_ctl", "-D", str(self.data_dir), "-m", "immediate", "-w", "stop"),
             capture_output=True,
         )
+
+    def start_server(self, *, timeout: float = 30) -> None:
+        """Start the cluster on its data directory and port; returns once it accepts connections."""
+        base = self.data_dir.parent
+        options = (
+            f"-c listen_addresses=127.0.0.1 -p {self.port} -k {base} -c fsync=off -c max_connections=200"
+        )
+        subprocess.run(
+            self._cmd(
+                "pg_ctl", "-D", str(self.data_dir), "-o", options, "-l", str(base / "log"), "-w", "start"
+            ),
+            check=True,
+            capture_output=True,
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            ready = subprocess.run(
+                self._cmd("pg_isready", "-h", "127.0.0.1", "-p", str(self.port)), capture_output=True
+            )
+            if ready.returncode == 0:
+                return
+            time.sleep(0.2)
+        raise RuntimeError("PostgreSQL did not become ready")
+
+    def restart(self) -> None:
+        self.stop_server()
+        self.start_server()
+
+    def stop(self) -> None:
+        """Stop the cluster and delete it."""
+        self.stop_server()
         shutil.rmtree(self.data_dir.parent, ignore_errors=True)
 
 
@@ -81,19 +114,9 @@ def start_postgres() -> PostgresServer:
         check=True,
         capture_output=True,
     )
-    options = f"-c listen_addresses=127.0.0.1 -p {server.port} -k {base} -c fsync=off -c max_connections=200"
-    subprocess.run(
-        server._cmd("pg_ctl", "-D", str(data), "-o", options, "-l", str(base / "log"), "-w", "start"),
-        check=True,
-        capture_output=True,
-    )
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        ready = subprocess.run(
-            server._cmd("pg_isready", "-h", "127.0.0.1", "-p", str(server.port)), capture_output=True
-        )
-        if ready.returncode == 0:
-            return server
-        time.sleep(0.2)
-    server.stop()
-    raise RuntimeError("PostgreSQL did not become ready")
+    try:
+        server.start_server()
+    except (RuntimeError, subprocess.CalledProcessError):
+        server.stop()
+        raise
+    return server

@@ -21,11 +21,13 @@ import hashlib
 import hmac
 import os
 import secrets
+import tempfile
 import unicodedata
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 from ..ee import ProviderPlugin, provider_plugin
@@ -329,9 +331,14 @@ class ServeProcess:
         import httpx
 
         command = [sys.executable, "-m", "mastra.core.cli", "serve", "--port", str(self.port), *self.args]
-        self.process = subprocess.Popen(
-            command, cwd=self.cwd, env=self.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-        )
+        # Files, not pipes: under load the access log would fill a pipe nobody reads
+        # until the end and stall the server.
+        base = Path(tempfile.mkdtemp(prefix="mastra-serve-"))
+        self._out, self._err = base / "stdout", base / "stderr"
+        with self._out.open("w") as out, self._err.open("w") as err:
+            self.process = subprocess.Popen(
+                command, cwd=self.cwd, env=self.env, stdout=out, stderr=err, text=True
+            )
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -346,9 +353,15 @@ class ServeProcess:
         raise RuntimeError("mastra-ee serve did not become ready")
 
     def _collect(self) -> None:
-        out, err = self.process.communicate(timeout=30)
-        self.stdout, self.stderr = out or "", err or ""
+        self.process.wait(timeout=30)
+        self.stdout, self.stderr = self._out.read_text(), self._err.read_text()
         self.returncode = self.process.returncode
+
+    def kill(self) -> None:
+        """``kill -9``: no shutdown code runs (the fault tests' crash)."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+        self._collect()
 
     def stop(self) -> int:
         import signal

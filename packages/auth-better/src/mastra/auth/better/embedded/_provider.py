@@ -15,6 +15,8 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from mastra.core.ee.db import DATABASE_OUTAGES
+from mastra.core.ee.errors import ProviderUnavailable
 from mastra.core.ee.interfaces import SupportsSessionListing
 from mastra.core.ee.models import EEUser, format_timestamp
 from mastra.core.ee.options import as_provider_options
@@ -35,6 +37,9 @@ if TYPE_CHECKING:
 __all__ = ["EmbeddedBetterAuth"]
 
 logger = logging.getLogger("mastra.auth.better")
+
+#: Not "not authenticated": the credential could not be checked (the host answers 503).
+_UNCHECKED: tuple[type[BaseException], ...] = (ProviderUnavailable, *DATABASE_OUTAGES)
 
 
 class EmbeddedBetterAuth(BetterCredentialsMixin, BetterSessionsMixin):
@@ -81,6 +86,8 @@ class EmbeddedBetterAuth(BetterCredentialsMixin, BetterSessionsMixin):
             # outside the server, the cookie read and validated here.
             session = await presented_session(request, self._foreign_sessions() or self)
             return await self.get_user(session.user_id) if session else None
+        except _UNCHECKED:
+            raise
         except Exception:  # SPEC 3.1: any verification error means "not authenticated"
             logger.debug("embedded get_current_user failed", exc_info=True)
             return None
@@ -97,6 +104,8 @@ class EmbeddedBetterAuth(BetterCredentialsMixin, BetterSessionsMixin):
             else:
                 session = await foreign.validate_session(token)
             return await self.get_user(session.user_id) if session else None
+        except _UNCHECKED:
+            raise
         except Exception:
             logger.debug("embedded authenticate_token failed", exc_info=True)
             return None

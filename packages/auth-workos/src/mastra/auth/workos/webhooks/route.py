@@ -71,9 +71,16 @@ async def webhook_endpoint(request: Request) -> JSONResponse:
         return _json({"received": True})
 
     event_id = str(event.get("id") or "")
-    if event_id and not provider.seen_events.first_time(event_id):
-        logger.info("WorkOS webhook %s already processed; acknowledged again", event_id)
-        return _json({"received": True})
+    if event_id:
+        try:
+            first = await provider.seen_events.first_time(event_id)
+        except Exception:
+            # Unknown whether another node ran it: not acknowledged, WorkOS retries later.
+            logger.warning("WorkOS webhook %s: the replay store is unreachable", event_id, exc_info=True)
+            return _json({"error": "Service unavailable", "message": "Webhook replay check unavailable"}, 503)
+        if not first:
+            logger.info("WorkOS webhook %s already processed; acknowledged again", event_id)
+            return _json({"received": True})
     if event["event"] not in HANDLED_EVENTS:
         logger.info("WorkOS webhook event %s ignored", event["event"])
         return _json({"received": True})

@@ -18,7 +18,7 @@ import secrets
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..cache import TTLCache
 from ..errors import ConfigurationError
@@ -26,11 +26,15 @@ from ..models import utcnow
 from ..options import as_provider_options
 from ..permissions import validate_permission
 from ..settings import ApiKeyPolicy
+from ..shared import AUTH_CACHE_TOPIC
 from ._format import generate_key, parse_key, validate_environment
 from ._hashing import KeyHasher
 from ._models import ApiKey, ApiKeyRefusal, CreatedApiKey, OwnerType, ServiceAccount
 from ._options import SQLApiKeyOptions
 from ._store import ApiKeyStore
+
+if TYPE_CHECKING:
+    from ..shared import SharedState
 
 __all__ = ["SQLApiKeyProvider"]
 
@@ -102,6 +106,7 @@ class SQLApiKeyProvider:
         self.last_used_interval = timedelta(seconds=last_used_interval)
         self.clock = clock
         self._cache: TTLCache[str, _Verified] = TTLCache(ttl=cache_ttl, max_size=10_000)
+        self._shared: SharedState | None = None
         # Service accounts read when their keys verify: the host builds their user from here.
         self._accounts: TTLCache[str, ServiceAccount] = TTLCache(ttl=cache_ttl, max_size=10_000)
         self._listeners: list[Callable[[], None]] = []
@@ -257,6 +262,21 @@ class SQLApiKeyProvider:
         for listener in self._listeners:
             listener()
 
+    def attach_shared_state(self, shared: SharedState) -> None:
+        """Another node's revoke, rotation or account change drops this node's verified
+        keys too (the host publishes ``auth-cache`` after every change it is told of)."""
+        self._shared = shared
+        shared.bus.subscribe(AUTH_CACHE_TOPIC, lambda _message: self._drop_verified())
+
+    @property
+    def _cache_trusted(self) -> bool:
+        # A lost invalidation channel means a revocation elsewhere may be unheard.
+        return self._shared is None or self._shared.connected
+
+    def _drop_verified(self) -> None:
+        self._cache.clear()
+        self._accounts.clear()
+
     def add_change_listener(self, listener: Callable[[], None]) -> None:
         self._listeners.append(listener)
 
@@ -269,7 +289,7 @@ class SQLApiKeyProvider:
             return ApiKeyRefusal("malformed")
         digest = self.hasher.digest(parts.secret)
         cache_key = f"{parts.key_id}:{digest}"
-        entry = self._cache.get(cache_key)
+        entry = self._cache.get(cache_key) if self._cache_trusted else None
         if entry is None:
             stored = await self.store.find_key(parts.key_id)
             if stored is None or stored.key.environment != parts.environment:
@@ -330,7 +350,7 @@ class SQLApiKeyProvider:
     async def get_service_account(self, account_id: str) -> ServiceAccount | None:
         # Read on every request a service account's key authenticates: served from what
         # ``verify`` just read when it can (dropped with the keys on every change).
-        cached = self._accounts.get(account_id)
+        cached = self._accounts.get(account_id) if self._cache_trusted else None
         return cached if cached is not None else await self.store.find_account(account_id)
 
     async def list_service_accounts(self) -> list[ServiceAccount]:

@@ -7,7 +7,7 @@
   :func:`verify_chain` checks a storage, optionally against signed
   :class:`Checkpoint` s (:func:`head_checkpoint`, :func:`parse_checkpoints`).
 * :func:`export_stream` / :data:`EXPORT_FORMATS` — JSON, JSONL and CSV exports.
-* :class:`BufferedAuditWriter` — batched ingest (``buffered = true`` on ``sql``).
+* :class:`BufferedAuditWriter` — group commit of the ``sql`` storage (``durability``).
 """
 
 from ._canonical import ZERO_HASH, canonical_json, compute_event_hash
@@ -23,7 +23,7 @@ from ._metadata import REDACTED, is_secret_key, scrub_metadata
 from ._schema import chain_table, events_table
 from ._sql import SQLAuditStorage
 from ._verify import ChainReport, verify_chain
-from ._writer import BufferedAuditWriter
+from ._writer import BufferedAuditWriter, Durability, waits_for_commit
 
 __all__ = [
     "CSV_HEADER",
@@ -40,6 +40,7 @@ __all__ = [
     "Checkpoint",
     "CheckpointTicker",
     "ConsoleAuditLogger",
+    "Durability",
     "MemoryAuditStorage",
     "SQLAuditStorage",
     "canonical_json",
@@ -58,4 +59,5 @@ __all__ = [
     "sign_checkpoint",
     "validate_action_pattern",
     "verify_chain",
+    "waits_for_commit",
 ]

@@ -14,6 +14,7 @@ from typing import Any
 from ..interfaces import maybe_await
 from ..models import AuditEvent, AuditEventInput
 from ._metadata import has_secret_keys, scrub_metadata
+from ._writer import waits_for_commit
 
 __all__ = ["emit"]
 
@@ -39,8 +40,9 @@ def _coerce(event_input: AuditEventInput | Mapping[str, Any]) -> AuditEventInput
 async def emit(auth: Any, event_input: AuditEventInput | Mapping[str, Any]) -> AuditEvent | None:
     """Record ``event_input`` (a model or its dict form) and return the stored event.
 
-    Returns ``None`` without storage, when the storage failed, or when it buffers
-    (``buffered = true``: the event is queued and committed in a batch shortly after).
+    Returns ``None`` without storage, when the storage failed, or when the event was
+    only queued (the storage's ``durability`` does not wait for it: it is committed
+    in a batch shortly after). A waited-for event is committed when this returns.
     Metadata keys that look secret are redacted before any stage sees them. Never raises.
     """
     try:
@@ -55,7 +57,8 @@ async def emit(auth: Any, event_input: AuditEventInput | Mapping[str, Any]) -> A
         try:
             writer = getattr(storage, "writer", None)
             if writer is not None:
-                await writer.submit(event)
+                wait = waits_for_commit(getattr(storage, "durability", "sync"), event.action)
+                stored = await writer.submit(event, wait=wait)
             else:
                 stored = await storage.append(event)
         except Exception as exc:

@@ -12,6 +12,7 @@ from pydantic import Field, NonNegativeFloat, NonNegativeInt, PositiveInt, model
 from ..errors import ConfigurationError
 from ..options import Fallbacks, ListOption, OptionsModel
 from ._keys import ChainKeys
+from ._writer import Durability
 
 __all__ = [
     "DEFAULT_MAX_EVENTS",
@@ -73,14 +74,22 @@ class MemoryAuditOptions(AuditStorageOptions):
 
 
 class SQLAuditOptions(AuditStorageOptions):
-    """``database_url`` (default the project database), ``buffered`` ingest in batches
-    of ``batch_size`` flushed every ``flush_interval`` seconds."""
+    """``database_url`` (default the project database); events are group-committed in
+    batches of at most ``batch_size``. ``durability``: ``auth`` (default) — ``auth.*``
+    events are committed before ``emit`` returns, others are queued and committed
+    within ``flush_interval`` seconds plus one batch (what ``kill -9`` can lose);
+    ``sync`` — every event is committed before ``emit`` returns; ``buffered`` —
+    nothing waits (any event of that window can be lost to a crash).
+
+    ``buffered`` is the deprecated alias: ``true`` means ``durability = "buffered"``,
+    ``false`` keeps the default."""
 
     provider_name = "sql"
     fallbacks: ClassVar[Fallbacks] = {"database_url": (attrgetter("database_url"),)}
 
     database_url: str = ""
-    buffered: bool = False
+    durability: Durability = "auth"
+    buffered: bool | None = None
     batch_size: PositiveInt = 500
     flush_interval: NonNegativeFloat = 0.05
 
@@ -88,4 +97,13 @@ class SQLAuditOptions(AuditStorageOptions):
     def _needs_a_database(self) -> SQLAuditOptions:
         if not self.database_url:
             raise ConfigurationError("The sql audit storage needs MASTRA_DATABASE_URL")
+        if self.buffered and "durability" in self.model_fields_set and self.durability != "buffered":
+            raise ConfigurationError(
+                f"sql: option 'buffered' (deprecated) contradicts durability = '{self.durability}'"
+            )
         return self
+
+    @property
+    def effective_durability(self) -> Durability:
+        """``durability``, with the deprecated ``buffered = true`` meaning ``buffered``."""
+        return "buffered" if self.buffered else self.durability

@@ -36,7 +36,7 @@ from ._sqlcounts import add_counts, count_events, hourly_outcomes, rebuild_count
 from ._sqlfilters import UNINDEXED_COLUMNS, filter_conditions
 from ._sqlwrite import seal_and_insert
 from ._stats import build_buckets, validate_bucket
-from ._writer import BufferedAuditWriter
+from ._writer import BufferedAuditWriter, Durability
 
 __all__ = ["SQLAuditStorage"]
 
@@ -52,8 +52,9 @@ _PG_LOCK_KEY = int.from_bytes(hashlib.sha256(b"mastra_audit_events").digest()[:8
 
 class SQLAuditStorage:
     """Options: ``database_url`` (default: the project database), ``retention_days``
-    (0 = forever), ``buffered`` (default false; see :class:`BufferedAuditWriter`),
-    ``batch_size`` (500) and ``flush_interval`` (0.05 s) for the buffered writer,
+    (0 = forever), ``durability`` (``auth``, ``sync`` or ``buffered``; ``buffered=True``
+    is its deprecated alias; see :class:`BufferedAuditWriter`), ``batch_size`` (500)
+    and ``flush_interval`` (0.05 s) for the group-commit writer,
     ``checkpoint_events`` (1000) and ``checkpoint_minutes`` (5) for the signed
     checkpoints logged to ``mastra.audit`` (0 turns a trigger off).
 
@@ -65,6 +66,7 @@ class SQLAuditStorage:
         database_url: str,
         *,
         retention_days: float = 0,
+        durability: Durability | None = None,
         buffered: bool = False,
         batch_size: int = 500,
         flush_interval: float = 0.05,
@@ -85,11 +87,9 @@ class SQLAuditStorage:
             self.chain_keys, every_events=checkpoint_events, every_minutes=checkpoint_minutes, clock=clock
         )
         self.retention = RetentionScheduler(self.delete_before, retention_days, clock=clock)
-        self.writer = (
-            BufferedAuditWriter(self, batch_size=batch_size, flush_interval=flush_interval)
-            if buffered
-            else None
-        )
+        # ``buffered`` is the deprecated spelling of ``durability="buffered"``.
+        self.durability: Durability = durability or ("buffered" if buffered else "auth")
+        self.writer = BufferedAuditWriter(self, batch_size=batch_size, flush_interval=flush_interval)
 
     @classmethod
     def from_options(cls, options: Mapping[str, Any]) -> SQLAuditStorage:
@@ -97,7 +97,7 @@ class SQLAuditStorage:
         return cls(
             parsed.database_url,
             retention_days=parsed.retention_days,
-            buffered=parsed.buffered,
+            durability=parsed.effective_durability,
             batch_size=parsed.batch_size,
             flush_interval=parsed.flush_interval,
             **parsed.chain_arguments(),
@@ -237,15 +237,21 @@ class SQLAuditStorage:
 
     # -- reads -------------------------------------------------------------------
 
+    async def _read_engine(self) -> AsyncEngine:
+        """The engine for a read, once this process's queued events are committed: a
+        reader sees every event emitted before it (read-your-writes)."""
+        await self.writer.caught_up()
+        return await self._engine()
+
     async def get(self, event_id: str) -> AuditEvent | None:
-        engine = await self._engine()
+        engine = await self._read_engine()
         async with engine.connect() as conn:
             rows = await _fetch_events(conn, select(events_table).where(_t.id == event_id))
         row = rows[0] if rows else None
         return _from_row(row) if row is not None else None
 
     async def list(self, filter: AuditFilter, pagination: Pagination) -> AuditPage:
-        engine = await self._engine()
+        engine = await self._read_engine()
         where = filter_conditions(filter, sqlite=is_sqlite(engine))
         async with engine.connect() as conn:
             stored = await self._stored_count(conn)
@@ -302,7 +308,7 @@ class SQLAuditStorage:
             yield _from_row(row), row.chain_kid
 
     async def _iter_rows(self, filter: AuditFilter, ascending: bool) -> AsyncIterator[Row[Any]]:
-        engine = await self._engine()
+        engine = await self._read_engine()
         where = filter_conditions(filter, sqlite=is_sqlite(engine))
         async with engine.connect() as conn:
             stored = await self._stored_count(conn)
@@ -326,7 +332,7 @@ class SQLAuditStorage:
 
     async def stats(self, filter: AuditFilter, bucket: str = "hour") -> builtins.list[dict[str, Any]]:
         validate_bucket(bucket)
-        engine = await self._engine()
+        engine = await self._read_engine()
         filter_conditions(filter, sqlite=is_sqlite(engine))  # validates the action pattern
         async with engine.connect() as conn:
             counts = await hourly_outcomes(conn, filter)
@@ -334,7 +340,7 @@ class SQLAuditStorage:
 
     async def chain_anchor(self) -> dict[str, Any] | None:
         """``{seq, hash}``, plus ``kid`` and ``mac`` when the anchor is signed."""
-        engine = await self._engine()
+        engine = await self._read_engine()
         async with engine.connect() as conn:
             row = (await conn.execute(select(*_anchor_columns).where(chain_table.c.name == "anchor"))).first()
         if row is None:
@@ -345,9 +351,8 @@ class SQLAuditStorage:
         return anchor
 
     async def aclose(self) -> None:
-        """Flush the buffered writer (if any) and stop the retention task."""
-        if self.writer is not None:
-            await self.writer.aclose()
+        """Flush the group-commit writer and stop the retention task."""
+        await self.writer.aclose()
         await self.retention.aclose()
 
 

@@ -56,6 +56,7 @@ async def destroy_presented_session(ctx: EEContext, request: Request) -> None:
     session = ctx.auth.session
     if session is None:
         return
+    sid: str | None = None
     try:
         sid = session.get_session_id_from_request(request)
         if sid:
@@ -63,7 +64,10 @@ async def destroy_presented_session(ctx: EEContext, request: Request) -> None:
     except Exception:
         logger.info("destroying the presented session failed", exc_info=True)
     finally:
-        ctx.auth_cache.clear()
+        # Only when a session died: every sign-in passes here, and a clear reaches every
+        # node's cache (issue #14) — a burst of fresh sign-ins must not flush them all.
+        if sid:
+            ctx.auth_cache.clear()
 
 
 class IssuedSession(NamedTuple):

@@ -46,6 +46,8 @@ async def me(request: Request) -> Response:
     if ctx.auth.user is None:
         return json_response(None)
     caller = await ctx.pipeline.authenticate(request)
+    if caller.unavailable is not None:  # unknown, not signed out: 503 (docs/decisions.md)
+        return (await ctx.pipeline.unauthenticated(caller)).response()
     if caller.user is None:
         return json_response(None, headers=caller.headers)
     body = caller.user.public_json()
