@@ -8,6 +8,8 @@ from __future__ import annotations
 import contextlib
 import os
 import statistics
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -173,3 +175,24 @@ def test_a_node_that_loses_the_channel_stops_caching(tmp_path: Path, postgres_ur
                 time.sleep(0.2)
     finally:
         redis.stop()
+
+
+def test_a_user_disabled_from_the_cli_is_refused_on_every_node(cluster: list[Node]) -> None:
+    """The CLI is one more process: its change reaches the nodes' 30 s caches at once."""
+    first = cluster[0]
+    _sign_up(first, "owner@example.com")
+    cookies = _sign_up(first, "member@example.com")
+    for node in cluster:
+        assert node.signed_in(cookies) and node.signed_in(cookies)
+    env = {**first.server.env}
+    done = subprocess.run(
+        [sys.executable, "-m", "mastra.core.cli", "users", "disable", "member@example.com"],
+        env=env,
+        cwd=first.server.cwd,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    for node in cluster:
+        _refused_within(node, cookies, 1.0)

@@ -307,3 +307,19 @@ async def test_start_returns_disconnected_when_the_peer_is_down(settings: Settin
     await asyncio.wait_for(bus.start(), 5)
     assert not bus.connected and states == []  # never connected: no change to report
     await bus.close()
+
+
+async def test_publish_once_on_sqlite_reaches_workers_whatever_the_cli_settings(sqlite_url: str) -> None:
+    """The CLI runs with ``workers = 1`` but the server may run ``--workers N`` on the same
+    SQLite file: its message goes to the polled table either way."""
+    from mastra.core.ee.bus import SQLitePollBus
+
+    server = SQLitePollBus(sqlite_url)
+    await server.start()
+    try:
+        received = recorder(server)
+        await publish_once(Settings(database_url=sqlite_url), "auth-cache", {"from": "cli"})
+        await eventually(lambda: len(received) == 1)
+        assert received[0]["data"] == {"from": "cli"}
+    finally:
+        await server.close()

@@ -19,17 +19,17 @@ from typing import Any
 
 from sqlalchemy import MetaData, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from .errors import ConfigurationError
 
 __all__ = [
-    "DATABASE_OUTAGES",
     "create_tables",
     "dispose_engines",
     "get_engine",
+    "is_database_outage",
     "is_postgres",
     "is_sqlite",
     "private_directory",
@@ -41,9 +41,16 @@ logger = logging.getLogger("mastra.ee.db")
 _PROJECT_DIR = ".mastra"
 _SQLITE_SIDECARS = ("-wal", "-shm", "-journal")
 
-#: What a query raises when the database cannot answer (down, restarting, unreachable,
-#: pool exhausted): authentication then answers 503, never "not signed in".
-DATABASE_OUTAGES: tuple[type[BaseException], ...] = (DBAPIError, PoolTimeout, OSError, TimeoutError)
+
+def is_database_outage(exc: BaseException) -> bool:
+    """Whether ``exc`` means the database could not answer (down, restarting, unreachable,
+    pool exhausted) — then callers answer 503, never "not signed in" — rather than that it
+    refused a query (a constraint, a bad statement: a bug, not an outage)."""
+    if isinstance(exc, DBAPIError):
+        return isinstance(exc, OperationalError | InterfaceError) or bool(exc.connection_invalidated)
+    # asyncpg's connect errors reach callers unwrapped; the pool's wait has its own error.
+    return isinstance(exc, OSError | TimeoutError | PoolTimeout)
+
 
 _engines: dict[str, AsyncEngine] = {}
 _created: set[tuple[str, int]] = set()

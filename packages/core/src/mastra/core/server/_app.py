@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 
-from ..ee.db import DATABASE_OUTAGES
+from ..ee.db import is_database_outage
 from ..ee.errors import AuthError, ConfigurationError
 from ..ee.plugins import PluginRegistry, build_auth
 from ..ee.provider import MastraAuthProvider
@@ -219,7 +219,7 @@ def create_app(
     settings = settings or load_settings()
 
     async def internal_error(request: Request, exc: Exception) -> Response:
-        if isinstance(exc, DATABASE_OUTAGES):  # retry later: nothing is wrong with the request
+        if is_database_outage(exc):  # retry later: nothing is wrong with the request
             return error_response("Service unavailable", 503, message="The database is unavailable")
         return error_response("Internal server error", 500)
 

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from starlette.requests import Request
 
 from ..ee.crypto import parse_cookie_header
-from ..ee.db import DATABASE_OUTAGES
+from ..ee.db import is_database_outage
 from ..ee.errors import AuthError, ProviderUnavailable
 from ..ee.interfaces import maybe_await
 from ..ee.models import EEUser, Session, utcnow
@@ -157,12 +157,12 @@ async def _user(auth: MastraAuthProvider, request: Request, token: str | None) -
         return await auth.authenticate(request, token)
     except ProviderUnavailable:
         raise  # not "unauthenticated": the pipeline answers 503
-    except DATABASE_OUTAGES as exc:
-        # The session registry or user table cannot be read (database down, restarting,
-        # pool exhausted): the credential is unknown, not wrong — 503, never a sign-out.
-        logger.error("database unavailable while authenticating: %s", exc)
-        raise ProviderUnavailable() from exc
-    except Exception:
+    except Exception as exc:
+        if is_database_outage(exc):
+            # The session registry or user table cannot be read: the credential is
+            # unknown, not wrong — 503, never a sign-out.
+            logger.error("database unavailable while authenticating: %s", exc)
+            raise ProviderUnavailable() from exc
         logger.warning("user provider failed to authenticate a request", exc_info=True)
         return None
 

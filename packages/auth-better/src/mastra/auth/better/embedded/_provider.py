@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from mastra.core.ee.db import DATABASE_OUTAGES
+from mastra.core.ee.db import is_database_outage
 from mastra.core.ee.errors import ProviderUnavailable
 from mastra.core.ee.interfaces import SupportsSessionListing
 from mastra.core.ee.models import EEUser, format_timestamp
@@ -38,8 +38,10 @@ __all__ = ["EmbeddedBetterAuth"]
 
 logger = logging.getLogger("mastra.auth.better")
 
-#: Not "not authenticated": the credential could not be checked (the host answers 503).
-_UNCHECKED: tuple[type[BaseException], ...] = (ProviderUnavailable, *DATABASE_OUTAGES)
+
+def _unchecked(exc: BaseException) -> bool:
+    """Not "not authenticated": the credential could not be checked (the host answers 503)."""
+    return isinstance(exc, ProviderUnavailable) or is_database_outage(exc)
 
 
 class EmbeddedBetterAuth(BetterCredentialsMixin, BetterSessionsMixin):
@@ -86,9 +88,9 @@ class EmbeddedBetterAuth(BetterCredentialsMixin, BetterSessionsMixin):
             # outside the server, the cookie read and validated here.
             session = await presented_session(request, self._foreign_sessions() or self)
             return await self.get_user(session.user_id) if session else None
-        except _UNCHECKED:
-            raise
-        except Exception:  # SPEC 3.1: any verification error means "not authenticated"
+        except Exception as exc:  # SPEC 3.1: any verification error means "not authenticated"
+            if _unchecked(exc):
+                raise
             logger.debug("embedded get_current_user failed", exc_info=True)
             return None
 
@@ -104,9 +106,9 @@ class EmbeddedBetterAuth(BetterCredentialsMixin, BetterSessionsMixin):
             else:
                 session = await foreign.validate_session(token)
             return await self.get_user(session.user_id) if session else None
-        except _UNCHECKED:
-            raise
-        except Exception:
+        except Exception as exc:
+            if _unchecked(exc):
+                raise
             logger.debug("embedded authenticate_token failed", exc_info=True)
             return None
 

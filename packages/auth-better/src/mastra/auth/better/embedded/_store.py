@@ -8,11 +8,11 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import Any, ParamSpec, TypeVar
 
-from mastra.core.ee.db import get_engine, is_postgres
+from mastra.core.ee.db import get_engine, is_database_outage, is_postgres
 from mastra.core.ee.errors import ProviderUnavailable
 from mastra.core.ee.models import utcnow
 from sqlalchemy import and_, delete, func, select, text, update
-from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from .._records import generate_id
@@ -39,13 +39,10 @@ def unavailable_without_database(method: Callable[_P, Awaitable[_T]]) -> Callabl
     async def call(*args: _P.args, **kwargs: _P.kwargs) -> _T:
         try:
             return await method(*args, **kwargs)
-        except DBAPIError as exc:
-            if not isinstance(exc, OperationalError | InterfaceError) and not exc.connection_invalidated:
+        except Exception as exc:
+            if not is_database_outage(exc):
                 raise  # a query the database refused is a bug, not an outage
-            logger.error("database unavailable: %s", exc.orig or exc)
-            raise ProviderUnavailable() from exc
-        except OSError as exc:  # asyncpg's connect errors reach us unwrapped
-            logger.error("database unavailable: %s", exc)
+            logger.error("database unavailable: %s", getattr(exc, "orig", None) or exc)
             raise ProviderUnavailable() from exc
 
     return call

@@ -35,6 +35,10 @@ async def publish_once(settings: Settings, topic: str, data: dict[str, Any] | No
     """One message from a short-lived process (the CLI): no listener. Never raises."""
     try:
         bus = open_bus(settings)
+        if isinstance(bus, LocalBus) and make_url(settings.database_url).get_backend_name() == "sqlite":
+            # The CLI cannot know how many workers serve this SQLite file: write to the
+            # polled table (a single-process server just never reads it).
+            bus = SQLitePollBus(settings.database_url)
         try:
             await bus.publish(topic, data)
         finally:
