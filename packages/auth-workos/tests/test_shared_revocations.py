@@ -86,3 +86,40 @@ async def test_a_webhook_id_runs_once_across_nodes(nodes: Any) -> None:
         await state.start()
     results = await asyncio.gather(*(events.first_time("event_01") for events in seen * 3))
     assert sorted(results) == [False] * 5 + [True]
+
+
+async def test_a_forged_message_cannot_lower_or_clear_a_revocation(nodes: Any) -> None:
+    """Anyone who can send on the channel (any database role can NOTIFY) can only make a
+    node reload from the store: a message carrying a value changes nothing."""
+    one_state, other_state, forger = await nodes(), await nodes(), await nodes()
+    one, other = Revocations(), Revocations()
+    one.attach(one_state)
+    other.attach(other_state)
+    for state in (one_state, other_state, forger):
+        await state.start()
+    await one.revoke_session("session_x")
+    before = int(time.time())
+    await one.revoke_user("user_x")
+    await _eventually(lambda: other.is_revoked(sid="session_x", user_id=None, auth_time=None))
+    await _eventually(lambda: other.is_revoked(sid=None, user_id="user_x", auth_time=before))
+    for forged in (
+        {"ns": "workos-sessions", "key": "session_x", "value": ""},
+        {"ns": "workos-users", "key": "user_x", "value": "0"},
+        {"ns": "workos-users", "key": "user_x", "value": "not a number"},
+    ):
+        await forger.bus.publish("marks", forged)
+    await asyncio.sleep(0.3)
+    assert other.is_revoked(sid="session_x", user_id=None, auth_time=None)
+    assert other.is_revoked(sid=None, user_id="user_x", auth_time=before)
+
+
+async def test_a_node_that_never_started_reads_the_store(nodes: Any) -> None:
+    """An app whose lifespan never ran has no channel: it must not trust its copy."""
+    started_state, idle_state = await nodes(), await nodes()
+    started, idle = Revocations(), Revocations()
+    started.attach(started_state)
+    idle.attach(idle_state)
+    await started_state.start()
+    await started.revoke_session("session_y")
+    await idle.refresh()
+    assert idle.is_revoked(sid="session_y", user_id=None, auth_time=None)

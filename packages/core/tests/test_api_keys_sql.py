@@ -99,3 +99,24 @@ def test_selection_defaults_to_sql_with_users_and_a_secret(sqlite_url: str) -> N
     assert provider.environment == "live" and provider.max_ttl == timedelta(days=60)
     with pytest.raises(Exception):
         Settings(auth={"api_key_policy": {"environment": "Live!"}})
+
+
+async def test_an_invalidation_during_a_read_is_not_undone_by_the_cache(sqlite_url: str) -> None:
+    """Node B reads a key's row; node A revokes it and B hears of it (its cache is
+    dropped) before B's read returns: B must not cache what it read for 5 s."""
+    node_a = SQLApiKeyProvider(sqlite_url, secret=SECRET)
+    node_b = SQLApiKeyProvider(sqlite_url, secret=SECRET)
+    created = await node_a.create_key("user", "u1", name="ci", scopes=["agents:read"])
+    read = node_b.store.find_key
+
+    async def read_then_revocation_arrives(key_id: str) -> Any:
+        row = await read(key_id)
+        await node_a.revoke(key_id)
+        node_b._drop_verified()  # the auth-cache message of A's revocation
+        return row
+
+    node_b.store.find_key = read_then_revocation_arrives  # type: ignore[method-assign]
+    await node_b.verify(created.secret, "127.0.0.1")  # answered from the row read before
+    node_b.store.find_key = read  # type: ignore[method-assign]
+    refused = await node_b.verify(created.secret, "127.0.0.1")
+    assert getattr(refused, "reason", None) == "revoked"

@@ -184,7 +184,13 @@ async def test_postgres_malformed_notifications_are_dropped(postgres_url: str) -
     received = recorder(b)
     conn = await asyncpg.connect(asyncpg_dsn(postgres_url))
     try:
-        bad = ("not json", "[1]", '{"node": "x"}', '{"node": "x", "topic": "auth-cache", "data": 3}')
+        bad = (
+            "not json",
+            "[1]",
+            '{"node": "x"}',
+            '{"node": "x", "topic": "auth-cache", "data": 3}',
+            '{"node": "x", "topic": ["auth-cache"], "data": {}}',
+        )
         for payload in bad:
             await conn.execute("SELECT pg_notify('mastra_ee', $1)", payload)
         good = json.dumps({"node": "x", "topic": "auth-cache", "data": {"ok": True}})

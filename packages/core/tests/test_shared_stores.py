@@ -69,3 +69,33 @@ async def test_first_time_again_after_expiry(stores: tuple[Any, Any]) -> None:
     assert await other.first_time("webhooks", "evt_x", 0.2) is False
     await asyncio.sleep(0.3)
     assert await other.first_time("webhooks", "evt_x", 60) is True
+
+
+async def test_a_mark_never_goes_down(stores: tuple[Any, Any]) -> None:
+    """Two nodes revoking one user at about the same time: whichever commits last, the
+    later cutoff and the longer life stay (an older write arriving late changes nothing)."""
+    one, other = stores
+    await one.put("workos-users", "user_9", "1700000100", 60)
+    await other.put("workos-users", "user_9", "1700000000", 5)  # older cutoff, shorter life
+    value, expires_at = (await one.load("workos-users"))["user_9"]
+    assert value == "1700000100" and expires_at > time.time() + 50
+
+
+async def test_an_expired_mark_is_replaced_by_any_new_one(stores: tuple[Any, Any]) -> None:
+    one, other = stores
+    await one.put("ns", "k", "9", 0.2)
+    await asyncio.sleep(0.3)
+    await other.put("ns", "k", "1", 60)
+    assert (await one.load("ns"))["k"][0] == "1"
+
+
+async def test_a_claim_kept_after_the_work_outlives_its_short_ttl(stores: tuple[Any, Any]) -> None:
+    """A webhook id is claimed briefly, then kept once processed: a node that died
+    mid-way leaves only the short claim, so a redelivery runs again later."""
+    one, other = stores
+    assert await one.first_time("webhooks", "done", 0.2) is True
+    assert await one.first_time("webhooks", "died", 0.2) is True
+    await one.keep("webhooks", "done", 60)
+    await asyncio.sleep(0.3)
+    assert await other.first_time("webhooks", "done", 60) is False
+    assert await other.first_time("webhooks", "died", 60) is True

@@ -6,10 +6,12 @@ validation until its access token expires. WorkOS refuses the refresh token of a
 revoked session, so entries only need to outlive the access-token lifetime; they are
 kept for ``ttl`` seconds (default 24 h, far beyond WorkOS's minutes-long access tokens).
 
-Checked on every request, so reads are synchronous and local. Attached to the server's
-shared state (:meth:`attach`, issue #14), a revocation is also written to the shared
-store and pushed to every other process and node, which apply it at once; a process
-that starts later loads the store. Unattached (standalone use), it is per process.
+Checked on every request, so reads are local (:meth:`is_revoked`, after
+:meth:`refresh`). Attached to the server's shared state (:meth:`attach`, issue #14), a
+revocation is also written to the shared store and every other process and node reloads
+it at once; a process that starts later loads the store, and one that cannot trust its
+copy (channel down) reads the store before each check. Unattached (standalone use), it
+is per process.
 """
 
 from __future__ import annotations
@@ -60,6 +62,13 @@ class Revocations:
         self._users.set(user_id, cutoff)
         if self._shared_users is not None:
             await self._shared_users.set(user_id, str(cutoff))
+
+    async def refresh(self) -> None:
+        """Before a check: read the shared store when the local copy cannot be trusted
+        (the invalidation channel down, or never started) — slower, never stale."""
+        for marks in (self._shared_sessions, self._shared_users):
+            if marks is not None:
+                await marks.ensure_current()
 
     def _cutoff(self, user_id: str) -> int | None:
         cutoff = self._users.get(user_id)

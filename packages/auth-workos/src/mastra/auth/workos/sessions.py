@@ -179,6 +179,7 @@ class SealedSessionMixin:
 
     async def validate_session(self, session_id: str) -> Session | None:
         opened = self._open(session_id)
+        await self.revocations.refresh()
         if not self._live(opened):
             return None
         assert opened is not None
@@ -189,6 +190,7 @@ class SealedSessionMixin:
         if opened is None:
             return None
         user_id = opened.data["user"].get("id")
+        await self.revocations.refresh()
         if self.revocations.is_revoked(sid=opened.sid, user_id=user_id, auth_time=opened.auth_time):
             return None
         auth_time = opened.auth_time
@@ -239,6 +241,7 @@ class SealedSessionMixin:
             return []
         now = datetime.now(UTC)
         sessions = []
+        await self.revocations.refresh()
         for item in items:
             status = getattr(item.status, "value", item.status)
             if status != "active" or item.expires_at <= now:
@@ -321,6 +324,7 @@ class SealedSessionMixin:
             return None
         sub, sid = claims.get("sub"), claims.get("sid")
         auth_time = claims.get("auth_time", claims.get("iat"))
+        await self.revocations.refresh()
         if self.revocations.is_revoked(
             sid=sid if isinstance(sid, str) else None, user_id=sub, auth_time=auth_time
         ):

@@ -43,13 +43,50 @@ _SQLITE_SIDECARS = ("-wal", "-shm", "-journal")
 
 
 def is_database_outage(exc: BaseException) -> bool:
-    """Whether ``exc`` means the database could not answer (down, restarting, unreachable,
-    pool exhausted) — then callers answer 503, never "not signed in" — rather than that it
-    refused a query (a constraint, a bad statement: a bug, not an outage)."""
+    """Whether ``exc`` means a store could not answer — the database (down, restarting,
+    out of connections, unreachable) or Redis — so callers answer 503, never "not signed
+    in", rather than that it refused a query (a constraint, a bad statement, a missing
+    table: a bug, not an outage)."""
     if isinstance(exc, DBAPIError):
-        return isinstance(exc, OperationalError | InterfaceError) or bool(exc.connection_invalidated)
-    # asyncpg's connect errors reach callers unwrapped; the pool's wait has its own error.
-    return isinstance(exc, OSError | TimeoutError | PoolTimeout)
+        if exc.connection_invalidated:
+            return True
+        state = _sqlstate(exc.orig)
+        if state is not None:
+            return state.startswith(_OUTAGE_SQLSTATES)
+        if isinstance(exc, OperationalError) and type(exc.orig).__module__.startswith("sqlite3"):
+            text = str(exc.orig).lower()
+            return any(word in text for word in _SQLITE_OUTAGES)
+        return isinstance(exc, OperationalError | InterfaceError)
+    state = _sqlstate(exc)  # asyncpg's connect-time errors reach callers unwrapped
+    if state is not None:
+        return state.startswith(_OUTAGE_SQLSTATES)
+    if isinstance(exc, OSError | TimeoutError | PoolTimeout):
+        return True
+    return _is_redis_outage(exc)
+
+
+#: SQLSTATE classes of an unavailable server: connection exceptions, insufficient
+#: resources ("too many clients"), operator intervention (shutdown, starting up).
+_OUTAGE_SQLSTATES = ("08", "53", "57P")
+#: SQLite's OperationalError covers bugs too ("no such table"); these are outages.
+_SQLITE_OUTAGES = ("locked", "busy", "disk i/o", "unable to open", "readonly")
+
+
+def _sqlstate(error: BaseException | None) -> str | None:
+    for candidate in (error, getattr(error, "__cause__", None)):
+        state = getattr(candidate, "sqlstate", None) or getattr(candidate, "pgcode", None)
+        if isinstance(state, str) and state:
+            return state
+    return None
+
+
+def _is_redis_outage(exc: BaseException) -> bool:
+    if not type(exc).__module__.startswith("redis"):
+        return False
+    from redis.exceptions import ConnectionError as RedisConnectionError
+    from redis.exceptions import TimeoutError as RedisTimeout
+
+    return isinstance(exc, RedisConnectionError | RedisTimeout)
 
 
 _engines: dict[str, AsyncEngine] = {}

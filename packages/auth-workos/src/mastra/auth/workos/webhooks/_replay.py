@@ -18,7 +18,10 @@ from mastra.core.ee.cache import TTLCache
 if TYPE_CHECKING:
     from mastra.core.ee.shared import SharedState
 
-__all__ = ["SeenEvents"]
+__all__ = ["CLAIM_TTL", "SeenEvents"]
+
+#: How long an event id is held while its delivery is processed.
+CLAIM_TTL = 60.0
 
 
 class SeenEvents:
@@ -33,9 +36,15 @@ class SeenEvents:
         self._shared = shared
 
     async def first_time(self, event_id: str) -> bool:
-        """Record ``event_id``; ``False`` when it was already seen within the TTL.
-        Raises when the shared store cannot be reached (the route answers 503 and
-        WorkOS delivers again later)."""
+        """Claim ``event_id`` for :data:`CLAIM_TTL` seconds; ``False`` when it was already
+        seen (or is being processed). Raises when the shared store cannot be reached (the
+        route answers 503 and WorkOS delivers again later)."""
         if self._shared is not None:
-            return await self._shared.first_time("workos-webhooks", event_id, ttl=self.ttl)
+            return await self._shared.first_time("workos-webhooks", event_id, ttl=CLAIM_TTL)
         return self._seen.add(event_id, True)
+
+    async def processed(self, event_id: str) -> None:
+        """The event was handled: remember it for the whole TTL. Until then only the short
+        claim holds, so a process that dies mid-way lets WorkOS's redelivery run it."""
+        if self._shared is not None:
+            await self._shared.keep("workos-webhooks", event_id, ttl=self.ttl)

@@ -88,4 +88,9 @@ async def webhook_endpoint(request: Request) -> JSONResponse:
         await process_event(provider, event, auth=auth)
     except Exception:
         logger.exception("WorkOS webhook %s (%s) processing failed", event_id, event["event"])
+    if event_id:
+        try:
+            await provider.seen_events.processed(event_id)
+        except Exception:  # the claim still expires: a redelivery then runs it again
+            logger.warning("WorkOS webhook %s: could not record it as processed", event_id, exc_info=True)
     return _json({"received": True})

@@ -107,6 +107,7 @@ class SQLApiKeyProvider:
         self.clock = clock
         self._cache: TTLCache[str, _Verified] = TTLCache(ttl=cache_ttl, max_size=10_000)
         self._shared: SharedState | None = None
+        self._generation = 0  # bumped by every drop of cached verifications
         # Service accounts read when their keys verify: the host builds their user from here.
         self._accounts: TTLCache[str, ServiceAccount] = TTLCache(ttl=cache_ttl, max_size=10_000)
         self._listeners: list[Callable[[], None]] = []
@@ -253,6 +254,7 @@ class SQLApiKeyProvider:
 
     def _forget(self, key_id: str | None = None) -> None:
         """Drop cached verifications (of ``key_id``, or all) and tell the listeners."""
+        self._generation += 1
         if key_id is None:
             self._cache.clear()
             self._accounts.clear()
@@ -274,6 +276,7 @@ class SQLApiKeyProvider:
         return self._shared is None or self._shared.connected
 
     def _drop_verified(self) -> None:
+        self._generation += 1
         self._cache.clear()
         self._accounts.clear()
 
@@ -291,6 +294,9 @@ class SQLApiKeyProvider:
         cache_key = f"{parts.key_id}:{digest}"
         entry = self._cache.get(cache_key) if self._cache_trusted else None
         if entry is None:
+            # A change (here or on another node) while the row is read must not leave
+            # the record read before it cached for the cache's lifetime.
+            generation = self._generation
             stored = await self.store.find_key(parts.key_id)
             if stored is None or stored.key.environment != parts.environment:
                 return ApiKeyRefusal("unknown", parts.key_id)
@@ -302,8 +308,10 @@ class SQLApiKeyProvider:
                 account = await self.store.find_account(stored.key.owner_id)
                 if account is None or account.disabled:
                     return ApiKeyRefusal("owner_disabled", parts.key_id, _owner(stored.key))
-                self._accounts.set(account.id, account)
-            self._cache.set(cache_key, entry)
+                if generation == self._generation:
+                    self._accounts.set(account.id, account)
+            if generation == self._generation:
+                self._cache.set(cache_key, entry)
         now = self.clock()
         reason = entry.key.refusal_at(now)
         if reason is not None:

@@ -135,7 +135,7 @@ class BusBase:
 
     def _dispatch(self, node: Any, topic: Any, data: Any) -> None:
         """Run ``topic``'s handlers, unless the message is our own or malformed."""
-        if node == self.node_id or not isinstance(data, dict):
+        if node == self.node_id or not isinstance(topic, str) or not isinstance(data, dict):
             return
         for handler in list(self._handlers.get(topic, ())):
             try:

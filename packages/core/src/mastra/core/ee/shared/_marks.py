@@ -1,11 +1,18 @@
 """``SharedMarks``: keyed marks every process sees at once, read synchronously.
 
-Hot paths (a sealed WorkOS cookie checked on every request) cannot await a store, so
-each process keeps a local copy: a write goes to the local copy, the shared store and
-the invalidation channel; other processes apply the pushed mark to their copy. A
-process (re)loads the store when it starts and whenever the channel comes back, since
-messages sent meanwhile were lost; while the channel is down it reloads every
-``poll_interval`` seconds, so a mark made elsewhere is missed for at most that long.
+Hot paths (a sealed WorkOS cookie checked on every request) cannot query a store each
+time, so each process keeps a local copy: a write goes to the local copy and the shared
+store, then the invalidation channel tells every other process to *reload* the key's
+namespace from the store. Messages carry no value on purpose: anyone able to send on
+the channel (any role of the database can ``NOTIFY``) could otherwise lower or clear a
+mark; a reload only ever reads what the store holds, and a mark never goes down (a
+cutoff is the largest of the values seen, a revoked session stays revoked).
+
+A process trusts its copy only while the channel is connected and the store has been
+read once; otherwise (the channel down, or an app whose lifespan never started it)
+:meth:`SharedMarks.ensure_current` reads the store before answering — slower, never
+stale. Reloads triggered by messages are coalesced: at most one runs per namespace,
+plus one more if messages arrived meanwhile.
 """
 
 from __future__ import annotations
@@ -13,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from ..cache import TTLCache
@@ -24,6 +32,8 @@ logger = logging.getLogger("mastra.ee.shared")
 
 MARKS_TOPIC = "marks"
 
+Publish = Callable[[str, dict[str, Any]], Awaitable[None]]
+
 
 class SharedMarks:
     def __init__(
@@ -33,32 +43,45 @@ class SharedMarks:
         *,
         ttl: float,
         max_entries: int = 100_000,
-        publish: Any = None,
+        publish: Publish | None = None,
+        trusted: Callable[[], bool] = lambda: True,
     ) -> None:
         self.namespace = namespace
         self.store = store
         self.ttl = ttl
-        self._publish = publish  # async (topic, data) -> None, or None: nothing to tell
+        self._publish = publish
+        self._trusted = trusted
         self._local: TTLCache[str, str] = TTLCache(ttl=ttl, max_size=max_entries, clock=time.time)
+        self._loaded = False
+        self._reloading: asyncio.Task[None] | None = None
+        self._again = False
 
     def get(self, key: str) -> str | None:
         return self._local.get(key)
 
-    async def set(self, key: str, value: str = "1") -> None:
-        """Mark ``key`` here, in the store and on every other process; never raises
-        (a store failure is logged: the mark still holds in this process)."""
-        self._local.set(key, value)
+    def _raise(self, key: str, value: str, ttl: float | None = None) -> None:
+        """Keep the larger of the known and the new value (marks never go down)."""
+        current = self._local.get(key)
+        if current is None or _larger(value, current):
+            self._local.set(key, value, ttl=ttl)
+
+    async def set(self, key: str, value: str = "1") -> bool:
+        """Mark ``key`` here, in the store, and tell every other process to reload.
+        ``False`` when the store could not be written (logged; the mark holds here)."""
+        self._raise(key, value)
         try:
             await self.store.put(self.namespace, key, value, self.ttl)
         except Exception:
             logger.error("could not store shared mark %s/%s", self.namespace, key, exc_info=True)
+            return False
         if self._publish is not None:
-            await self._publish(MARKS_TOPIC, {"ns": self.namespace, "key": key, "value": value})
+            await self._publish(MARKS_TOPIC, {"ns": self.namespace})
+        return True
 
-    def apply(self, data: dict[str, Any]) -> None:
-        """A mark pushed by another process (the channel's handler)."""
-        if data.get("ns") == self.namespace and isinstance(data.get("key"), str):
-            self._local.set(str(data["key"]), str(data.get("value", "1")))
+    async def ensure_current(self) -> None:
+        """Read the store first unless the local copy can be trusted (see the module)."""
+        if not (self._loaded and self._trusted()):
+            await self.load()
 
     async def load(self) -> None:
         try:
@@ -68,10 +91,35 @@ class SharedMarks:
             return
         now = time.time()
         for key, (value, expires_at) in marks.items():
-            self._local.set(key, value, ttl=max(0.0, expires_at - now))
+            self._raise(key, value, ttl=max(0.0, expires_at - now))
+        self._loaded = True
 
-    async def poll(self, connected: Any, interval: float) -> None:
-        """Reload every ``interval`` seconds while ``connected()`` is false."""
-        while not connected():
+    def reload_soon(self) -> None:
+        """A message said the namespace changed: reload it (coalesced)."""
+        if self._reloading is not None and not self._reloading.done():
+            self._again = True
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return
+        self._reloading = loop.create_task(self._reload_until_quiet())
+
+    async def _reload_until_quiet(self) -> None:
+        while True:
+            self._again = False
             await self.load()
-            await asyncio.sleep(interval)
+            if not self._again:
+                return
+
+    def forget_trust(self) -> None:
+        """The channel was lost: messages may be missed until the store is read again."""
+        self._loaded = False
+
+
+def _larger(value: str, current: str) -> bool:
+    # Cutoffs are epoch seconds: compare as numbers when both are; otherwise any value
+    # replaces an older one only if it sorts higher (a revoked flag "1" stays "1").
+    if value.isdigit() and current.isdigit():
+        return int(value) > int(current)
+    return value > current

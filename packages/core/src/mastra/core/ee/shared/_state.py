@@ -36,9 +36,6 @@ logger = logging.getLogger("mastra.ee.shared")
 #: session revoke, user disable, role change, password reset, key revoke).
 AUTH_CACHE_TOPIC = "auth-cache"
 
-#: While the channel is down, marks are reloaded from the store this often.
-POLL_INTERVAL = 0.5
-
 
 class SharedState:
     def __init__(self, bus: InvalidationBus, store: MarkStore) -> None:
@@ -46,7 +43,6 @@ class SharedState:
         self.store = store
         self._marks: dict[str, SharedMarks] = {}
         self._started = False
-        self._tasks: set[asyncio.Task[None]] = set()
         bus.subscribe(MARKS_TOPIC, self._on_mark)
         bus.on_state(self._on_state)
 
@@ -64,16 +60,24 @@ class SharedState:
         existing = self._marks.get(namespace)
         if existing is None:
             existing = self._marks[namespace] = SharedMarks(
-                namespace, self.store, ttl=ttl, max_entries=max_entries, publish=self.publish
+                namespace,
+                self.store,
+                ttl=ttl,
+                max_entries=max_entries,
+                publish=self.publish,
+                trusted=lambda: self._started and self.bus.connected,
             )
-            if self._started:
-                self._spawn(existing.load())
         return existing
 
     async def first_time(self, namespace: str, key: str, *, ttl: float) -> bool:
         """``key`` recorded for ``ttl`` seconds by every process; ``False`` if it already was.
         Raises when the store is unreachable (the caller decides: refuse, 503)."""
         return bool(await self.store.first_time(namespace, key, ttl))
+
+    async def keep(self, namespace: str, key: str, *, ttl: float) -> None:
+        """Extend a :meth:`first_time` record to ``ttl`` seconds from now: a short claim
+        taken before work that must not be lost made final once the work is done."""
+        await self.store.keep(namespace, key, ttl)
 
     async def publish(self, topic: str, data: dict[str, Any] | None = None) -> None:
         """Tell the other processes; nothing before :meth:`start` (an app whose lifespan
@@ -84,35 +88,27 @@ class SharedState:
     async def start(self) -> None:
         if self._started:
             return
-        self._started = True
         await self.bus.start()
+        self._started = True
         await asyncio.gather(*(marks.load() for marks in self._marks.values()))
 
     async def close(self) -> None:
-        for task in list(self._tasks):
-            task.cancel()
         self._started = False
         await self.bus.close()
 
-    def _spawn(self, work: Any) -> None:
-        task = asyncio.get_running_loop().create_task(work)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
     def _on_mark(self, message: dict[str, Any]) -> None:
-        data = message.get("data") or {}
-        marks = self._marks.get(str(data.get("ns")))
+        data = message.get("data")
+        marks = self._marks.get(str(data.get("ns"))) if isinstance(data, dict) else None
         if marks is not None:
-            marks.apply(data)
+            marks.reload_soon()
 
     def _on_state(self, connected: bool) -> None:
-        try:
-            asyncio.get_running_loop()
-        except RuntimeError:
-            return
         for marks in self._marks.values():
-            # Lost: poll the store until it is back. Back: messages were missed, reload.
-            self._spawn(marks.load() if connected else marks.poll(lambda: self.bus.connected, POLL_INTERVAL))
+            # Lost: every read goes to the store until the copy was reloaded on a live
+            # channel. Back: messages were missed meanwhile, so reload now.
+            marks.forget_trust()
+            if connected:
+                marks.reload_soon()
 
 
 def open_shared_state(settings: Settings) -> SharedState:

@@ -12,7 +12,19 @@ from __future__ import annotations
 import time
 from typing import Any, Protocol, cast
 
-from sqlalchemy import Column, Float, MetaData, PrimaryKeyConstraint, String, Table, Text, delete, select
+from sqlalchemy import (
+    Column,
+    Float,
+    MetaData,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    Text,
+    case,
+    delete,
+    select,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -35,6 +47,10 @@ class MarkStore(Protocol):
         """Record ``key`` for ``ttl`` seconds; ``False`` when it is already recorded."""
         ...
 
+    async def keep(self, namespace: str, key: str, ttl: float) -> None:
+        """Keep a recorded ``key`` for ``ttl`` seconds from now (a claim made final)."""
+        ...
+
 
 class MemoryMarkStore:
     """One process only (nothing to share with)."""
@@ -44,7 +60,12 @@ class MemoryMarkStore:
         self._once: TTLCache[tuple[str, str], bool] = TTLCache(ttl=None, max_size=100_000, clock=time.time)
 
     async def put(self, namespace: str, key: str, value: str, ttl: float) -> None:
-        self._marks.setdefault(namespace, {})[key] = (value, time.time() + ttl)
+        marks, now = self._marks.setdefault(namespace, {}), time.time()
+        current = marks.get(key)
+        if current is None or current[1] <= now:
+            marks[key] = (value, now + ttl)
+        else:  # marks only rise, as in the other stores
+            marks[key] = (max(value, current[0]), max(now + ttl, current[1]))
 
     async def load(self, namespace: str) -> dict[str, tuple[str, float]]:
         now = time.time()
@@ -52,6 +73,9 @@ class MemoryMarkStore:
 
     async def first_time(self, namespace: str, key: str, ttl: float) -> bool:
         return self._once.add((namespace, key), True, ttl=ttl)
+
+    async def keep(self, namespace: str, key: str, ttl: float) -> None:
+        self._once.set((namespace, key), True, ttl=ttl)
 
 
 _metadata = MetaData()
@@ -88,15 +112,24 @@ class SQLMarkStore:
         now = time.time()
         row = {"namespace": namespace, "key": key, "value": value, "expires_at": now + ttl}
         statement = self._insert(engine).values(**row)
+        new, old = statement.excluded, _marks.c
+        # Marks never go down: a concurrent or late writer with a smaller value (an older
+        # cutoff) or a shorter life leaves the row as it is, unless the row had expired.
+        expired_row = old.expires_at <= now
         statement = statement.on_conflict_do_update(
             index_elements=["namespace", "key"],
-            set_={"value": statement.excluded.value, "expires_at": statement.excluded.expires_at},
+            set_={
+                "value": case((expired_row | (new.value > old.value), new.value), else_=old.value),
+                "expires_at": case(
+                    (expired_row | (new.expires_at > old.expires_at), new.expires_at), else_=old.expires_at
+                ),
+            },
         )
         async with engine.begin() as conn:
-            await conn.execute(statement)
             # Expired rows go with the writes (revocations are rare; no sweeper task).
-            expired = (_marks.c.namespace == namespace) & (_marks.c.expires_at <= now)
+            expired = (_marks.c.namespace == namespace) & (_marks.c.expires_at <= now) & (_marks.c.key != key)
             await conn.execute(delete(_marks).where(expired))
+            await conn.execute(statement)
 
     async def load(self, namespace: str) -> dict[str, tuple[str, float]]:
         engine = await self._engine()
@@ -124,6 +157,28 @@ class SQLMarkStore:
             result = await conn.execute(statement)
         return bool(result.rowcount)
 
+    async def keep(self, namespace: str, key: str, ttl: float) -> None:
+        engine = await self._engine()
+        row = (_marks.c.namespace == f"once:{namespace}") & (_marks.c.key == key)
+        async with engine.begin() as conn:
+            await conn.execute(update(_marks).where(row).values(expires_at=time.time() + ttl))
+
+
+#: KEYS: values hash, expiries zset. ARGV: key, value, expires at, now. Expired keys go
+#: first; then the mark only rises (a larger value, a later expiry), as in the SQL store.
+_PUT_SCRIPT = """
+local expired = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', ARGV[4])
+for _, k in ipairs(expired) do redis.call('HDEL', KEYS[1], k) end
+if #expired > 0 then redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', ARGV[4]) end
+local current = redis.call('HGET', KEYS[1], ARGV[1])
+if (not current) or ARGV[2] > current then redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) end
+local expires = redis.call('ZSCORE', KEYS[2], ARGV[1])
+if (not expires) or tonumber(ARGV[3]) > tonumber(expires) then
+  redis.call('ZADD', KEYS[2], ARGV[3], ARGV[1])
+end
+return 1
+"""
+
 
 def _text(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
@@ -140,18 +195,10 @@ class RedisMarkStore:
     async def put(self, namespace: str, key: str, value: str, ttl: float) -> None:
         client = get_redis(self.redis_url)
         now = time.time()
-        values, expiries = f"mastra:mark:{namespace}", f"mastra:mark-exp:{namespace}"
-        async with client.pipeline(transaction=True) as pipe:
-            pipe.hset(values, key, value)
-            pipe.zadd(expiries, {key: now + ttl})
-            await pipe.execute()
-        # Expired keys leave both structures with the writes (revocations are rare).
-        expired = await client.zrangebyscore(expiries, "-inf", now)
-        if expired:
-            async with client.pipeline(transaction=True) as pipe:
-                pipe.hdel(values, *expired)
-                pipe.zrem(expiries, *expired)
-                await pipe.execute()
+        keys = [f"mastra:mark:{namespace}", f"mastra:mark-exp:{namespace}"]
+        # One script: the sweep of expired keys and the write cannot interleave with
+        # another node's write of the same key (a fresh mark is never swept).
+        await client.eval(_PUT_SCRIPT, 2, *keys, key, value, f"{now + ttl:.6f}", f"{now:.6f}")
 
     async def load(self, namespace: str) -> dict[str, tuple[str, float]]:
         client = get_redis(self.redis_url)
@@ -174,3 +221,7 @@ class RedisMarkStore:
         client = get_redis(self.redis_url)
         ttl_ms = max(1, int(ttl * 1000))
         return bool(await client.set(f"mastra:once:{namespace}:{key}", b"1", nx=True, px=ttl_ms))
+
+    async def keep(self, namespace: str, key: str, ttl: float) -> None:
+        client = get_redis(self.redis_url)
+        await client.set(f"mastra:once:{namespace}:{key}", b"1", px=max(1, int(ttl * 1000)))
