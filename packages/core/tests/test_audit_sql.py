@@ -409,3 +409,46 @@ async def test_sql_wildcards_agree_with_the_glob_matcher(database_url: str) -> N
         assert sorted(e.action for e in page.events) == sorted(a for a in actions if a.startswith(prefix)), (
             prefix
         )
+
+
+async def test_counts_upsert_is_one_statement_whatever_the_batch(database_url: str) -> None:
+    # A multi-row ``insert().values(...)`` was compiled anew for every append (a new text
+    # per number of keys), costing more than the rest of a 200-event append.
+    from sqlalchemy import event
+
+    storage = SQLAuditStorage(database_url)
+    await storage.append(make_event())
+    seen: list[tuple[str, bool]] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, _params: Any, _context: Any, many: bool) -> None:
+        if "mastra_audit_counts" in statement and statement.lstrip().upper().startswith("INSERT"):
+            seen.append((statement, many))
+
+    sync_engine = get_engine(database_url).sync_engine
+    event.listen(sync_engine, "before_cursor_execute", record)
+    try:
+        for keys in (1, 3, 7):
+            await storage.append_many([make_event(f"test.k{i % keys}") for i in range(20)])
+    finally:
+        event.remove(sync_engine, "before_cursor_execute", record)
+    assert len(seen) == 3 and len({statement for statement, _ in seen}) == 1, seen
+    assert all(many for _, many in seen[1:]), seen  # one row per key, one statement
+    page = await storage.list(AuditFilter(action="test.k0"), Pagination(per_page=1))
+    assert page.pagination.total == 20 + 7 + 3  # the counts answer: 20, 7 and 3 events
+
+
+async def test_appended_events_equal_their_validated_form(database_url: str) -> None:
+    # ``SealedEvent.event`` builds the model without validation: it must be the same model.
+    from mastra.core.ee.models import AuditEvent
+
+    storage = SQLAuditStorage(database_url)
+    inputs = [
+        make_event(metadata={"n": 1, "nested": {"a": [1, "b"]}}, duration=5, resource=("agent", "a1")),
+        make_event("acl.grant"),
+    ]
+    for stored in await storage.append_many(inputs):
+        validated = AuditEvent.model_validate(stored.model_dump())
+        assert stored == validated
+        assert stored.model_fields_set == validated.model_fields_set
+        assert stored.to_json() == validated.to_json() == (await storage.get(stored.id)).to_json()  # type: ignore[union-attr]
+        assert stored.model_copy(update={"action": "x"}).action == "x" and stored.action != "x"

@@ -90,20 +90,37 @@ class SealedEvent:
     kid: str | None = None
 
     def event(self) -> AuditEvent:
+        """The stored event, built without validation (every value came from a
+        validated input or from the chain itself): what ``model_construct`` does, minus
+        its per-field default handling (~5 µs of every waited ``emit``)."""
         b = self.body
-        return AuditEvent.model_construct(
-            actor=self.source.actor,
-            action=b["action"],
-            outcome=b["outcome"],
-            resource=self.source.resource,
-            metadata=b["metadata"],
-            duration=b.get("duration"),
-            id=b["id"],
-            seq=b["seq"],
-            timestamp=self.timestamp,
-            prev_hash=b["prevHash"],
-            hash=b["hash"],
+        event = _NEW_EVENT(AuditEvent)
+        _SET(
+            event,
+            "__dict__",
+            {
+                "actor": self.source.actor,
+                "action": b["action"],
+                "outcome": b["outcome"],
+                "resource": self.source.resource,
+                "metadata": b["metadata"],
+                "duration": b.get("duration"),
+                "id": b["id"],
+                "seq": b["seq"],
+                "timestamp": self.timestamp,
+                "prev_hash": b["prevHash"],
+                "hash": b["hash"],
+            },
         )
+        _SET(event, "__pydantic_fields_set__", set(_EVENT_FIELDS))
+        _SET(event, "__pydantic_extra__", None)
+        _SET(event, "__pydantic_private__", None)
+        return event
+
+
+_NEW_EVENT = AuditEvent.__new__
+_SET = object.__setattr__
+_EVENT_FIELDS = frozenset(AuditEvent.model_fields)
 
 
 def chain_events(

@@ -9,6 +9,7 @@ import asyncio
 import json
 from datetime import datetime
 from functools import lru_cache
+from itertools import chain
 from typing import Any
 
 from sqlalchemy import insert
@@ -106,7 +107,7 @@ async def seal_and_insert(
 async def _insert(conn: AsyncConnection, sealed: list[SealedEvent]) -> None:
     if conn.dialect.name == "sqlite":
         stamp = sealed[0].timestamp.replace(tzinfo=None).strftime(_SQLITE_TIME_FORMAT)
-        flat = tuple(value for s in sealed for value in _row_values(s, stamp))
+        flat = tuple(chain.from_iterable([_row_values(s, stamp) for s in sealed]))
         await conn.exec_driver_sql(_sqlite_insert(len(sealed)), flat)
     else:
         await conn.execute(
