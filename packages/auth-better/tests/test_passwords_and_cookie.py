@@ -155,3 +155,31 @@ def test_secure_cookie_naming() -> None:
     assert secure.read("better-auth.session_token=plain") == "plain"
     assert all(h.startswith("__Secure-") and "Max-Age=0" in h for h in secure.clear_headers())
     assert BetterCookie("myapp").name == "myapp.session_token"
+
+
+async def test_hashing_runs_on_one_thread_per_core() -> None:
+    """A burst of sign-ins never runs more hashes at once than there are cores: more
+    starved the event loop (503s under 500 concurrent sign-ins, bench_signins)."""
+    import asyncio
+    import os
+    import threading
+    import time
+
+    hasher = PasswordHasher()
+    active, peak = 0, 0
+    lock = threading.Lock()
+
+    def slow_verify(password: str, stored: str | None) -> tuple[bool, str | None]:
+        nonlocal active, peak
+        with lock:
+            active += 1
+            peak = max(peak, active)
+        time.sleep(0.05)
+        with lock:
+            active -= 1
+        return False, None
+
+    hasher.verify_and_update_sync = slow_verify  # type: ignore[method-assign]
+    cores = os.cpu_count() or 1
+    await asyncio.gather(*(hasher.verify_and_update("pw", None) for _ in range(cores * 4 + 8)))
+    assert peak == cores

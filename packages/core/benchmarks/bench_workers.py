@@ -7,7 +7,16 @@ auth cache. The endpoint is a test-only plugin route behind the full EE middlewa
 (one thread, N connections) alternates between the two servers over several rounds in
 the same run; the median round of each is reported, and their ratio (issue #14 target
 ≥ 1.7 on 2 cores). wrk itself needs CPU: on a 2-core machine it competes with the two
-workers, which bounds the ratio below 2.
+workers, which bounds the ratio below 2. Each round also reports the CPU seconds the
+server processes used (``/proc``), so a ratio held down by a busy machine shows as
+fewer CPU seconds rather than as a slower server: requests per server CPU second is
+the per-request cost, comparable between the two.
+
+The first measurement gave 0.16x: every ``--workers 2`` response waited about 40 ms
+for the client's delayed ACK, since the socket uvicorn binds for its workers has
+protocol 0 and asyncio then never sets ``TCP_NODELAY`` on accepted connections (fixed
+in ``mastra.core.cli._serve.tcp_listener``). The servers' logs go to a file, never to
+an unread pipe (a full pipe would stall a server that logs).
 
     uv run python packages/core/benchmarks/bench_workers.py [--duration 5] [--connections 32] [--rounds 3]
 """
@@ -49,7 +58,7 @@ async def _protected(request: Any) -> JSONResponse:
 plugin = _BenchPlugin()
 
 
-def _start(workers: int, port: int, database_url: str, workdir: str) -> subprocess.Popen[str]:
+def _start(workers: int, port: int, database_url: str, workdir: str) -> subprocess.Popen[bytes]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("MASTRA_")}
     env.update(
         MASTRA_AUTH_SECRET="bench-secret-0123456789abcdefghijklmnopqrstuvwxyz",
@@ -60,9 +69,8 @@ def _start(workers: int, port: int, database_url: str, workdir: str) -> subproce
     )
     command = [sys.executable, "-m", "mastra.core.cli", "--log-level", "warning", "serve"]
     command += ["--port", str(port), "--workers", str(workers)]
-    process = subprocess.Popen(
-        command, cwd=workdir, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
-    )
+    with open(Path(workdir) / f"serve-{workers}.log", "ab") as log:
+        process = subprocess.Popen(command, cwd=workdir, env=env, stdout=log, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
@@ -71,7 +79,30 @@ def _start(workers: int, port: int, database_url: str, workdir: str) -> subproce
         except httpx.HTTPError:
             time.sleep(0.3)
     process.kill()
-    raise RuntimeError(f"serve --workers {workers} did not start")
+    log_text = (Path(workdir) / f"serve-{workers}.log").read_text(errors="replace")
+    raise RuntimeError(f"serve --workers {workers} did not start:\n{log_text[-2000:]}")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of ``pid`` and its living descendants (``/proc``)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    children: dict[int, list[int]] = {}
+    times: dict[int, float] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(entry.name))
+        times[int(entry.name)] = (int(fields[11]) + int(fields[12])) / ticks
+    total, todo = 0.0, [pid]
+    while todo:
+        current = todo.pop()
+        total += times.get(current, 0.0)
+        todo.extend(children.get(current, []))
+    return total
 
 
 def wrk(url: str, cookie: str, duration: int, connections: int) -> float:
@@ -92,7 +123,7 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
     postgres = start_postgres()
-    servers: dict[int, subprocess.Popen[str]] = {}
+    servers: dict[int, subprocess.Popen[bytes]] = {}
     try:
         database = postgres.create_database("bench_workers")
         with tempfile.TemporaryDirectory() as workdir:
@@ -110,11 +141,16 @@ def main() -> int:
             for port in ports.values():  # warm-up: connections, caches, every worker
                 wrk(f"http://127.0.0.1:{port}{PATH}", cookie, 1, args.connections)
             rates: dict[int, list[float]] = {1: [], 2: []}
+            cpu: dict[int, list[float]] = {1: [], 2: []}
+            load_before = os.getloadavg()[0]
             for _ in range(args.rounds):
                 for workers, port in ports.items():
+                    before = cpu_seconds(servers[workers].pid)
                     rates[workers].append(
                         wrk(f"http://127.0.0.1:{port}{PATH}", cookie, args.duration, args.connections)
                     )
+                    cpu[workers].append((cpu_seconds(servers[workers].pid) - before) / args.duration)
+            load_after = os.getloadavg()[0]
     finally:
         for process in servers.values():
             process.terminate()
@@ -122,8 +158,14 @@ def main() -> int:
         postgres.stop()
     one, two = statistics.median(rates[1]), statistics.median(rates[2])
     print(f"cores: {os.cpu_count()}, wrk -t1 -c{args.connections}, {args.rounds} rounds of {args.duration}s")
-    print(f"serve --workers 1: {one:,.0f} req/s  (rounds {', '.join(f'{r:,.0f}' for r in rates[1])})")
-    print(f"serve --workers 2: {two:,.0f} req/s  (rounds {', '.join(f'{r:,.0f}' for r in rates[2])})")
+    print(f"load average (1 min): {load_before:.2f} before, {load_after:.2f} after")
+    for workers in (1, 2):
+        rounds = ", ".join(f"{r:,.0f}" for r in rates[workers])
+        rate, used = statistics.median(rates[workers]), statistics.median(cpu[workers])
+        print(
+            f"serve --workers {workers}: {rate:,.0f} req/s  (rounds {rounds});"
+            f" server CPU {used:.2f} cores, {rate / used:,.0f} req per CPU second"
+        )
     print(f"ratio: {two / one:.2f} (target >= 1.7)")
     return 0
 

@@ -118,3 +118,34 @@ def test_workers_must_be_positive(tmp_path: Path) -> None:
     with pytest.raises(SystemExit) as exc:
         main(["serve", "--workers", "0"])
     assert exc.value.code == 2
+
+
+async def test_worker_connections_get_tcp_nodelay() -> None:
+    """The socket handed to the workers makes asyncio set TCP_NODELAY on each connection:
+    without it every keep-alive response waited ~40 ms for a delayed ACK (bench_workers)."""
+    import asyncio
+    import socket
+
+    import uvicorn
+    from mastra.core.cli._serve import tcp_listener
+
+    listener = tcp_listener(uvicorn.Config("x:app", host="127.0.0.1", port=0).bind_socket())
+    accepted: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+
+    async def on_connect(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        connection = writer.get_extra_info("socket")
+        accepted.set_result(connection.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+        writer.close()
+        await writer.wait_closed()
+
+    server = await asyncio.start_server(on_connect, sock=listener)
+    try:
+        _reader, writer = await asyncio.open_connection(*listener.getsockname()[:2])
+        try:
+            assert await asyncio.wait_for(accepted, 5) != 0
+        finally:
+            writer.close()
+            await writer.wait_closed()
+    finally:
+        server.close()
+        await server.wait_closed()

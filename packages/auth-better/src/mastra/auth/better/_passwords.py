@@ -6,8 +6,13 @@ hex characters, and -- a Better Auth quirk we must copy to stay interoperable --
 the *hex string's bytes* (not the decoded bytes) are the scrypt salt. The key is
 ``scrypt(NFKC(password), N=16384, r=16, p=1, dkLen=64)``.
 
-Hashing is CPU- and memory-heavy (16 MiB per call), so the async helpers run it on
-a worker thread; the event loop never hashes. What a password may be is the core's
+Hashing is CPU- and memory-heavy (32 MiB per call), so the async helpers run it on
+worker threads; the event loop never hashes. Those threads are one per core, not
+asyncio's default pool (cores + 4): with more hashing threads than cores, a burst of
+sign-ins left the event loop a small share of the CPU, connections sat idle in
+transaction while it waited, and requests queued for a pooled connection past its
+30 s timeout (503s in benchmarks/bench_signins.py). Hashes queue instead, at the
+same total throughput. What a password may be is the core's
 policy (:mod:`mastra.core.ee.policy`), shared with every other provider.
 """
 
@@ -15,8 +20,10 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import os
 import re
 import secrets
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from mastra.core.ee.policy import MIN_PASSWORD_LENGTH, normalise_password
@@ -29,6 +36,9 @@ __all__ = ["PasswordHasher", "better_scrypt"]
 _N, _R, _P, _DKLEN = 16384, 16, 1, 64
 _MAXMEM = 128 * 1024 * 1024
 _HASH_RE = re.compile(r"^[0-9a-f]{32}:[0-9a-f]{128}$")
+#: Every hash and verification of the process: one thread per core (see above).
+_HASHING_THREADS = os.cpu_count() or 1
+_hashing = ThreadPoolExecutor(max_workers=_HASHING_THREADS, thread_name_prefix="mastra-password-hash")
 
 
 class better_scrypt(uh.HasSalt, uh.GenericHandler):  # type: ignore[misc]
@@ -117,10 +127,12 @@ class PasswordHasher:
     # -- async wrappers ------------------------------------------------------------------
 
     async def hash(self, password: str) -> str:
-        return await asyncio.to_thread(self.hash_sync, password)
+        return await asyncio.get_running_loop().run_in_executor(_hashing, self.hash_sync, password)
 
     async def verify_and_update(self, password: str, stored: str | None) -> tuple[bool, str | None]:
-        return await asyncio.to_thread(self.verify_and_update_sync, password, stored)
+        return await asyncio.get_running_loop().run_in_executor(
+            _hashing, self.verify_and_update_sync, password, stored
+        )
 
     async def warm_up(self) -> None:
         """Compute the dummy hash ahead of the first sign-in (keeps the first timing fair)."""

@@ -22,6 +22,7 @@ import argparse
 import asyncio
 import logging
 import os
+import socket
 import sys
 from typing import Any
 
@@ -38,6 +39,7 @@ __all__ = [
     "register",
     "resolve_settings",
     "run",
+    "tcp_listener",
 ]
 
 logger = logging.getLogger("mastra.cli")
@@ -208,16 +210,30 @@ def _run_workers(args: argparse.Namespace, level: str, workers: int) -> int:
         "mastra.core.cli._worker_app:app_factory", args, level, factory=True, workers=workers
     )
     try:
-        socket = config.bind_socket()
+        listener = tcp_listener(config.bind_socket())
     except SystemExit:
         raise CommandError(f"could not listen on {args.host}:{args.port} (see the error above)") from None
     try:
-        Multiprocess(config, sockets=[socket]).run()
+        Multiprocess(config, sockets=[listener]).run()
     except KeyboardInterrupt:
         pass
     finally:
-        socket.close()
+        listener.close()
     return 0
+
+
+def tcp_listener(bound: socket.socket) -> socket.socket:
+    """``bound`` with its protocol set to TCP, so the workers' connections get ``TCP_NODELAY``.
+
+    uvicorn binds with ``socket.socket(family)`` (protocol 0), accepted sockets inherit
+    that 0, and asyncio sets ``TCP_NODELAY`` only on sockets whose protocol is
+    ``IPPROTO_TCP``: every keep-alive response then waited for the client's delayed ACK
+    (Nagle), about 40 ms, and two workers served 0.16x of one process
+    (benchmarks/bench_workers.py). A Unix socket is returned as it is.
+    """
+    if bound.family not in (socket.AF_INET, socket.AF_INET6) or bound.proto == socket.IPPROTO_TCP:
+        return bound
+    return socket.socket(bound.family, bound.type, socket.IPPROTO_TCP, fileno=bound.detach())
 
 
 def _allow_bind_host(settings: Any, host: str) -> Any:
