@@ -11,7 +11,10 @@ One uvicorn process serves, in the same app:
 
 The load generator is ``wrk`` (one thread, N connections; an httpx loop without it),
 same run, endpoints interleaved over several rounds; the median round per endpoint is
-reported. It runs twice: with the shipped auth cache (``auth.cache_ttl`` = 1 s) and with
+reported. On a shared machine req/s swing with the neighbours' load, so the server's own
+CPU time per request (``/proc/<pid>/stat``, all its threads) is reported too: its
+bare / mastra-ee ratio is what the req/s ratio tends to when the server has a core of
+its own. It runs twice: with the shipped auth cache (``auth.cache_ttl`` = 1 s) and with
 none (the session registry read on every request). After each measurement the session
 is signed out and the very next request must be refused: revocation is honoured.
 
@@ -157,6 +160,16 @@ def serve(port: int, workdir: str, cache_ttl: float) -> None:
 # -- the client ------------------------------------------------------------------------
 
 
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU time of process ``pid`` so far (Linux), else ``None``."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def wrk(
     url: str, cookie: str | None, duration: int, connections: int, headers: dict[str, str] | None = None
 ) -> float:
@@ -267,11 +280,17 @@ def measure(args: argparse.Namespace, cache_ttl: float) -> int:
         if peer_cookie:
             targets["fastapi-users"] = ("/fu/protected", peer_cookie)
         results: dict[str, list[float]] = {name: [] for name in targets}
+        cpu_us: dict[str, list[float]] = {name: [] for name in targets}  # server CPU per request
         for path, cookie in targets.values():  # warm-up
             load(base + path, cookie, 1, args.connections)
         for _ in range(args.rounds):
             for name, (path, cookie) in targets.items():
-                results[name].append(load(base + path, cookie, args.duration, args.connections))
+                before = cpu_seconds(server.pid)
+                rate = load(base + path, cookie, args.duration, args.connections)
+                after = cpu_seconds(server.pid)
+                results[name].append(rate)
+                if before is not None and after is not None and rate > 0:
+                    cpu_us[name].append((after - before) / (rate * args.duration) * 1e6)
         # Revocation is still honoured after the run, at once (same process as the logout).
         with httpx.Client(base_url=base, headers={**origin, "cookie": ours}) as c:
             assert c.post("/api/auth/logout").status_code == 200
@@ -286,10 +305,16 @@ def measure(args: argparse.Namespace, cache_ttl: float) -> int:
             "requests_per_s": {k: round(v, 1) for k, v in best.items()},
             "all_rounds": {k: [round(x, 1) for x in v] for k, v in results.items()},
             "mastra_vs_bare": round(best["mastra-ee"] / best["bare"], 3),
+            "server_cpu_us_per_request": {k: round(statistics.median(v), 1) for k, v in cpu_us.items() if v},
+            "all_rounds_cpu_us": {k: [round(x, 1) for x in v] for k, v in cpu_us.items()},
             "revoked_request_status": revoked,
         }
         if "fastapi-users" in best:
             report["fastapi_users_vs_bare"] = round(best["fastapi-users"] / best["bare"], 3)
+        if cpu_us["bare"] and cpu_us["mastra-ee"]:
+            # Per round (same neighbours), then the median: bare CPU / mastra-ee CPU.
+            ratios = [b / m for b, m in zip(cpu_us["bare"], cpu_us["mastra-ee"], strict=True)]
+            report["mastra_vs_bare_cpu"] = round(statistics.median(ratios), 3)
         print(json.dumps(report, indent=2))
         return 0 if revoked == 401 else 1
     finally:

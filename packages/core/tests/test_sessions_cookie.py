@@ -245,6 +245,37 @@ async def test_registry_revocation_kills_a_valid_seal() -> None:
     assert await p.validate_session(session.id) is None
 
 
+async def test_an_opened_value_is_decrypted_once_and_still_checked_every_time() -> None:
+    """A browser presents one cookie on every request: its seal is opened once, while
+    the registry row (revocation) and the times are checked on every validation."""
+    clock = FakeClock()
+    p = provider(clock, idle_timeout=600)
+    opened: list[str] = []
+    unseal_json = p.sealer.unseal_json
+
+    def counting(value: str, *, aad: str = "") -> Any:
+        opened.append(value)
+        return unseal_json(value, aad=aad)
+
+    p.sealer.unseal_json = counting  # type: ignore[method-assign]
+    session = await p.create_session("u1", {"team": "a"})
+    assert await p.validate_session(session.id) is not None
+    assert await p.validate_session(session.id) is not None
+    assert opened == [session.id]
+    mine = p.unseal(session.id)
+    assert mine is not None
+    mine.uid, mine.meta["team"] = "someone-else", "b"  # a caller's copy, not the remembered one
+    again = await p.validate_session(session.id)
+    assert again is not None and again.user_id == "u1" and again.metadata == {"team": "a"}
+    clock.advance(601)  # idle timeout: the remembered seal does not keep it alive
+    assert await p.validate_session(session.id) is None
+    live = await p.create_session("u2")
+    assert await p.validate_session(live.id) is not None
+    await p.destroy_session(live.id)  # revoked in the registry: refused at once
+    assert await p.validate_session(live.id) is None
+    assert opened == [session.id, live.id]
+
+
 async def test_user_mismatch_is_rejected() -> None:
     p = provider()
     session = await p.create_session("u1")

@@ -8,6 +8,7 @@ import json
 import sys
 import textwrap
 
+import pytest
 from mastra.core.ee.crypto import sha256_hex
 from mastra.core.ee.db import get_engine
 from mastra.core.ee.sessions import (
@@ -213,3 +214,52 @@ async def test_sqlite_lookup_matches_the_engine_and_sees_revocations(sqlite_url:
     assert await registry.find_by_token_hash("0" * 64) is None
     await registry.aclose()
     assert registry._reader is None
+
+
+async def test_sqlite_lookup_runs_inline_and_takes_the_thread_while_busy(sqlite_url: str) -> None:
+    """The lookup runs on the event loop (no thread hop). While SQLite answers "busy"
+    (another connection holds the file exclusively) or another thread is using the
+    inline connection, it waits on the reader thread instead and still returns the row."""
+    import sqlite3
+    import threading
+
+    from mastra.core.ee.db import dispose_engines
+    from mastra.core.ee.sessions._sql import _sqlite_file, _SQLiteReader
+
+    registry = SQLSessionRegistry(sqlite_url)
+    p = CookieSessionProvider(secret=SECRET, registry=registry)
+    session = await p.create_session("u1")
+    payload = p.unseal(session.id)
+    assert payload is not None
+    token_hash = sha256_hex(payload.sid)
+    assert (await registry.find_by_token_hash(token_hash)) is not None
+    reader = registry._reader
+    assert reader is not None and reader._inline is not None
+    assert reader._conn is None  # the thread's connection was never needed
+    # Another thread's loop is using the inline connection: this one takes the hop.
+    with reader._inline_lock:
+        assert (await registry.find_by_token_hash(token_hash)) is not None
+    assert reader._conn is not None
+    await registry.aclose()
+
+    # "Busy": every other connection closed, one holds the file in exclusive mode.
+    await dispose_engines()
+    path = _sqlite_file(sqlite_url)
+    assert path is not None
+    holder = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    holder.execute("PRAGMA locking_mode=EXCLUSIVE")
+    holder.execute("BEGIN EXCLUSIVE")
+    holder.execute("UPDATE mastra_sessions SET ip = '10.9.9.9'")
+    holder.execute("COMMIT")  # exclusive locking mode: the lock stays held
+    reader = _SQLiteReader(path, get_engine(sqlite_url))
+    with pytest.raises(sqlite3.OperationalError, match="locked"):
+        reader._inline = reader._connect(0)
+        reader._inline.execute("SELECT 1 FROM mastra_sessions").fetchall()  # what inline meets
+    release = threading.Timer(0.3, holder.close)
+    release.start()
+    try:
+        found = await reader.find(token_hash)
+    finally:
+        release.join()
+        reader.close()
+    assert found is not None and found.ip == "10.9.9.9"

@@ -11,7 +11,7 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
-from starlette.routing import BaseRoute, Mount, Route
+from starlette.routing import BaseRoute, Mount
 
 from ..ee.db import is_database_outage
 from ..ee.errors import AuthError, ConfigurationError
@@ -22,6 +22,7 @@ from ..ee.secret import with_project_secret
 from ..ee.settings import Settings, load_settings
 from ..studio import studio_routes
 from ._context import EEContext
+from ._dispatch import ApiRoutes
 from ._hosts import AllowedHosts, HostGuard
 from ._lifespan import shutdown_on_lifespan
 from ._metrics import build_metrics
@@ -173,8 +174,7 @@ def mount_ee(
     )
     app.state.mastra_ee = ctx
     app.state.mastra_metrics = build_metrics(ctx)  # None unless MASTRA_METRICS_ENABLED
-    routes: list[BaseRoute] = [Route(prefix + r.path, r.endpoint, methods=[r.method]) for r in table.routes]
-    app.router.routes[0:0] = routes  # before any catch-all of the host
+    app.router.routes.insert(0, ApiRoutes(prefix, table))  # before any catch-all of the host
     app.add_middleware(AuthMiddleware, ctx=ctx, cors=cors)
     if host_check != "off":
         # Added last, so it runs first: nothing sees a request for a foreign host.

@@ -18,6 +18,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..ee.request_auth import request_credentials
 from ._cors import allow_headers, answer_preflight, cors_applies, is_trusted, merge_headers, probe_answer
+from ._dispatch import remember_route
 from ._metrics import find_metrics
 from ._origin import is_allowed_origin, origin_of
 from ._paths import compile_patterns, matches_any, relative_to_prefix
@@ -180,6 +181,8 @@ class AuthMiddleware:
         if rel is not None:
             extra.append(_NOSNIFF)
             route, _ = ctx.table.match(method, rel)
+            if route is not None:
+                remember_route(scope, route)  # the router takes it instead of matching again
             if _in_namespace(rel):
                 extra.append(_NO_STORE)
                 if route is None:
@@ -269,10 +272,11 @@ def _with_error_message(send: Send) -> Send:
     async def patched(message: Message) -> None:
         nonlocal start
         if message["type"] == "http.response.start":
-            content_type = dict(message.get("headers", [])).get(b"content-type", b"")
-            if message["status"] >= 400 and content_type.startswith(b"application/json"):
-                start = message
-                return
+            if message["status"] >= 400:  # successes stream through untouched
+                content_type = dict(message.get("headers", [])).get(b"content-type", b"")
+                if content_type.startswith(b"application/json"):
+                    start = message
+                    return
         elif start is not None and message["type"] == "http.response.body":
             chunks.append(message.get("body", b""))
             if message.get("more_body", False):

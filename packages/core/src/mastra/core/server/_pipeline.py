@@ -209,7 +209,7 @@ class AuthPipeline:
             caller = await self._authenticate(request, token, sliding=sliding)
         if caller.user is not None:
             caller.rbac = self.rbac_enforced
-            access = await self.access(caller.user)
+            access = await self.access(caller.user, enforced=caller.rbac)
             if access is not None:
                 caller.roles, caller.permissions = access
             if caller.scopes is not None:
@@ -223,10 +223,13 @@ class AuthPipeline:
         """Permissions are checked: an RBAC slot is filled and RBAC is licensed."""
         return self.auth.rbac is not None and is_feature_licensed(self.auth, "rbac")
 
-    async def access(self, user: EEUser) -> tuple[list[str], list[str]] | None:
-        """``(roles, permissions)`` when RBAC is enforced; ``None`` otherwise or on error."""
+    async def access(
+        self, user: EEUser, *, enforced: bool | None = None
+    ) -> tuple[list[str], list[str]] | None:
+        """``(roles, permissions)`` when RBAC is enforced (``enforced``: already asked of
+        :attr:`rbac_enforced` for this request); ``None`` otherwise or on error."""
         rbac = self.auth.rbac
-        if rbac is None or not self.rbac_enforced:
+        if rbac is None or not (self.rbac_enforced if enforced is None else enforced):
             return None
         try:
             roles = list(await maybe_await(rbac.get_roles(user)))
@@ -307,8 +310,9 @@ class AuthPipeline:
         """The middleware's question for a route: its effective permission (SPEC 4.3),
         then the resource ACL of ``/agents|workflows|tools/<id>`` paths."""
         segments = rel.strip("/").split("/")
+        enforced = self.rbac_enforced  # read once: a licence check per read
         # Without RBAC the owner side counts as ``*``; an API key's scopes bind anyway.
-        if self.rbac_enforced or caller.scopes is not None:
+        if enforced or caller.scopes is not None:
             required = effective_permission(
                 route.permission if route is not None else None,
                 method,
@@ -316,7 +320,7 @@ class AuthPipeline:
                 requires_auth=route.requires_auth if route is not None else True,
             )
             wanted = [required] if isinstance(required, str) else list(required or ())
-            granted = caller.holds(wanted) if self.rbac_enforced else caller.may_any(wanted)
+            granted = caller.holds(wanted) if enforced else caller.may_any(wanted)
             if wanted and not granted:
                 resource = AuditResource(
                     type=segments[0] or "route", id=segments[1] if len(segments) > 1 else rel

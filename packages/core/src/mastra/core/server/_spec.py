@@ -88,6 +88,7 @@ class RouteTable:
     def __init__(self, routes: Iterable[ApiRoute] = ()) -> None:
         self.routes: list[ApiRoute] = []
         self._keys: dict[tuple[str, str], ApiRoute] = {}
+        self._literal_hits: dict[tuple[str, str], ApiRoute] = {}  # match() of parameterless paths
         for route in routes:
             self.add(route)
 
@@ -100,22 +101,33 @@ class RouteTable:
             )
         self._keys[route.key] = route
         self.routes.append(route)
+        self._literal_hits.clear()
 
     def match(self, method: str, path: str) -> tuple[ApiRoute | None, dict[str, str]]:
         """The route for ``method`` + prefix-relative ``path``; HEAD falls back to GET."""
         method = method.upper()
+        known = self._literal_hits.get((method, path))
+        if known is not None:  # every request asks this: the scan's answer, remembered
+            return known, {}
         fallback: tuple[ApiRoute, dict[str, str]] | None = None
         for route in self.routes:
             found = route.regex.match(path)
             if found is None:
                 continue
             if route.method == method:
-                return route, found.groupdict()
+                return self._hit(method, path, route, found.groupdict())
             if method == "HEAD" and route.method == "GET" and fallback is None:
                 fallback = (route, found.groupdict())
         if fallback is not None:
-            return fallback
+            return self._hit(method, path, *fallback)
         return None, {}
+
+    def _hit(
+        self, method: str, path: str, route: ApiRoute, params: dict[str, str]
+    ) -> tuple[ApiRoute, dict[str, str]]:
+        if route.path == path and not params:  # a literal route: one entry per route and method
+            self._literal_hits[(method, path)] = route
+        return route, params
 
     def allowed_methods(self, path: str) -> list[str]:
         """Methods of the routes whose path matches (for a ``405``'s ``Allow``)."""

@@ -26,13 +26,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from operator import attrgetter
 from typing import Any, ClassVar
 
 from pydantic import Field
 
+from ..cache import TTLCache
 from ..crypto import Sealer, sha256_hex
 from ..models import Session
 from ..options import Fallbacks, ListOption, as_provider_options
@@ -53,6 +54,9 @@ __all__ = ["CookieSessionOptions", "CookieSessionProvider"]
 logger = logging.getLogger("mastra.ee.sessions")
 
 _REGISTRY_ONLY_KEYS = ("ip", "userAgent")
+# Opened cookie values kept (see ``unseal``): bounded, and forgotten after a while.
+_OPENED_MAX = 10_000
+_OPENED_TTL = 300.0
 
 
 def _epoch(value: datetime) -> int:
@@ -130,6 +134,8 @@ class CookieSessionProvider(RegistrySessionProvider):
     ) -> None:
         # Sealer raises ValueError with the exact SPEC 8.3 text for short/missing secrets.
         self.sealer = Sealer([secret or "", *previous_secrets], info="aes-256-gcm", salt="mastra-session")
+        # Values already opened (successes only: failures cost an attacker, not a cache slot).
+        self._opened: TTLCache[str, tuple[Sealer, _Payload]] = TTLCache(ttl=_OPENED_TTL, max_size=_OPENED_MAX)
         super().__init__(
             cookie=SessionCookie.create(
                 cookie_name, production=production, public_url=public_url, domain=cookie_domain
@@ -171,14 +177,26 @@ class CookieSessionProvider(RegistrySessionProvider):
             payload.meta = {k: v for k, v in payload.meta.items() if k != largest}
 
     def unseal(self, value: Any) -> _Payload | None:
-        """The payload of a sealed value, or ``None`` for anything that is not one of ours."""
+        """The payload of a sealed value, or ``None`` for anything that is not one of ours.
+
+        A value that opened once opens the same way again under the same keys (they are
+        fixed for this provider's life), so successes are remembered by the exact value:
+        a browser presents one cookie on every request, and the registry row, the
+        expiry times and the revocation are still checked each time by the caller.
+        """
         if not isinstance(value, str) or not value or not self.cookie.fits(value):
             return None
+        known = self._opened.get(value)
+        if known is not None and known[0] is self.sealer:  # a replaced sealer opens anew
+            return replace(known[1], meta=dict(known[1].meta))  # callers may change their copy
         try:
             data = self.sealer.unseal_json(value, aad=self.cookie.name)
         except Exception:  # any failure (format, kid, base64, tag, JSON) is "not a session"
             return None
-        return _Payload.parse(data)
+        payload = _Payload.parse(data)
+        if payload is not None:
+            self._opened.set(value, (self.sealer, replace(payload, meta=dict(payload.meta))))
+        return payload
 
     # -- validation ---------------------------------------------------------------
 
