@@ -170,14 +170,19 @@ def load(args: argparse.Namespace, *, with_auth: bool = True) -> tuple[Any, Any,
 
 
 def run_async(factory: Callable[[], Awaitable[T]]) -> T:
-    """Run one coroutine, then close the database engines it opened."""
+    """Run one coroutine, then commit the audit events it queued and close the database
+    engines it opened."""
+    from ..ee.audit import close_writers
     from ..ee.db import dispose_engines
 
     async def _main() -> T:
         try:
             return await factory()
         finally:
-            await dispose_engines()
+            try:
+                await close_writers()
+            finally:
+                await dispose_engines()
 
     return asyncio.run(_main())
 

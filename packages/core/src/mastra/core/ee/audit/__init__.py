@@ -23,7 +23,7 @@ from ._metadata import REDACTED, is_secret_key, scrub_metadata
 from ._schema import chain_table, events_table
 from ._sql import SQLAuditStorage
 from ._verify import ChainReport, verify_chain
-from ._writer import BufferedAuditWriter, Durability, waits_for_commit
+from ._writer import BufferedAuditWriter, Durability, close_writers, waits_for_commit
 
 __all__ = [
     "CSV_HEADER",
@@ -45,6 +45,7 @@ __all__ = [
     "SQLAuditStorage",
     "canonical_json",
     "chain_table",
+    "close_writers",
     "compute_event_hash",
     "csv_row",
     "emit",

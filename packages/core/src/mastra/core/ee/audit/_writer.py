@@ -30,12 +30,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import weakref
 from collections.abc import Sequence
 from typing import Any, Literal, Protocol
 
 from ..models import AuditEvent, AuditEventInput
 
-__all__ = ["BufferedAuditWriter", "Durability", "waits_for_commit"]
+__all__ = ["BufferedAuditWriter", "Durability", "close_writers", "waits_for_commit"]
 
 logger = logging.getLogger("mastra.ee.audit")
 
@@ -81,6 +82,7 @@ class BufferedAuditWriter:
         self._urgent: asyncio.Event | None = None
         self.written = 0
         self.abandoned = 0
+        _WRITERS.add(self)
         self.batches = 0
         self._writing = False
 
@@ -211,3 +213,14 @@ class BufferedAuditWriter:
             await task
         except asyncio.CancelledError:
             pass
+
+
+#: Every writer of this process: a one-shot process (the CLI) closes them all before it
+#: exits, so the events it queued are committed, whatever their durability.
+_WRITERS: weakref.WeakSet[BufferedAuditWriter] = weakref.WeakSet()
+
+
+async def close_writers() -> None:
+    """Flush and stop every writer working on the running loop."""
+    for writer in list(_WRITERS):
+        await writer.aclose()
