@@ -6,6 +6,7 @@ the 201 answer, and never reaches the audit log.
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 from collections.abc import Awaitable, Callable, Sequence
@@ -37,6 +38,7 @@ __all__ = [
     "issue_key",
     "issues",
     "key_provider",
+    "not_found_without",
     "revoke_key",
     "rotate_key",
     "scope_refusal",
@@ -85,17 +87,23 @@ def key_provider(request: Request) -> IApiKeyProvider | None:
     return context(request).auth.api_keys
 
 
-def configured(handler: Handler) -> Handler:
-    """404 ``API keys not configured`` before ``handler`` when no provider is selected."""
+def not_found_without(needed: Callable[[Request], object], error: str) -> Callable[[Handler], Handler]:
+    """A decorator answering 404 ``error`` before the handler when ``needed(request)`` is ``None``."""
 
-    async def guarded(request: Request) -> Response:
-        if key_provider(request) is None:
-            return error_response(NOT_CONFIGURED, 404)
-        return await handler(request)
+    def decorate(handler: Handler) -> Handler:
+        @functools.wraps(handler)
+        async def guarded(request: Request) -> Response:
+            if needed(request) is None:
+                return error_response(error, 404)
+            return await handler(request)
 
-    guarded.__name__ = handler.__name__
-    guarded.__doc__ = handler.__doc__
-    return guarded
+        return guarded
+
+    return decorate
+
+
+#: 404 ``API keys not configured`` before the handler when no provider is selected.
+configured = not_found_without(key_provider, NOT_CONFIGURED)
 
 
 def beyond_caller(request: Request, scopes: Sequence[str]) -> list[str]:

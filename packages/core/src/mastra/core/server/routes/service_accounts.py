@@ -32,6 +32,7 @@ from ._api_key_steps import (
     issue_key,
     issues,
     key_provider,
+    not_found_without,
     revoke_key,
     rotate_key,
     scope_refusal,
@@ -69,15 +70,7 @@ def _accounts(request: Request) -> SupportsServiceAccounts | None:
 
 def accounts_supported(handler: Handler) -> Handler:
     """404 when the provider has no service accounts (after :func:`configured`)."""
-
-    async def guarded(request: Request) -> Response:
-        if _accounts(request) is None:
-            return error_response(NO_SERVICE_ACCOUNTS, 404)
-        return await handler(request)
-
-    guarded.__name__ = handler.__name__
-    guarded.__doc__ = handler.__doc__
-    return configured(guarded)
+    return configured(not_found_without(_accounts, NO_SERVICE_ACCOUNTS)(handler))
 
 
 def _account_id(request: Request) -> str | None:
