@@ -57,6 +57,9 @@ _KEY_ID = re.compile(r"[0-9A-Za-z]{16}")
 
 Handler = Callable[[Request], Awaitable[Response]]
 
+#: A key-created key ends at least this long before its parent (see ``issue_key``).
+_CLOCK_MARGIN = timedelta(seconds=1)
+
 
 def api_key_json(key: ApiKey) -> dict[str, Any]:
     """``ApiKeyJson``: the record as lists show it, never the secret."""
@@ -208,7 +211,9 @@ async def issue_key(
             return allowlist_refusal(uncovered)
         if ttl is None:
             ttl = timedelta(days=context(request).settings.auth.api_key_policy.default_ttl_days)
-        ttl = min(ttl, parent.expires_at - utcnow())
+        # The provider reads its own clock after this one (an await may come between), so
+        # a lifetime ending exactly at the parent's expiry could end a few ms after it.
+        ttl = min(ttl, parent.expires_at - utcnow() - _CLOCK_MARGIN)
     user: EEUser = request.state.user
     try:
         created = await provider.create_key(
