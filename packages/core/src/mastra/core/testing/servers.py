@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import socket
 import threading
 import time
@@ -10,10 +11,31 @@ from typing import Any, Literal
 __all__ = ["BackgroundServer", "free_port"]
 
 
+# Reservations older than this are released: a test binds its port within seconds, and a
+# long pytest run must not hold hundreds of descriptors.
+_RESERVATION_SECONDS = 300.0
+_reservations: collections.deque[tuple[float, socket.socket]] = collections.deque()
+_reservations_lock = threading.Lock()
+
+
 def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    """A loopback port that the kernel hands to nobody else for a few minutes.
+
+    The port stays bound (``SO_REUSEADDR``, never listening) after it is returned. Linux
+    skips a bound port when it picks one for another ``bind(0)`` or an outgoing connection,
+    while a server that sets ``SO_REUSEADDR`` (uvicorn, asyncio, Node, PostgreSQL, Redis)
+    can still listen on it. Releasing the port at once let a Node peer or a client
+    connection take it before the test's server bound it ("address already in use").
+    """
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    now = time.monotonic()
+    with _reservations_lock:
+        while _reservations and now - _reservations[0][0] > _RESERVATION_SECONDS:
+            _reservations.popleft()[1].close()
+        _reservations.append((now, sock))
+    return int(sock.getsockname()[1])
 
 
 class BackgroundServer:
