@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import collections
 import socket
 import threading
@@ -16,6 +17,13 @@ __all__ = ["BackgroundServer", "free_port"]
 _RESERVATION_SECONDS = 300.0
 _reservations: collections.deque[tuple[float, socket.socket]] = collections.deque()
 _reservations_lock = threading.Lock()
+
+
+@atexit.register
+def _release_reservations() -> None:
+    with _reservations_lock:
+        while _reservations:
+            _reservations.popleft()[1].close()
 
 
 def free_port() -> int:
