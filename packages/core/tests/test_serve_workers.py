@@ -75,8 +75,99 @@ def test_two_workers_answer_and_sigterm_stops_them_all(tmp_path: Path) -> None:
         server.process.send_signal(signal.SIGTERM)
         assert server.process.wait(timeout=30) == 0
         for pid in seen:
-            assert not Path(f"/proc/{pid}").exists() or "zombie" in Path(f"/proc/{pid}/status").read_text()
+            assert _gone(pid)
     assert server.stderr.count("Finished server process") == 2, server.stderr[-2000:]  # graceful
+
+
+def _gone(pid: int) -> bool:
+    try:
+        return "zombie" in Path(f"/proc/{pid}/status").read_text()
+    except FileNotFoundError:
+        return True
+
+
+def _pids_behind(url: str, connections: int) -> list[int]:
+    """Open ``connections`` keep-alive connections at once (as wrk does), then ask each
+    which worker holds it."""
+    import socket
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    socks = [socket.create_connection((parts.hostname, parts.port), timeout=10) for _ in range(connections)]
+    request = f"GET /api/test/pid HTTP/1.1\r\nHost: {parts.netloc}\r\n\r\n".encode()
+    pids = []
+    try:
+        for sock in socks:
+            sock.sendall(request)
+        for sock in socks:
+            reply = b""
+            while b'"pid"' not in reply or not reply.rstrip().endswith(b"}"):
+                chunk = sock.recv(4096)
+                assert chunk, reply
+                reply += chunk
+            pids.append(int(reply.split(b'"pid":')[1].split(b",")[0]))
+    finally:
+        for sock in socks:
+            sock.close()
+    return pids
+
+
+@pytest.mark.slow
+def test_a_burst_of_connections_is_spread_over_the_workers(tmp_path: Path) -> None:
+    """wrk opens its connections at once: on one shared socket the worker that woke first
+    accepted most of them and the other idled (bench_workers.py: two workers used 1.0
+    core in two rounds of three). Each worker has a listener of its own (SO_REUSEPORT),
+    and the kernel spreads connections over them by address: 64 connections, each
+    worker holds at least a quarter (a fair split misses that once in ~50,000 runs)."""
+    (tmp_path / "pidplugin.py").write_text(PID_PLUGIN)
+    env = reference_serve_env(
+        MASTRA_EE_EXTRA_PLUGINS="mastra.core.testing.reference:plugin,pidplugin:plugin",
+        PYTHONPATH=os.pathsep.join(filter(None, [str(tmp_path), os.environ.get("PYTHONPATH")])),
+    )
+    with ServeProcess(tmp_path, env, args=("--workers", "2")) as server:
+        deadline = time.monotonic() + 30
+        while len(set(_pids_behind(server.url, 8))) < 2:  # both workers serving
+            assert time.monotonic() < deadline, "the second worker never answered"
+            time.sleep(0.2)
+        for _ in range(3):
+            pids = _pids_behind(server.url, 64)
+            counts = sorted(pids.count(pid) for pid in set(pids))
+            assert len(counts) == 2 and counts[0] >= 16, counts
+        # A worker killed: the other serves every new connection meanwhile, and the
+        # replacement uvicorn starts opens a listener of its own and takes its share.
+        victim = pids[0]
+        os.kill(victim, signal.SIGKILL)
+        while not _gone(victim):
+            time.sleep(0.01)  # connections queued on it until it is gone are reset (documented)
+        assert set(_pids_behind(server.url, 16)) <= _children(server.process.pid) - {victim}
+        deadline = time.monotonic() + 60
+        while len(set(pids := _pids_behind(server.url, 64))) < 2:
+            assert time.monotonic() < deadline, "no replacement worker"
+            time.sleep(0.5)
+        assert victim not in pids and min(pids.count(pid) for pid in set(pids)) >= 16, pids
+
+
+@pytest.mark.slow
+def test_a_second_server_on_the_same_port_fails_instead_of_sharing_it(tmp_path: Path) -> None:
+    """Per-worker listeners share their port through SO_REUSEPORT: a second ``serve`` on
+    that port must still fail (exit 1, the reason shown), not take half the connections."""
+    env = reference_serve_env(MASTRA_EE_EXTRA_PLUGINS="mastra.core.testing.reference:plugin")
+    with ServeProcess(tmp_path, env, args=("--workers", "2")) as first:
+        port = int(first.url.rsplit(":", 1)[1])
+        for args in (("--workers", "2"), ()):
+            second = subprocess.run(
+                [sys.executable, "-m", "mastra.core.cli", "serve", "--port", str(port), *args],
+                cwd=tmp_path,
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=60,
+            )
+            assert second.returncode == 1, second.stderr
+            lines = second.stderr.strip().splitlines()
+            assert lines[-1] == f"mastra-ee serve: could not listen on 127.0.0.1:{port} (see the error above)"
+            assert "address already in use" in second.stderr.lower(), second.stderr
+        assert httpx.get(first.url + "/api/auth/capabilities", timeout=5).status_code == 200
 
 
 @pytest.mark.parametrize(
@@ -127,7 +218,7 @@ async def test_worker_connections_get_tcp_nodelay() -> None:
     import socket
 
     import uvicorn
-    from mastra.core.cli._serve import tcp_listener
+    from mastra.core.cli._listeners import tcp_listener
 
     listener = tcp_listener(uvicorn.Config("x:app", host="127.0.0.1", port=0).bind_socket())
     accepted: asyncio.Future[int] = asyncio.get_running_loop().create_future()

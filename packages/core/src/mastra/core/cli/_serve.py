@@ -9,7 +9,7 @@
   sets the short authentication cache; see ``mastra.core.server._authcache``.
 * Ctrl-C stops uvicorn gracefully (lifespan shutdown disposes database engines);
   users, sessions and audit events live in the database and survive a restart.
-* ``--workers N`` (N > 1) runs N uvicorn worker processes on one socket, each building
+* ``--workers N`` (N > 1) runs N uvicorn worker processes on one port, each building
   the app through :func:`~._worker_app.app_factory` from what this process resolved
   (passed in the environment). Per-process state would split between them, so memory
   sessions and ``rate_limit.storage = "memory"`` are refused (exit 2). SIGTERM or
@@ -22,13 +22,13 @@ import argparse
 import asyncio
 import logging
 import os
-import socket
 import sys
 from typing import Any
 
 # The secret file is shared with mount_ee and the admin commands (they import it from here).
 from ..ee.secret import SECRET_PATH, SECRET_WARNING, ensure_secret
 from ._command import CommandError, configure_logging
+from ._listeners import balances_workers, tcp_listener, worker_listener
 
 __all__ = [
     "SECRET_PATH",
@@ -39,7 +39,6 @@ __all__ = [
     "register",
     "resolve_settings",
     "run",
-    "tcp_listener",
 ]
 
 logger = logging.getLogger("mastra.cli")
@@ -197,8 +196,9 @@ def _run_uvicorn(config: Any, args: argparse.Namespace) -> int:
 
 
 def _run_workers(args: argparse.Namespace, level: str, workers: int) -> int:
-    """N worker processes on one socket; uvicorn's supervisor restarts a worker that
-    dies and, on SIGTERM or SIGINT, stops them all gracefully."""
+    """N worker processes on one port; uvicorn's supervisor restarts a worker that
+    dies and, on SIGTERM or SIGINT, stops them all gracefully. On Linux every worker
+    listens on a socket of its own (see :mod:`._listeners`)."""
     from uvicorn.supervisors import Multiprocess
 
     from ._worker_app import CONFIG_ENV, HOST_ENV, LOG_LEVEL_ENV
@@ -210,8 +210,14 @@ def _run_workers(args: argparse.Namespace, level: str, workers: int) -> int:
         "mastra.core.cli._worker_app:app_factory", args, level, factory=True, workers=workers
     )
     try:
-        listener = tcp_listener(config.bind_socket())
-    except SystemExit:
+        if balances_workers():
+            listener = worker_listener(args.host, args.port)
+            logger.info("Listening on %s:%d, one socket per worker", _display_host(args.host), args.port)
+        else:
+            listener = tcp_listener(config.bind_socket())
+    except (OSError, SystemExit) as exc:
+        if isinstance(exc, OSError):
+            logger.error("%s", exc)
         raise CommandError(f"could not listen on {args.host}:{args.port} (see the error above)") from None
     try:
         Multiprocess(config, sockets=[listener]).run()
@@ -220,20 +226,6 @@ def _run_workers(args: argparse.Namespace, level: str, workers: int) -> int:
     finally:
         listener.close()
     return 0
-
-
-def tcp_listener(bound: socket.socket) -> socket.socket:
-    """``bound`` with its protocol set to TCP, so the workers' connections get ``TCP_NODELAY``.
-
-    uvicorn binds with ``socket.socket(family)`` (protocol 0), accepted sockets inherit
-    that 0, and asyncio sets ``TCP_NODELAY`` only on sockets whose protocol is
-    ``IPPROTO_TCP``: every keep-alive response then waited for the client's delayed ACK
-    (Nagle), about 40 ms, and two workers served 0.16x of one process
-    (benchmarks/bench_workers.py). A Unix socket is returned as it is.
-    """
-    if bound.family not in (socket.AF_INET, socket.AF_INET6) or bound.proto == socket.IPPROTO_TCP:
-        return bound
-    return socket.socket(bound.family, bound.type, socket.IPPROTO_TCP, fileno=bound.detach())
 
 
 def _allow_bind_host(settings: Any, host: str) -> Any:
