@@ -210,7 +210,11 @@ async def test_keyboard_use_and_small_screens(studio: Any, new_page: Any, shot: 
     await expect(page.get_by_role("heading", name="Welcome, Owner@Example.Com")).to_be_visible()
 
     trigger = page.locator("[data-user-menu-trigger]")
+    # Rendered disabled until boot.js has run; a disabled button takes no focus (CI: the
+    # Enter went nowhere on a busy machine).
+    await expect(trigger).to_be_enabled()
     await trigger.focus()
+    await expect(trigger).to_be_focused()
     await page.keyboard.press("Enter")
     await expect(trigger).to_have_attribute("aria-expanded", "true")
     await expect(page.get_by_role("link", name="Your sessions", exact=True)).to_be_focused()
