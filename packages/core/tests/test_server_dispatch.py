@@ -55,6 +55,7 @@ def test_the_api_is_one_router_entry_matching_like_the_flat_routes(sqlite_url: s
             "/api/auth/me/",
             "/api/echo/a1",
             "/api/echo/a1/b",
+            "/api/echo/{item}",
             "/api/openapi.json",
             "/api/auth/credentials/sign-in",
             "/api/nowhere",
@@ -75,6 +76,30 @@ def test_the_api_is_one_router_entry_matching_like_the_flat_routes(sqlite_url: s
         if got is not Match.NONE:
             assert child["endpoint"] is expected[1]["endpoint"], (method, path)
             assert child["path_params"] == expected[1]["path_params"], (method, path)
+
+
+def test_the_middleware_hint_changes_no_answer(sqlite_url: str) -> None:
+    """With the auth middleware's match remembered in the scope, a literal route is
+    answered without its regex: the answer must be the one Route.matches gives."""
+    from mastra.core.server._dispatch import remember_route
+    from mastra.core.server._paths import relative_to_prefix
+
+    api = next(r for r in _app(sqlite_url).router.routes if isinstance(r, ApiRoutes))
+    paths = ("/api/auth/me", "/api/auth/me/", "/api/echo/a1", "/api/echo/{item}", "/api/openapi.json")
+    for method in ("GET", "POST", "DELETE", "PATCH"):
+        for path in paths:
+            for root_path in ("", "/mounted"):
+                plain = {**_scope(method, path), "root_path": root_path}
+                hinted = dict(plain)
+                rel = relative_to_prefix(path, "/api")
+                route = api.table.match(method, rel)[0] if rel is not None else None
+                if route is not None:
+                    remember_route(hinted, route)
+                expected, got = api.matches(plain), api.matches(hinted)
+                assert got[0] is expected[0], (method, path, root_path)
+                if got[0] is not Match.NONE:
+                    for name in ("endpoint", "path_params"):
+                        assert got[1][name] == expected[1][name], (method, path, root_path, name)
 
 
 def test_a_request_under_the_prefix_confirms_one_route(

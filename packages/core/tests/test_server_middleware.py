@@ -191,6 +191,9 @@ async def test_unlicensed_production_skips_rbac(sqlite_url: str, monkeypatch: py
         from mastra.core.ee.license import clear_license_cache
 
         clear_license_cache()
+        # Enforcement is decided when the credentials are checked, so at most the auth
+        # cache's TTL (1 s) after the licence changed; here the cache is emptied instead.
+        app.state.mastra_ee.auth_cache.clear()
         assert (await c.post("/api/agents/x/generate", headers=ORIGIN)).status_code == 200
         r = await c.get("/api/audit")
         assert (r.status_code, r.json()) == (

@@ -12,8 +12,10 @@ keeps a placeholder: bound (the port is reserved and a busy address fails before
 worker starts) but never listening, so no connection waits on it. A worker's listener is
 made in the worker (pickling the placeholder to a spawned process creates it), so a worker
 that uvicorn restarts gets a fresh one, and only joins the kernel's group when it starts
-serving. Connections still queued on a worker that dies are reset (a shared socket would
-have kept them), which a client retries as any reset keep-alive connection.
+serving. Connections queued on a worker that dies, and those the kernel hands it in the
+few milliseconds it takes to close a dead process's socket, are reset (a shared socket
+would have kept them), which a client retries as any reset keep-alive connection;
+``net.ipv4.tcp_migrate_req=1`` (Linux 5.14+) moves them to another worker instead.
 
 Elsewhere (macOS does not balance ``SO_REUSEPORT``) the one shared socket stays.
 """

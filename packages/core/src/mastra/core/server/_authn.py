@@ -37,6 +37,8 @@ __all__ = ["SLIDE_AFTER", "Caller", "authenticate"]
 
 logger = logging.getLogger("mastra.server")
 
+_DECISIONS_KEPT = 64
+
 #: SPEC 8.1: a session last refreshed longer ago than this is slid forward.
 SLIDE_AFTER = timedelta(seconds=60)
 
@@ -67,12 +69,26 @@ class Caller:
     #: (``owner_permissions``) and the scopes cover; ``permissions`` shows that list.
     scopes: list[str] | None = None
     owner_permissions: list[str] = field(default_factory=list)
+    #: ``holds`` answers for ``permissions`` (that very list): a cached caller serves
+    #: many requests for the same few routes in its short life.
+    _decisions: tuple[list[str], dict[tuple[str, ...], bool]] | None = field(
+        default=None, init=False, repr=False, compare=False
+    )
 
     def holds(self, wanted: Sequence[str]) -> bool:
         """Any of ``wanted`` is among the caller's permissions (the section 4 matcher);
         for an API key, among the owner's current permissions and the key's scopes."""
         if self.scopes is None:
-            return compile_permissions(self.permissions).allows_any(wanted)
+            memo = self._decisions
+            if memo is None or memo[0] is not self.permissions:
+                memo = self._decisions = (self.permissions, {})
+            key = tuple(wanted)
+            found = memo[1].get(key)
+            if found is None:
+                found = compile_permissions(self.permissions).allows_any(key)
+                if len(memo[1]) < _DECISIONS_KEPT:  # derived permissions of odd paths: bounded
+                    memo[1][key] = found
+            return found
         owner, scoped = compile_permissions(self.owner_permissions), compile_permissions(self.scopes)
         return any(owner.allows(w) and scoped.allows(w) for w in wanted)
 

@@ -64,6 +64,11 @@ class ApiRoutes(BaseRoute):
             api = self._candidate(scope)
             if api is not None:
                 route = self._route(api)
+                if scope["path"] == route.path and "{" not in api.path and not scope.get("root_path"):
+                    # This very literal path, for this very method: what Route.matches
+                    # would answer, without its regex and parameter work.
+                    params = dict(scope.get("path_params", {}))
+                    return Match.FULL, {"endpoint": route.endpoint, "path_params": params, _MATCHED: route}
                 match, child = route.matches(scope)
                 if match is Match.FULL:
                     return match, {**child, _MATCHED: route}

@@ -23,6 +23,7 @@ from ._metrics import find_metrics
 from ._origin import is_allowed_origin, origin_of
 from ._paths import compile_patterns, matches_any, relative_to_prefix
 from ._pipeline import remember_caller
+from ._request import IndexedRequest
 from ._responses import BodyError, error_response, parse_body, parse_query, validation_response
 from ._spec import UNSAFE_METHODS, ApiRoute
 
@@ -64,8 +65,11 @@ def _too_large() -> Any:
     return error_response("Request body too large", 413)
 
 
+_OWN_SUBPATHS = tuple(ns + "/" for ns in _OWN_NAMESPACES)
+
+
 def _in_namespace(rel: str) -> bool:
-    return any(rel == ns or rel.startswith(ns + "/") for ns in _OWN_NAMESPACES)
+    return rel.startswith(_OWN_SUBPATHS) or rel in _OWN_NAMESPACES
 
 
 class _Reject(Exception):
@@ -105,7 +109,7 @@ class AuthMiddleware:
 
     async def _handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         ctx = self._context(scope)
-        request = Request(scope, receive)
+        request = IndexedRequest(scope, receive)
         extra: list[tuple[bytes, bytes]] = []
         origin = request.headers.get("origin")
         preflight = request.headers.get("access-control-request-method")
@@ -134,28 +138,14 @@ class AuthMiddleware:
             rejected.response.raw_headers.extend(extra)
             await rejected.response(scope, receive, send)
             return
-        started = False
-
-        async def send_with_headers(message: Message) -> None:
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-                if extra:
-                    message = dict(message)
-                    message["headers"] = merge_headers(message.get("headers", []), extra)
-            await send(message)
-
-        downstream = (
-            _with_error_message(send_with_headers)
-            if route is not None and route.source == "plugin"
-            else send_with_headers
-        )
+        downstream = _Downstream(send, extra, with_message=route is not None and route.source == "plugin")
+        sender: Send = downstream.send
         if extra and scope["path"] == "/" and request.method in {"GET", "HEAD"}:
-            downstream = probe_answer(downstream)
+            sender = probe_answer(sender)
         try:
-            await self.app(scope, receive, downstream)
+            await self.app(scope, receive, sender)
         except BodyTooLarge:
-            if started:
+            if downstream.started:
                 raise
             response = _too_large()
             response.raw_headers.extend(extra)
@@ -206,16 +196,17 @@ class AuthMiddleware:
         )
         caller: Caller | None = None
         if not public:
-            caller = await ctx.pipeline.identify(request)
+            caller = ctx.pipeline.cached(request) or await ctx.pipeline.identify(request)
             if caller.user is None:
                 raise _Reject((await ctx.pipeline.unauthenticated(caller)).response())
             remember_caller(scope, caller)
-            extra += [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in caller.headers]
+            if caller.headers:
+                extra += [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in caller.headers]
             if caller.request is not None and caller.request is not request:
                 # A transparent refresh: the handler sees the renewed cookies (and the
                 # credentials read for them), not the expired ones.
                 scope = {**scope, "headers": caller.request.scope["headers"]}
-                request = Request(scope, receive)
+                request = IndexedRequest(scope, receive)
                 renewed = request_credentials(caller.request)
                 if renewed is not None:
                     renewed.attach(request)
@@ -223,7 +214,7 @@ class AuthMiddleware:
         if route is not None and (route.body is not None or route.query is not None):
             receive = await _validate(route, request, scope, receive)
 
-        if caller is not None:
+        if caller is not None and not ctx.pipeline.passes_route(caller, route, method, check_path):
             denied = await ctx.pipeline.check_route(request, caller, route, method, check_path)
             if denied is not None:
                 raise _Reject(denied.response())
@@ -262,33 +253,44 @@ def _origin_ok(request: Request, ctx: EEContext) -> bool:
     return is_allowed_origin(origin, request, ctx.settings)
 
 
-def _with_error_message(send: Send) -> Send:
-    """``send`` that adds ``message`` to a plugin route's JSON error body lacking it (SPEC 9:
-    every error under the prefix carries ``message``, whoever wrote the handler). Only
-    error responses are held back, and they are small; everything else streams through."""
-    start: Message | None = None
-    chunks: list[bytes] = []
+class _Downstream:
+    """The ``send`` the app below answers through (one wrapper, not one per concern):
+    ``extra`` headers join the response start, and for a plugin route (``with_message``)
+    a JSON error body lacking ``message`` gets one (SPEC 9: every error under the prefix
+    carries ``message``, whoever wrote the handler). Only such error responses are held
+    back, and they are small; everything else streams through."""
 
-    async def patched(message: Message) -> None:
-        nonlocal start
+    __slots__ = ("_chunks", "_extra", "_held", "_send", "_with_message", "started")
+
+    def __init__(self, send: Send, extra: list[tuple[bytes, bytes]], *, with_message: bool) -> None:
+        self._send = send
+        self._extra = extra
+        self._with_message = with_message
+        self._held: Message | None = None
+        self._chunks: list[bytes] = []
+        self.started = False
+
+    async def send(self, message: Message) -> None:
         if message["type"] == "http.response.start":
-            if message["status"] >= 400:  # successes stream through untouched
+            if self._extra:
+                message = {**message, "headers": merge_headers(message.get("headers", []), self._extra)}
+            if self._with_message and message["status"] >= 400:
                 content_type = dict(message.get("headers", [])).get(b"content-type", b"")
                 if content_type.startswith(b"application/json"):
-                    start = message
+                    self._held = message
                     return
-        elif start is not None and message["type"] == "http.response.body":
-            chunks.append(message.get("body", b""))
+        elif self._held is not None and message["type"] == "http.response.body":
+            self._chunks.append(message.get("body", b""))
             if message.get("more_body", False):
                 return
-            body = _add_message(b"".join(chunks))
+            start, body = self._held, _add_message(b"".join(self._chunks))
             headers = [(k, v) for k, v in start.get("headers", []) if k != b"content-length"]
             headers.append((b"content-length", str(len(body)).encode()))
-            await send({**start, "headers": headers})
+            self.started = True
+            await self._send({**start, "headers": headers})
             message = {"type": "http.response.body", "body": body, "more_body": False}
-        await send(message)
-
-    return patched
+        self.started = True  # the response has begun: a late 413 can no longer replace it
+        await self._send(message)
 
 
 def _add_message(raw: bytes) -> bytes:

@@ -174,9 +174,7 @@ class AuthPipeline:
         cache = self.cache
         if not cache.enabled or not cached:
             return await self._identify(request, token, sliding, is_key)
-        # An API key's answer depends on the client's address (its IP allow-list): the
-        # entry is per address, or one accepted request would carry the key to any other.
-        key = cache.key(request, token, client_ip(request, self.settings) if is_key else None)
+        key = self._cache_key(request, token, is_key)
         hit = cache.get(key)
         if hit is not None:
             return hit
@@ -199,6 +197,19 @@ class AuthPipeline:
             if future is not None:
                 cache.finish(key, future, shared if generation == cache.generation else None)
         return caller
+
+    def cached(self, request: Request) -> Caller | None:
+        """What :meth:`identify` (defaults) would answer from the cache, or ``None``: the
+        middleware's answer for a cache hit, without a coroutine."""
+        if self.auth.user is None or not self.cache.enabled:
+            return None
+        token, is_key = self._token(request, True)
+        return self.cache.get(self._cache_key(request, token, is_key))
+
+    def _cache_key(self, request: Request, token: str | None, is_key: bool) -> str:
+        # An API key's answer depends on the client's address (its IP allow-list): the
+        # entry is per address, or one accepted request would carry the key to any other.
+        return self.cache.key(request, token, client_ip(request, self.settings) if is_key else None)
 
     async def _identify(
         self, request: Request, token: str | None, sliding: bool, is_key: bool = False
@@ -309,8 +320,28 @@ class AuthPipeline:
     ) -> PermissionDenied | None:
         """The middleware's question for a route: its effective permission (SPEC 4.3),
         then the resource ACL of ``/agents|workflows|tools/<id>`` paths."""
+        missing = self._missing(caller, route, method, rel)
         segments = rel.strip("/").split("/")
-        enforced = self.rbac_enforced  # read once: a licence check per read
+        if missing is not None:
+            wanted, is_permission = missing
+            resource_id = segments[1] if is_permission and len(segments) > 1 else rel
+            resource = AuditResource(type=segments[0] or "route", id=resource_id)
+            return await self._missing_permission(request, caller, wanted, resource)
+        return await self._check_acl(request, caller, method, rel, segments)
+
+    def passes_route(self, caller: Caller, route: ApiRoute | None, method: str, rel: str) -> bool:
+        """``check_route`` would let ``caller`` through without asking anyone (no ACL
+        slot, nothing missing): the cached request's answer, without a coroutine."""
+        return self.auth.acl is None and self._missing(caller, route, method, rel) is None
+
+    def _missing(
+        self, caller: Caller, route: ApiRoute | None, method: str, rel: str
+    ) -> tuple[list[str], bool] | None:
+        """What ``caller`` lacks for ``route`` (and whether it is a permission rather than a
+        key scope, which names the resource by its id), or ``None``."""
+        # Decided when the credentials were checked (at most the auth cache's TTL ago),
+        # as ``Caller.may`` does: no licence check on every request.
+        enforced = caller.rbac
         # Without RBAC the owner side counts as ``*``; an API key's scopes bind anyway.
         if enforced or caller.scopes is not None:
             required = effective_permission(
@@ -322,14 +353,10 @@ class AuthPipeline:
             wanted = [required] if isinstance(required, str) else list(required or ())
             granted = caller.holds(wanted) if enforced else caller.may_any(wanted)
             if wanted and not granted:
-                resource = AuditResource(
-                    type=segments[0] or "route", id=segments[1] if len(segments) > 1 else rel
-                )
-                return await self._missing_permission(request, caller, wanted, resource)
+                return wanted, True
         if route is not None and route.key_scope and not caller.scoped(route.key_scope):
-            resource = AuditResource(type=segments[0] or "route", id=rel)
-            return await self._missing_permission(request, caller, [route.key_scope], resource)
-        return await self._check_acl(request, caller, method, rel, segments)
+            return [route.key_scope], False
+        return None
 
     async def _check_acl(
         self, request: HTTPConnection, caller: Caller, method: str, rel: str, segments: list[str]
