@@ -15,7 +15,7 @@ the per-request cost, comparable between the two.
 The first measurement gave 0.16x: every ``--workers 2`` response waited about 40 ms
 for the client's delayed ACK, since the socket uvicorn binds for its workers has
 protocol 0 and asyncio then never sets ``TCP_NODELAY`` on accepted connections (fixed
-in ``mastra.core.cli._listeners.tcp_listener``). The servers' logs go to a file, never to
+in ``mastra.core.cli._workers.tcp_listener``). The servers' logs go to a file, never to
 an unread pipe (a full pipe would stall a server that logs).
 
     uv run python packages/core/benchmarks/bench_workers.py [--duration 5] [--connections 32] [--rounds 3]

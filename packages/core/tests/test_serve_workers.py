@@ -79,6 +79,21 @@ def test_two_workers_answer_and_sigterm_stops_them_all(tmp_path: Path) -> None:
     assert server.stderr.count("Finished server process") == 2, server.stderr[-2000:]  # graceful
 
 
+# Another user's process binding the port the way a server would, with SO_REUSEPORT too.
+_INTRUDER = """
+import socket, sys
+sock = socket.socket()
+sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+try:
+    sock.bind(("127.0.0.1", int(sys.argv[1])))
+    sock.listen()
+    print("listening")
+except OSError as exc:
+    print("refused", exc.errno)
+"""
+
+
 def _gone(pid: int) -> bool:
     try:
         return "zombie" in Path(f"/proc/{pid}/status").read_text()
@@ -143,14 +158,11 @@ def test_a_burst_of_connections_is_spread_over_the_workers(tmp_path: Path) -> No
             pids = _pids_behind(server.url, 64)
             counts = sorted(pids.count(pid) for pid in set(pids))
             assert len(counts) == 2 and counts[0] >= 16, counts
-        # A worker killed: the other serves every new connection meanwhile, and the
-        # replacement uvicorn starts opens a listener of its own and takes its share.
+        # A worker killed: connections to its socket wait for the replacement uvicorn
+        # starts on that very socket (none is reset), which then takes its share.
         victim = pids[0]
         os.kill(victim, signal.SIGKILL)
-        port = int(server.url.rsplit(":", 1)[1])
-        while _listening_sockets(port) > 1:
-            # The kernel closes a killed process's listener a few ms after the process is
-            # gone; connections it is handed until then are reset (documented).
+        while not _gone(victim):
             time.sleep(0.01)
         assert set(_pids_behind(server.url, 16)) <= _children(server.process.pid) - {victim}
         deadline = time.monotonic() + 60
@@ -158,6 +170,31 @@ def test_a_burst_of_connections_is_spread_over_the_workers(tmp_path: Path) -> No
             assert time.monotonic() < deadline, "no replacement worker"
             time.sleep(0.5)
         assert victim not in pids and min(pids.count(pid) for pid in set(pids)) >= 16, pids
+
+
+@pytest.mark.slow
+def test_sighup_replaces_each_worker_on_its_own_socket(tmp_path: Path) -> None:
+    """uvicorn's rolling restart, slot by slot: afterwards two new workers still share the
+    connections (no socket is left without a worker to accept on it)."""
+    (tmp_path / "pidplugin.py").write_text(PID_PLUGIN)
+    env = reference_serve_env(
+        MASTRA_EE_EXTRA_PLUGINS="mastra.core.testing.reference:plugin,pidplugin:plugin",
+        PYTHONPATH=os.pathsep.join(filter(None, [str(tmp_path), os.environ.get("PYTHONPATH")])),
+    )
+    with ServeProcess(tmp_path, env, args=("--workers", "2")) as server:
+        deadline = time.monotonic() + 30
+        while len(before := set(_pids_behind(server.url, 16))) < 2:
+            assert time.monotonic() < deadline, "the second worker never answered"
+            time.sleep(0.2)
+        server.process.send_signal(signal.SIGHUP)
+        deadline = time.monotonic() + 60
+        while True:
+            pids = _pids_behind(server.url, 64)  # answered all along: none is reset or lost
+            if not set(pids) & before and len(set(pids)) == 2:
+                break
+            assert time.monotonic() < deadline, f"workers not replaced: {sorted(set(pids))} vs {before}"
+            time.sleep(0.5)
+        assert min(pids.count(pid) for pid in set(pids)) >= 16, pids
 
 
 @pytest.mark.slow
@@ -181,6 +218,53 @@ def test_a_second_server_on_the_same_port_fails_instead_of_sharing_it(tmp_path: 
             assert lines[-1] == f"mastra-ee serve: could not listen on 127.0.0.1:{port} (see the error above)"
             assert "address already in use" in second.stderr.lower(), second.stderr
         assert httpx.get(first.url + "/api/auth/capabilities", timeout=5).status_code == 200
+
+
+@pytest.mark.slow
+def test_the_port_stays_held_while_no_worker_runs(tmp_path: Path) -> None:
+    """Review of the per-worker sockets: the supervisor's placeholder never listened, so
+    with every worker dead (crashed, being restarted) anyone could bind the port and
+    collect the next clients' cookies, or a second server could join it. The supervisor
+    holds every worker's listening socket for its whole life: the port is never free, and
+    connections made meanwhile wait for the replacement instead of failing."""
+    import socket
+
+    (tmp_path / "pidplugin.py").write_text(PID_PLUGIN)
+    env = reference_serve_env(
+        MASTRA_EE_EXTRA_PLUGINS="mastra.core.testing.reference:plugin,pidplugin:plugin",
+        PYTHONPATH=os.pathsep.join(filter(None, [str(tmp_path), os.environ.get("PYTHONPATH")])),
+    )
+    with ServeProcess(tmp_path, env, args=("--workers", "2")) as server:
+        port = int(server.url.rsplit(":", 1)[1])
+        deadline = time.monotonic() + 30
+        while len(workers := set(_pids_behind(server.url, 8))) < 2:
+            assert time.monotonic() < deadline, "the second worker never answered"
+            time.sleep(0.2)
+        for pid in workers:
+            os.kill(pid, signal.SIGKILL)
+        for pid in workers:
+            while not _gone(pid):
+                time.sleep(0.01)
+        assert _listening_sockets(port) == 2  # held by the supervisor
+        with socket.socket() as intruder:
+            intruder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            with pytest.raises(OSError) as refused:
+                intruder.bind(("127.0.0.1", port))
+                intruder.listen()
+            assert refused.value.errno == 98  # EADDRINUSE
+        system_python = Path("/usr/bin/python3")  # one "nobody" may run (not the venv's)
+        if os.geteuid() == 0 and system_python.exists():  # nor may another user join the group
+            other_user = subprocess.run(
+                [str(system_python), "-c", _INTRUDER, str(port)],
+                user=65534,
+                cwd="/",
+                capture_output=True,
+                text=True,
+                timeout=30,
+            )
+            assert other_user.stdout.strip() == "refused 98", other_user.stdout + other_user.stderr
+        pids = _pids_behind(server.url, 32)  # queued meanwhile, answered by the replacements
+        assert not set(pids) & workers and set(pids) <= _children(server.process.pid)
 
 
 @pytest.mark.parametrize(
@@ -231,7 +315,7 @@ async def test_worker_connections_get_tcp_nodelay() -> None:
     import socket
 
     import uvicorn
-    from mastra.core.cli._listeners import tcp_listener
+    from mastra.core.cli._workers import tcp_listener
 
     listener = tcp_listener(uvicorn.Config("x:app", host="127.0.0.1", port=0).bind_socket())
     accepted: asyncio.Future[int] = asyncio.get_running_loop().create_future()

@@ -28,7 +28,6 @@ from typing import Any
 # The secret file is shared with mount_ee and the admin commands (they import it from here).
 from ..ee.secret import SECRET_PATH, SECRET_WARNING, ensure_secret
 from ._command import CommandError, configure_logging
-from ._listeners import balances_workers, tcp_listener, worker_listener
 
 __all__ = [
     "SECRET_PATH",
@@ -198,10 +197,11 @@ def _run_uvicorn(config: Any, args: argparse.Namespace) -> int:
 def _run_workers(args: argparse.Namespace, level: str, workers: int) -> int:
     """N worker processes on one port; uvicorn's supervisor restarts a worker that
     dies and, on SIGTERM or SIGINT, stops them all gracefully. On Linux every worker
-    listens on a socket of its own (see :mod:`._listeners`)."""
+    listens on a socket of its own (see :mod:`._workers`)."""
     from uvicorn.supervisors import Multiprocess
 
     from ._worker_app import CONFIG_ENV, HOST_ENV, LOG_LEVEL_ENV
+    from ._workers import PerWorkerSockets, balances_workers, tcp_listener, worker_listeners
 
     os.environ[CONFIG_ENV] = args.config or ""
     os.environ[HOST_ENV] = args.host
@@ -209,22 +209,28 @@ def _run_workers(args: argparse.Namespace, level: str, workers: int) -> int:
     config = _uvicorn_config(
         "mastra.core.cli._worker_app:app_factory", args, level, factory=True, workers=workers
     )
+    per_worker = balances_workers()
     try:
-        if balances_workers():
-            listener = worker_listener(args.host, args.port)
-            logger.info("Listening on %s:%d, one socket per worker", _display_host(args.host), args.port)
+        if per_worker:
+            listeners = worker_listeners(args.host, args.port, workers, config.backlog)
         else:
-            listener = tcp_listener(config.bind_socket())
+            listeners = [tcp_listener(config.bind_socket())]
     except (OSError, SystemExit) as exc:
         if isinstance(exc, OSError):
             logger.error("%s", exc)
         raise CommandError(f"could not listen on {args.host}:{args.port} (see the error above)") from None
+    if per_worker:
+        port = listeners[0].getsockname()[1]  # the real one, also for --port 0
+        logger.info("Listening on %s:%d, one socket per worker", _display_host(args.host), port)
+    # Both supervisors take over the signals when made: make only the one that runs.
+    supervisor = (PerWorkerSockets if per_worker else Multiprocess)(config, listeners)
     try:
-        Multiprocess(config, sockets=[listener]).run()
+        supervisor.run()
     except KeyboardInterrupt:
         pass
     finally:
-        listener.close()
+        for listener in listeners:
+            listener.close()
     return 0
 
 
