@@ -144,7 +144,8 @@ def test_tampered_cookie_values_are_rejected(vectors: dict) -> None:
     signed = sign_token(vectors["sessionToken"], vectors["secret"])
     for value in _tampered(signed):
         assert unsign_value(value, vectors["secret"]) is None, value
-    assert unsign_value(signed, vectors["secret"][:-1] + "x") is None
+    other = vectors["secret"][:-1] + ("y" if vectors["secret"].endswith("x") else "x")
+    assert unsign_value(signed, other) is None
 
 
 def test_secure_cookie_naming() -> None:

@@ -120,3 +120,21 @@ async def test_an_invalidation_during_a_read_is_not_undone_by_the_cache(sqlite_u
     node_b.store.find_key = read  # type: ignore[method-assign]
     refused = await node_b.verify(created.secret, "127.0.0.1")
     assert getattr(refused, "reason", None) == "revoked"
+
+
+async def test_rotation_reads_the_clock_once(sqlite_url: str) -> None:
+    """The successor's lifetime was ``old.expires_at - now`` added to a *second* clock
+    reading: a successor outlived its key by the time between them (a 1-in-several-hundred
+    CI failure of test_rotation_never_extends_the_expiry at millisecond precision)."""
+    from datetime import UTC, datetime
+
+    ticks = iter(range(1_000_000))
+    start = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
+
+    def clock() -> datetime:  # every reading is a millisecond later
+        return start + timedelta(milliseconds=next(ticks))
+
+    provider = SQLApiKeyProvider(sqlite_url, secret=SECRET, clock=clock)
+    old = await provider.create_key("user", "u1", name="k", scopes=["agents:read"], ttl=timedelta(days=30))
+    new = await provider.rotate(old.key.id)
+    assert new is not None and new.key.expires_at <= old.key.expires_at

@@ -3,11 +3,13 @@ refused, SIGTERM stops them all (issue #14)."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -55,11 +57,7 @@ def _children(pid: int) -> set[int]:
 
 @pytest.mark.slow
 def test_two_workers_answer_and_sigterm_stops_them_all(tmp_path: Path) -> None:
-    (tmp_path / "pidplugin.py").write_text(PID_PLUGIN)
-    env = reference_serve_env(
-        MASTRA_EE_EXTRA_PLUGINS="mastra.core.testing.reference:plugin,pidplugin:plugin",
-        PYTHONPATH=os.pathsep.join(filter(None, [str(tmp_path), os.environ.get("PYTHONPATH")])),
-    )
+    env = _pid_env(tmp_path)
     server = ServeProcess(tmp_path, env, args=("--workers", "2"))
     server.env = env
     with server:
@@ -92,6 +90,26 @@ try:
 except OSError as exc:
     print("refused", exc.errno)
 """
+
+
+def _pid_env(tmp_path: Path) -> dict[str, str]:
+    """The environment of a ``serve`` with the pid route (written to ``tmp_path``)."""
+    (tmp_path / "pidplugin.py").write_text(PID_PLUGIN)
+    return reference_serve_env(
+        MASTRA_EE_EXTRA_PLUGINS="mastra.core.testing.reference:plugin,pidplugin:plugin",
+        PYTHONPATH=os.pathsep.join(filter(None, [str(tmp_path), os.environ.get("PYTHONPATH")])),
+    )
+
+
+@contextlib.contextmanager
+def _two_workers(tmp_path: Path) -> Iterator[tuple[ServeProcess, set[int]]]:
+    """``serve --workers 2`` with the pid route, once both workers answer (their pids)."""
+    with ServeProcess(tmp_path, _pid_env(tmp_path), args=("--workers", "2")) as server:
+        deadline = time.monotonic() + 30
+        while len(workers := set(_pids_behind(server.url, 16))) < 2:
+            assert time.monotonic() < deadline, "the second worker never answered"
+            time.sleep(0.2)
+        yield server, workers
 
 
 def _gone(pid: int) -> bool:
@@ -144,16 +162,7 @@ def test_a_burst_of_connections_is_spread_over_the_workers(tmp_path: Path) -> No
     core in two rounds of three). Each worker has a listener of its own (SO_REUSEPORT),
     and the kernel spreads connections over them by address: 64 connections, each
     worker holds at least a quarter (a fair split misses that once in ~50,000 runs)."""
-    (tmp_path / "pidplugin.py").write_text(PID_PLUGIN)
-    env = reference_serve_env(
-        MASTRA_EE_EXTRA_PLUGINS="mastra.core.testing.reference:plugin,pidplugin:plugin",
-        PYTHONPATH=os.pathsep.join(filter(None, [str(tmp_path), os.environ.get("PYTHONPATH")])),
-    )
-    with ServeProcess(tmp_path, env, args=("--workers", "2")) as server:
-        deadline = time.monotonic() + 30
-        while len(set(_pids_behind(server.url, 8))) < 2:  # both workers serving
-            assert time.monotonic() < deadline, "the second worker never answered"
-            time.sleep(0.2)
+    with _two_workers(tmp_path) as (server, _workers):
         for _ in range(3):
             pids = _pids_behind(server.url, 64)
             counts = sorted(pids.count(pid) for pid in set(pids))
@@ -176,16 +185,7 @@ def test_a_burst_of_connections_is_spread_over_the_workers(tmp_path: Path) -> No
 def test_sighup_replaces_each_worker_on_its_own_socket(tmp_path: Path) -> None:
     """uvicorn's rolling restart, slot by slot: afterwards two new workers still share the
     connections (no socket is left without a worker to accept on it)."""
-    (tmp_path / "pidplugin.py").write_text(PID_PLUGIN)
-    env = reference_serve_env(
-        MASTRA_EE_EXTRA_PLUGINS="mastra.core.testing.reference:plugin,pidplugin:plugin",
-        PYTHONPATH=os.pathsep.join(filter(None, [str(tmp_path), os.environ.get("PYTHONPATH")])),
-    )
-    with ServeProcess(tmp_path, env, args=("--workers", "2")) as server:
-        deadline = time.monotonic() + 30
-        while len(before := set(_pids_behind(server.url, 16))) < 2:
-            assert time.monotonic() < deadline, "the second worker never answered"
-            time.sleep(0.2)
+    with _two_workers(tmp_path) as (server, before):
         server.process.send_signal(signal.SIGHUP)
         deadline = time.monotonic() + 60
         while True:
@@ -229,17 +229,8 @@ def test_the_port_stays_held_while_no_worker_runs(tmp_path: Path) -> None:
     connections made meanwhile wait for the replacement instead of failing."""
     import socket
 
-    (tmp_path / "pidplugin.py").write_text(PID_PLUGIN)
-    env = reference_serve_env(
-        MASTRA_EE_EXTRA_PLUGINS="mastra.core.testing.reference:plugin,pidplugin:plugin",
-        PYTHONPATH=os.pathsep.join(filter(None, [str(tmp_path), os.environ.get("PYTHONPATH")])),
-    )
-    with ServeProcess(tmp_path, env, args=("--workers", "2")) as server:
+    with _two_workers(tmp_path) as (server, workers):
         port = int(server.url.rsplit(":", 1)[1])
-        deadline = time.monotonic() + 30
-        while len(workers := set(_pids_behind(server.url, 8))) < 2:
-            assert time.monotonic() < deadline, "the second worker never answered"
-            time.sleep(0.2)
         for pid in workers:
             os.kill(pid, signal.SIGKILL)
         for pid in workers:

@@ -83,6 +83,10 @@ class AuthCache:
     def get(self, key: str) -> Caller | None:
         return self._entries.get(key) if self.enabled else None
 
+    def entry(self, key: str) -> Caller | None:
+        """:meth:`get` for a caller that has just checked :attr:`enabled`."""
+        return self._entries.get(key)
+
     def shareable(self, caller: Caller) -> Caller | None:
         """The copy of a successful caller other requests may reuse (``None`` if none).
 

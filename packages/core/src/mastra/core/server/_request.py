@@ -9,10 +9,12 @@ list for each name and, for an absent one, raises and catches ``KeyError`` insid
 
 from __future__ import annotations
 
+from operator import attrgetter
 from typing import Any
 
 from starlette.datastructures import Headers
-from starlette.requests import Request
+from starlette.requests import Request, empty_receive, empty_send
+from starlette.types import Receive, Scope, Send
 
 __all__ = ["IndexedHeaders", "IndexedRequest"]
 
@@ -42,12 +44,12 @@ class IndexedHeaders(Headers):
 
 
 class IndexedRequest(Request):
-    """A :class:`Request` with :class:`IndexedHeaders`."""
+    """A :class:`Request` with :class:`IndexedHeaders`, built with the request: the
+    middleware asks for them at once, and ``headers`` is then a C-level attribute read
+    (``attrgetter``), not a Python call, for each of its half-dozen lookups."""
 
-    @property
-    def headers(self) -> Headers:
-        try:
-            return self._headers
-        except AttributeError:
-            self._headers: Headers = IndexedHeaders(scope=self.scope)
-            return self._headers
+    def __init__(self, scope: Scope, receive: Receive = empty_receive, send: Send = empty_send) -> None:
+        super().__init__(scope, receive, send)
+        self._headers = IndexedHeaders(scope=scope)
+
+    headers = property(attrgetter("_headers"))

@@ -148,15 +148,17 @@ class SQLApiKeyProvider:
         ttl: timedelta | None,
         ip_allowlist: Sequence[str],
         created_by: str | None,
+        now: datetime | None = None,
     ) -> tuple[CreatedApiKey, str]:
-        """A checked new key, not yet stored, and its secret's digest."""
+        """A checked new key, not yet stored, and its secret's digest; ``now``: the clock
+        reading its lifetime was computed from (a second reading would lengthen it)."""
         checked = [validate_permission(scope) for scope in scopes]
         if not checked:
             raise ValueError("An API key needs at least one scope")
         name = name.strip()
         if not name or len(name) > 200:
             raise ValueError("An API key's name must be 1-200 characters")
-        now = self.clock()
+        now = self.clock() if now is None else now
         text, parts = generate_key(self.environment)
         key = ApiKey(
             id=parts.key_id,
@@ -232,6 +234,7 @@ class SQLApiKeyProvider:
             ttl=min(old.expires_at - old.created_at, self.max_ttl, old.expires_at - now),
             ip_allowlist=old.ip_allowlist,
             created_by=old.created_by,
+            now=now,
         )
         values: dict[str, Any] = {}
         if grace == timedelta(0):
