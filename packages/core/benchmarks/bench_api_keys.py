@@ -47,7 +47,7 @@ from typing import Any
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_http import PASSWORD, build_server_app, httpx_load, wrk
+from bench_http import PASSWORD, Target, build_server_app, cpu_ratio, interleaved_rounds, uvicorn_protocol
 
 RATIO_TARGET = 0.80
 VERIFY_TARGET_US = 20.0
@@ -68,11 +68,13 @@ def build_app(workdir: str, cache_ttl: float) -> Any:
     return app
 
 
-def serve(port: int, workdir: str, cache_ttl: float) -> None:
+def serve(port: int, workdir: str, cache_ttl: float, http: str = "serve") -> None:
     import uvicorn
 
     app = build_app(workdir, cache_ttl)
-    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+    uvicorn.run(
+        app, host="127.0.0.1", port=port, log_level="warning", access_log=False, http=uvicorn_protocol(http)
+    )
 
 
 def _wait(base: str) -> None:
@@ -92,7 +94,7 @@ def measure_http(args: argparse.Namespace, cache_ttl: float) -> dict[str, object
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     command = [sys.executable, __file__, "--serve", "--port", str(port), "--dir", workdir]
-    server = subprocess.Popen([*command, "--cache-ttl", str(cache_ttl)])
+    server = subprocess.Popen([*command, "--cache-ttl", str(cache_ttl), "--http", args.http])
     try:
         _wait(base)
         origin = {"origin": base}
@@ -109,26 +111,21 @@ def measure_http(args: argparse.Namespace, cache_ttl: float) -> dict[str, object
         with httpx.Client(base_url=base, headers=bearer) as c:
             assert c.get("/api/bench/protected").status_code == 200
             assert c.get("/api/audit").status_code == 403  # out of the key's scope
-        load = wrk if shutil.which("wrk") else httpx_load
-        targets: dict[str, tuple[str, str | None, dict[str, str]]] = {
+        targets: dict[str, Target] = {
             "bare": ("/bare", None, {}),
             "bare-same-depth": ("/bare-same-depth", None, {}),
             "api-key": ("/api/bench/protected", None, bearer),
             "session-cookie": ("/api/bench/protected", cookie, {}),
         }
-        results: dict[str, list[float]] = {name: [] for name in targets}
-        for path, jar, headers in targets.values():  # warm-up
-            load(base + path, jar, 1, args.connections, headers)
-        for _ in range(args.rounds):
-            for name, (path, jar, headers) in targets.items():
-                results[name].append(load(base + path, jar, args.duration, args.connections, headers))
+        results, cpu_us = interleaved_rounds(base, targets, args, server.pid)
         with httpx.Client(base_url=base, headers={**origin, "cookie": cookie}) as c:
             assert c.delete(f"/api/auth/api-keys/{key_id}").status_code == 200
         with httpx.Client(base_url=base, headers=bearer) as c:
             revoked = c.get("/api/bench/protected").status_code
         median = {name: statistics.median(values) for name, values in results.items()}
         return {
-            "loadgen": load.__name__,
+            "loadgen": "wrk" if shutil.which("wrk") else "httpx",
+            "http": args.http,
             "connections": args.connections,
             "duration_s": args.duration,
             "rounds": args.rounds,
@@ -138,6 +135,9 @@ def measure_http(args: argparse.Namespace, cache_ttl: float) -> dict[str, object
             "api_key_vs_bare_same_depth": round(median["api-key"] / median["bare-same-depth"], 3),
             "api_key_vs_bare": round(median["api-key"] / median["bare"], 3),
             "api_key_vs_session": round(median["api-key"] / median["session-cookie"], 3),
+            "server_cpu_us_per_request": {k: round(statistics.median(v), 1) for k, v in cpu_us.items() if v},
+            "api_key_vs_bare_same_depth_cpu": cpu_ratio(cpu_us, "bare-same-depth", "api-key"),
+            "session_vs_bare_same_depth_cpu": cpu_ratio(cpu_us, "bare-same-depth", "session-cookie"),
             "revoked_request_status": revoked,
         }
     finally:
@@ -185,6 +185,12 @@ def main() -> int:
     parser.add_argument("--duration", type=int, default=5)
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument(
+        "--http",
+        choices=["serve", "h11", "httptools"],
+        default="serve",
+        help="uvicorn's HTTP/1.1 protocol: serve's (bounded httptools), h11, or uvicorn's httptools",
+    )
     parser.add_argument("--verify-batches", type=int, default=7)
     parser.add_argument("--verify-calls", type=int, default=20_000)
     parser.add_argument(
@@ -195,7 +201,7 @@ def main() -> int:
     )
     args = parser.parse_args()
     if args.serve:
-        serve(args.port, args.dir, args.cache_ttl[0])
+        serve(args.port, args.dir, args.cache_ttl[0], args.http)
         return 0
     verify = asyncio.run(measure_verify(args.verify_batches, args.verify_calls))
     print(json.dumps(verify, indent=2))

@@ -150,11 +150,13 @@ def build_server_app(workdir: str, cache_ttl: float) -> Any:
     return app
 
 
-def serve(port: int, workdir: str, cache_ttl: float) -> None:
+def serve(port: int, workdir: str, cache_ttl: float, http: str = "serve") -> None:
     import uvicorn
 
     app = build_server_app(workdir, cache_ttl)
-    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+    uvicorn.run(
+        app, host="127.0.0.1", port=port, log_level="warning", access_log=False, http=uvicorn_protocol(http)
+    )
 
 
 # -- the client ------------------------------------------------------------------------
@@ -168,6 +170,15 @@ def cpu_seconds(pid: int) -> float | None:
     except OSError:
         return None
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def uvicorn_protocol(name: str) -> Any:
+    """``--http``: ``serve`` is what ``mastra-ee serve`` runs."""
+    if name == "serve":
+        from mastra.core.server import BoundedHttpToolsProtocol
+
+        return BoundedHttpToolsProtocol
+    return name
 
 
 def wrk(
@@ -208,6 +219,37 @@ def httpx_load(
     return asyncio.run(run())
 
 
+Target = tuple[str, str | None, dict[str, str]]  # path, cookie, extra headers
+
+
+def interleaved_rounds(
+    base: str, targets: dict[str, Target], args: argparse.Namespace, server_pid: int
+) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
+    """req/s of every target, round after round (same neighbours for each), and the
+    server's CPU µs per request in each round (empty on systems without ``/proc``)."""
+    load = wrk if shutil.which("wrk") else httpx_load
+    rates: dict[str, list[float]] = {name: [] for name in targets}
+    cpu_us: dict[str, list[float]] = {name: [] for name in targets}
+    for path, cookie, headers in targets.values():  # warm-up
+        load(base + path, cookie, 1, args.connections, headers)
+    for _ in range(args.rounds):
+        for name, (path, cookie, headers) in targets.items():
+            before = cpu_seconds(server_pid)
+            rate = load(base + path, cookie, args.duration, args.connections, headers)
+            after = cpu_seconds(server_pid)
+            rates[name].append(rate)
+            if before is not None and after is not None and rate > 0:
+                cpu_us[name].append((after - before) / (rate * args.duration) * 1e6)
+    return rates, cpu_us
+
+
+def cpu_ratio(cpu_us: dict[str, list[float]], bare: str, other: str) -> float | None:
+    """Per round (same neighbours), then the median: ``bare`` CPU / ``other`` CPU."""
+    if not cpu_us[bare] or not cpu_us[other]:
+        return None
+    return round(statistics.median(b / o for b, o in zip(cpu_us[bare], cpu_us[other], strict=True)), 3)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
@@ -217,6 +259,12 @@ def main() -> int:
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument(
+        "--http",
+        choices=["serve", "h11", "httptools"],
+        default="serve",
+        help="uvicorn's HTTP/1.1 protocol: serve's (bounded httptools), h11, or uvicorn's httptools",
+    )
+    parser.add_argument(
         "--cache-ttl",
         type=float,
         action="append",
@@ -224,7 +272,7 @@ def main() -> int:
     )
     args = parser.parse_args()
     if args.serve:
-        serve(args.port, args.dir, args.cache_ttl[0])
+        serve(args.port, args.dir, args.cache_ttl[0], args.http)
         return 0
     failures = 0
     for ttl in args.cache_ttl or [1.0, 0.0]:
@@ -251,6 +299,8 @@ def measure(args: argparse.Namespace, cache_ttl: float) -> int:
             workdir,
             "--cache-ttl",
             str(cache_ttl),
+            "--http",
+            args.http,
         ]
     )
     try:
@@ -275,29 +325,21 @@ def measure(args: argparse.Namespace, cache_ttl: float) -> int:
             r = c.post("/fu/auth/login", data={"username": "fu@example.com", "password": PASSWORD})
             if r.status_code in (200, 204):
                 peer_cookie = f"fastapiusersauth={c.cookies['fastapiusersauth']}"
-        load = wrk if shutil.which("wrk") else httpx_load
-        targets = {"bare": ("/bare", None), "mastra-ee": ("/api/bench/protected", ours)}
+        targets: dict[str, Target] = {
+            "bare": ("/bare", None, {}),
+            "mastra-ee": ("/api/bench/protected", ours, {}),
+        }
         if peer_cookie:
-            targets["fastapi-users"] = ("/fu/protected", peer_cookie)
-        results: dict[str, list[float]] = {name: [] for name in targets}
-        cpu_us: dict[str, list[float]] = {name: [] for name in targets}  # server CPU per request
-        for path, cookie in targets.values():  # warm-up
-            load(base + path, cookie, 1, args.connections)
-        for _ in range(args.rounds):
-            for name, (path, cookie) in targets.items():
-                before = cpu_seconds(server.pid)
-                rate = load(base + path, cookie, args.duration, args.connections)
-                after = cpu_seconds(server.pid)
-                results[name].append(rate)
-                if before is not None and after is not None and rate > 0:
-                    cpu_us[name].append((after - before) / (rate * args.duration) * 1e6)
+            targets["fastapi-users"] = ("/fu/protected", peer_cookie, {})
+        results, cpu_us = interleaved_rounds(base, targets, args, server.pid)
         # Revocation is still honoured after the run, at once (same process as the logout).
         with httpx.Client(base_url=base, headers={**origin, "cookie": ours}) as c:
             assert c.post("/api/auth/logout").status_code == 200
             revoked = c.get("/api/bench/protected").status_code
         best = {name: statistics.median(values) for name, values in results.items()}
         report = {
-            "loadgen": load.__name__,
+            "loadgen": "wrk" if shutil.which("wrk") else "httpx",
+            "http": args.http,
             "connections": args.connections,
             "duration_s": args.duration,
             "rounds": args.rounds,
@@ -311,10 +353,7 @@ def measure(args: argparse.Namespace, cache_ttl: float) -> int:
         }
         if "fastapi-users" in best:
             report["fastapi_users_vs_bare"] = round(best["fastapi-users"] / best["bare"], 3)
-        if cpu_us["bare"] and cpu_us["mastra-ee"]:
-            # Per round (same neighbours), then the median: bare CPU / mastra-ee CPU.
-            ratios = [b / m for b, m in zip(cpu_us["bare"], cpu_us["mastra-ee"], strict=True)]
-            report["mastra_vs_bare_cpu"] = round(statistics.median(ratios), 3)
+        report["mastra_vs_bare_cpu"] = cpu_ratio(cpu_us, "bare", "mastra-ee")
         print(json.dumps(report, indent=2))
         return 0 if revoked == 401 else 1
     finally:

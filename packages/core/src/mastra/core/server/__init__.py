@@ -11,6 +11,8 @@
   settings.
 * Helpers: :func:`public_origin`, :func:`validate_redirect`, :func:`client_ip`,
   :func:`request_actor`.
+* :class:`BoundedHttpToolsProtocol` — the uvicorn protocol ``mastra-ee serve`` runs:
+  httptools with h11's 16 KiB bound on the request head (imported on request).
 
 The middleware, :func:`require_permission` and the studio authenticate and authorize
 through one :class:`AuthPipeline`; for authenticated requests the middleware sets
@@ -32,11 +34,13 @@ from ._spec import ApiRoute, RouteTable
 
 if TYPE_CHECKING:
     from ._fastapi import CurrentUser, OptionalUser
+    from ._httptools import BoundedHttpToolsProtocol
 
 __all__ = [
     "ApiRoute",
     "AuthMiddleware",
     "AuthPipeline",
+    "BoundedHttpToolsProtocol",
     "Caller",
     "CurrentUser",
     "EEContext",
@@ -67,4 +71,8 @@ def __getattr__(name: str) -> Any:
         from . import _fastapi
 
         return getattr(_fastapi, name)
+    if name == "BoundedHttpToolsProtocol":  # imports uvicorn and httptools
+        from ._httptools import BoundedHttpToolsProtocol
+
+        return BoundedHttpToolsProtocol
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

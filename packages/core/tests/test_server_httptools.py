@@ -1,0 +1,147 @@
+"""``BoundedHttpToolsProtocol``: uvicorn's httptools parser with h11's 16 KiB bound on
+the request head, against a real uvicorn server on loopback (raw sockets: the attacks
+are malformed on purpose), and ``mastra-ee serve`` running it."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+from mastra.core.server import BoundedHttpToolsProtocol
+from mastra.core.server._httptools import MAX_REQUEST_HEAD
+from mastra.core.testing.reference import ServeProcess, reference_serve_env
+from mastra.core.testing.servers import free_port
+
+
+async def _echo(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    """Answers the body length and the number of request headers."""
+    if scope["type"] != "http":
+        return
+    size = 0
+    while True:
+        message = await receive()
+        size += len(message.get("body", b""))
+        if not message.get("more_body", False):
+            break
+    body = f"{size} {len(scope['headers'])}".encode()
+    await send(
+        {"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"%d" % len(body))]}
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+@pytest.fixture(params=["bounded", "h11"])
+def server(request: pytest.FixtureRequest) -> Iterator[tuple[int, str]]:
+    """A uvicorn server in a thread: our protocol, and h11 for comparison."""
+    port = free_port()
+    http: Any = BoundedHttpToolsProtocol if request.param == "bounded" else "h11"
+    config = uvicorn.Config(_echo, host="127.0.0.1", port=port, http=http, log_level="error", lifespan="off")
+    instance = uvicorn.Server(config)
+    thread = threading.Thread(target=asyncio.run, args=(instance.serve(),), daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not instance.started:
+        assert time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.01)
+    yield port, request.param
+    instance.should_exit = True
+    thread.join(10)
+
+
+_GET_HEAD = b"GET / HTTP/1.1\r\nHost: x\r\n"
+_HEADER_LINE = b"X-Fill: " + b"a" * 1000 + b"\r\n"
+
+
+def _flood(port: int, head: bytes, piece: bytes, total: int) -> tuple[int, bytes]:
+    """Send ``head`` then ``piece`` until ``total`` bytes or the server hangs up: the
+    bytes it took and its answer."""
+    sent = 0
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        try:
+            sock.sendall(head)
+            while sent < total:
+                sock.sendall(piece)
+                sent += len(piece)
+        except OSError:  # reset or broken pipe: the server closed the connection
+            pass
+        sock.settimeout(5)
+        answer = b""
+        try:
+            while chunk := sock.recv(4096):
+                answer += chunk
+        except OSError:
+            pass
+    return sent, answer
+
+
+def _refused(answer: bytes, parser: str) -> bool:
+    status = b"431" if parser == "bounded" else b"400"  # h11's refusal is a plain 400
+    return answer.startswith(b"HTTP/1.1 " + status)
+
+
+def test_an_endless_header_block_is_refused_early(server: tuple[int, str]) -> None:
+    port, parser = server
+    sent, answer = _flood(port, _GET_HEAD, _HEADER_LINE, 50_000_000)
+    assert _refused(answer, parser), answer[:80]
+    assert sent < 10_000_000  # the server hung up long before (uvicorn's httptools took all 50 MB)
+
+
+def test_one_endless_header_value_is_refused_early(server: tuple[int, str]) -> None:
+    port, parser = server
+    sent, answer = _flood(port, b"GET / HTTP/1.1\r\nHost: x\r\nX-Fill: ", b"a" * 4096, 50_000_000)
+    assert _refused(answer, parser), answer[:80]
+    assert sent < 10_000_000
+
+
+def test_an_endless_request_line_is_refused_early(server: tuple[int, str]) -> None:
+    port, parser = server
+    sent, answer = _flood(port, b"GET /", b"a" * 4096, 50_000_000)
+    assert _refused(answer, parser), answer[:80]
+    assert sent < 10_000_000
+
+
+def test_a_head_under_the_bound_and_a_large_body_are_served(server: tuple[int, str]) -> None:
+    port, _ = server
+    fill = [(f"x-fill-{i}", "b" * 1000) for i in range((MAX_REQUEST_HEAD - 2048) // 1012)]
+    body = b"c" * 1_000_000  # sent with its head in the first chunks: never counted as head
+    r = httpx.post(f"http://127.0.0.1:{port}/", headers=fill, content=body, timeout=30)
+    assert r.status_code == 200
+    size, count = r.text.split()
+    assert int(size) == len(body) and int(count) >= len(fill)
+
+
+def test_pipelined_requests_after_a_large_body_are_all_answered(server: tuple[int, str]) -> None:
+    """A request's body and the next request's head in one chunk: the head is not
+    charged with the body's bytes."""
+    port, _ = server
+    body = b"d" * 200_000
+    post = b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % len(body) + body
+    gets = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n" * 20
+    last = b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(post + gets + post + last)
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    assert answer.count(b"HTTP/1.1 200") == 23, answer[:200]
+    assert answer.count(b"\r\n\r\n%d 2" % len(body)) == 2  # host, content-length
+
+
+@pytest.mark.slow
+def test_serve_refuses_an_endless_header_block(tmp_path: Path) -> None:
+    """``mastra-ee serve`` runs the bounded protocol (it ran uvicorn's default, which
+    took every byte of the flood and never answered)."""
+    env = reference_serve_env(MASTRA_AUTH_SECRET="serve-httptools-secret-0123456789abcdef")
+    with ServeProcess(tmp_path, env) as served:
+        sent, answer = _flood(served.port, _GET_HEAD, _HEADER_LINE, 50_000_000)
+        assert answer.startswith(b"HTTP/1.1 431"), answer[:80]
+        assert sent < 10_000_000
+        assert httpx.get(served.url + "/api/auth/capabilities", timeout=30).status_code == 200
