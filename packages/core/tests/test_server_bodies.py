@@ -168,3 +168,40 @@ async def test_unknown_auth_paths_are_404_for_everyone(app: Any) -> None:
                     path,
                     r.text,
                 )
+
+
+@pytest.mark.parametrize("http_version", ["2", "3"])
+async def test_a_body_without_length_headers_is_capped_beyond_http1(app: Any, http_version: str) -> None:
+    """An HTTP/1 request with neither Content-Length nor Transfer-Encoding has no body,
+    so its cap is skipped; HTTP/2 and 3 send bodies without either: still capped."""
+    pulled = 0
+
+    async def receive() -> dict[str, Any]:
+        nonlocal pulled
+        pulled += CHUNK
+        return {"type": "http.request", "body": b"x" * CHUNK, "more_body": pulled < 64 * 1024 * 1024}
+
+    sent: list[dict[str, Any]] = []
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": http_version,
+        "method": "POST",
+        "scheme": "http",
+        "path": "/api/plugin/hook",
+        "raw_path": b"/api/plugin/hook",
+        "root_path": "",
+        "query_string": b"",
+        "headers": [(b"host", b"localhost")],
+        "client": ("127.0.0.1", 5000),
+        "server": ("localhost", 80),
+        "state": {},
+    }
+    async with client_for(app):  # lifespan-less: the app builds its context on first use
+        await app(scope, receive, send)
+    assert sent[0]["status"] == 413
+    assert pulled <= (1 << 20) + 2 * CHUNK

@@ -207,3 +207,35 @@ async def test_an_unreachable_identity_provider_is_503_not_401(sqlite_url: str) 
             assert r.json()["error"] == "Auth provider unavailable"
         # without a credential it is still the plain 401
         assert (await client.get("/api/audit")).status_code == 401
+
+
+def _request_with(cookie: str, authorization: str = "") -> Request:
+    headers = [(b"cookie", cookie.encode())]
+    if authorization:
+        headers.append((b"authorization", authorization.encode()))
+    return Request({"type": "http", "method": "GET", "path": "/", "headers": headers, "query_string": b""})
+
+
+def test_auth_cache_keys_are_distinct_and_bounded() -> None:
+    """Usual credentials are their own cache key (no hash per request); a long cookie
+    header (junk cookies beside a valid session) is hashed, so no key passes 1 KiB, and
+    no two different credentials ever share a key."""
+    from mastra.core.server._authcache import AuthCache
+
+    session = "mastra_session=" + "s" * 300
+    short = AuthCache.key(_request_with(session), None)
+    assert "s" * 300 in short
+    junk = [AuthCache.key(_request_with(f"{session}; junk={i}{'j' * 10_000}"), None) for i in range(3)]
+    assert all(len(key) == 64 and "\x00" not in key for key in junk)
+    assert len(set(junk)) == 3
+    keys = {
+        short,
+        *junk,
+        AuthCache.key(_request_with(session), "tok"),
+        AuthCache.key(_request_with(session), None, "10.0.0.1"),
+        AuthCache.key(_request_with(session), None, "10.0.0.2"),
+        AuthCache.key(_request_with(""), session),  # the same text as a token, not a cookie
+        AuthCache.key(_request_with("x" * 2000), None),
+    }
+    assert len(keys) == 9
+    assert max(len(key) for key in keys) <= 1024

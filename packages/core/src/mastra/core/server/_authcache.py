@@ -41,6 +41,8 @@ if TYPE_CHECKING:
 
 __all__ = ["AuthCache"]
 
+_RAW_KEY_MAX = 1024
+
 
 class AuthCache:
     def __init__(self, ttl: float = 0.0, max_entries: int = 10_000) -> None:
@@ -73,7 +75,12 @@ class AuthCache:
     def key(request: Request, token: str | None, ip: str | None = None) -> str:
         """The entry of these credentials; ``ip`` for credentials whose answer depends on
         where the request comes from (API keys with an IP allow-list)."""
-        return sha256_hex(f"{token or ''}\x00{request.headers.get('cookie', '')}\x00{ip or ''}")
+        raw = f"{token or ''}\x00{request.headers.get('cookie', '')}\x00{ip or ''}"
+        # Usual credentials are their own key: hashing them cost more than the rest of a
+        # cache hit. Longer ones are hashed, so junk cookies sent beside a valid session
+        # cannot make an entry's key larger than this (a digest never holds a NUL, so it
+        # never equals a raw key).
+        return raw if len(raw) <= _RAW_KEY_MAX else sha256_hex(raw)
 
     @property
     def generation(self) -> int:

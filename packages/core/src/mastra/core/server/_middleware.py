@@ -30,6 +30,7 @@ from ._spec import UNSAFE_METHODS, ApiRoute
 if TYPE_CHECKING:
     from ._authn import Caller
     from ._context import EEContext
+    from ._metrics import Metrics
 
 __all__ = ["AuthMiddleware"]
 
@@ -66,6 +67,8 @@ def _too_large() -> Any:
 
 
 _OWN_SUBPATHS = tuple(ns + "/" for ns in _OWN_NAMESPACES)
+# HTTP/2 and 3 frame a body without Content-Length: only HTTP/1 says "no body" by omission.
+_HTTP1 = frozenset({"1.0", "1.1"})
 
 
 def _in_namespace(rel: str) -> bool:
@@ -85,6 +88,10 @@ class AuthMiddleware:
         self._ctx = ctx
         self._cors = cors  # ``False``: the host app's own CORS middleware answers everything
         self._patterns: tuple[Any, Any] | None = None
+        self._prefix: str | None = None
+        # The app whose metrics were looked up, and what was found (read once per app).
+        self._metrics_app: Any = None
+        self._metrics: Metrics | None = None
 
     def _context(self, scope: Scope) -> EEContext:
         if self._ctx is None:
@@ -97,11 +104,20 @@ class AuthMiddleware:
             self._patterns = (compile_patterns(auth.public), compile_patterns(auth.protected))
         return self._patterns
 
+    def _api_prefix(self, ctx: EEContext) -> str:
+        # Read once, like the patterns: the settings of a running app do not change.
+        if self._prefix is None:
+            self._prefix = ctx.prefix
+        return self._prefix
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        metrics = find_metrics(scope["app"]) if "app" in scope else None
+        app = scope.get("app")
+        if app is not self._metrics_app:
+            self._metrics_app, self._metrics = app, find_metrics(app) if app is not None else None
+        metrics = self._metrics
         if metrics is None:
             await self._handle(scope, receive, send)
         else:
@@ -116,7 +132,7 @@ class AuthMiddleware:
         is_preflight = bool(origin) and request.method == "OPTIONS" and preflight is not None
         if origin and self._cors:
             method = preflight.upper() if is_preflight and preflight else request.method
-            if cors_applies(scope["path"], method, ctx.prefix):
+            if cors_applies(scope["path"], method, self._api_prefix(ctx)):
                 trusted = is_trusted(origin, ctx)
                 if is_preflight:
                     await answer_preflight(trusted, origin, allow_headers(ctx), scope, receive, send)
@@ -163,7 +179,7 @@ class AuthMiddleware:
     ) -> tuple[Scope, Receive, ApiRoute | None]:
         path: str = scope["path"]
         method: str = scope["method"]
-        prefix = ctx.prefix
+        prefix = self._api_prefix(ctx)
         public_patterns, protected_patterns = self._compiled(ctx)
         rel = relative_to_prefix(path, prefix)
 
@@ -311,8 +327,15 @@ def _unmatched(ctx: EEContext, rel: str) -> Any:
 
 
 def _cap_body(request: Request, receive: Receive, limit: int) -> Receive:
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
+    headers = request.headers
+    declared = headers.get("content-length")
+    if (
+        declared is None
+        and "transfer-encoding" not in headers
+        and request.scope.get("http_version") in _HTTP1
+    ):
+        return receive  # an HTTP/1 request with neither has no body (RFC 9112 6.3)
+    if declared is not None and declared.isdigit() and int(declared) > limit:
         raise _Reject(_too_large())  # refused before a byte is read
     return _capped(receive, limit)
 
