@@ -44,6 +44,53 @@ async def test_dns_rebinding_cannot_create_the_first_owner(sqlite_url: str) -> N
     assert await app.state.mastra_ee.auth.user.count_users() == 0
 
 
+async def _raw_get(app: Any, headers: list[tuple[bytes, bytes]]) -> tuple[int, bytes]:
+    """One GET through the ASGI app with exactly ``headers`` (httpx would merge two Hosts)."""
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    path = "/api/auth/capabilities"
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "root_path": "",
+        "query_string": b"",
+        "headers": headers,
+        "client": ("127.0.0.1", 5000),
+        "server": ("127.0.0.1", 4111),
+        "state": {},
+    }
+    await app(scope, receive, send)
+    return sent[0]["status"], b"".join(m.get("body", b"") for m in sent[1:])
+
+
+async def test_two_host_headers_are_refused(sqlite_url: str) -> None:
+    """RFC 9112 3.2: more than one Host is a 400 (a proxy in front may route by the other
+    one). h11 refused it in the parser; httptools, which ``serve`` runs, does not."""
+    app = reference_app(reference_settings(sqlite_url))
+    async with client(app):
+        assert (await _raw_get(app, [(b"host", b"localhost")]))[0] == 200
+        for hosts in (
+            [b"localhost", b"attacker.example"],
+            [b"attacker.example", b"localhost"],
+            [b"localhost"] * 2,
+        ):
+            status, body = await _raw_get(app, [(b"host", h) for h in hosts])
+            assert (status, body) == (400, b'{"error":"Bad Request","message":"Invalid Host header"}'), hosts
+        assert (await _raw_get(app, [(b"host", b"localhost")]))[0] == 200  # no verdict was remembered
+        assert (await _raw_get(app, []))[0] == 400  # none at all
+
+
 async def test_probes_answer_any_host_and_nothing_else_does(sqlite_url: str) -> None:
     """Kubernetes probes a pod by its IP: liveness and readiness answer whatever the Host,
     every other path (the rest of /system included) is still refused."""

@@ -9,6 +9,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -38,12 +39,13 @@ async def _echo(scope: dict[str, Any], receive: Any, send: Any) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
-@pytest.fixture(params=["bounded", "h11"])
-def server(request: pytest.FixtureRequest) -> Iterator[tuple[int, str]]:
-    """A uvicorn server in a thread: our protocol, and h11 for comparison."""
+@contextmanager
+def _running(http: Any) -> Iterator[int]:
+    """A uvicorn server with protocol ``http`` in a thread; yields its port."""
     port = free_port()
-    http: Any = BoundedHttpToolsProtocol if request.param == "bounded" else "h11"
-    config = uvicorn.Config(_echo, host="127.0.0.1", port=port, http=http, log_level="error", lifespan="off")
+    config = uvicorn.Config(
+        _echo, host="127.0.0.1", port=port, http=http, log_level="critical", lifespan="off"
+    )
     instance = uvicorn.Server(config)
     thread = threading.Thread(target=asyncio.run, args=(instance.serve(),), daemon=True)
     thread.start()
@@ -51,9 +53,18 @@ def server(request: pytest.FixtureRequest) -> Iterator[tuple[int, str]]:
     while not instance.started:
         assert time.monotonic() < deadline, "uvicorn did not start"
         time.sleep(0.01)
-    yield port, request.param
-    instance.should_exit = True
-    thread.join(10)
+    try:
+        yield port
+    finally:
+        instance.should_exit = True
+        thread.join(10)
+
+
+@pytest.fixture(params=["bounded", "h11"])
+def server(request: pytest.FixtureRequest) -> Iterator[tuple[int, str]]:
+    """Our protocol, and h11 for comparison."""
+    with _running(BoundedHttpToolsProtocol if request.param == "bounded" else "h11") as port:
+        yield port, request.param
 
 
 _GET_HEAD = b"GET / HTTP/1.1\r\nHost: x\r\n"
@@ -145,3 +156,38 @@ def test_serve_refuses_an_endless_header_block(tmp_path: Path) -> None:
         assert answer.startswith(b"HTTP/1.1 431"), answer[:80]
         assert sent < 10_000_000
         assert httpx.get(served.url + "/api/auth/capabilities", timeout=30).status_code == 200
+
+
+# Request-smuggling and framing vectors the parser must refuse outright (400, nothing
+# reaches the app). h11 also refuses most; it accepted the first two (it lets
+# Transfer-Encoding win over Content-Length) and bare LF line endings.
+_MALFORMED = {
+    "content-length and transfer-encoding": b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n"
+    b"Transfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: x\r\n\r\n",
+    "folded transfer-encoding": b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding:\r\n chunked\r\n\r\n"
+    b"3\r\nabc\r\n0\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: x\r\n\r\n",
+    "bare LF": b"GET /smuggled HTTP/1.1\nHost: x\n\n",
+    "two different content-lengths": b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n"
+    b"Content-Length: 40\r\n\r\nabc",
+    "space before the colon": b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding : chunked\r\n"
+    b"Content-Length: 3\r\n\r\nabc",
+    "unknown transfer-coding": b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: xchunked\r\n\r\n"
+    b"3\r\nabc\r\n0\r\n\r\n",
+    "NUL in a header": b"GET /smuggled HTTP/1.1\r\nHost: x\r\nX-A: a\x00b\r\n\r\n",
+    "bad chunk": b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabcX\r\n0\r\n\r\n",
+}
+
+
+@pytest.mark.parametrize("raw", list(_MALFORMED.values()), ids=list(_MALFORMED))
+def test_malformed_framing_is_refused_before_the_app(raw: bytes) -> None:
+    with (
+        _running(BoundedHttpToolsProtocol) as port,
+        socket.create_connection(("127.0.0.1", port), timeout=10) as sock,
+    ):
+        sock.sendall(raw)
+        sock.shutdown(socket.SHUT_WR)
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    assert answer.startswith(b"HTTP/1.1 400 "), answer[:80]
+    assert answer.count(b"HTTP/1.1") == 1  # one refusal, no request answered

@@ -153,8 +153,11 @@ class HostGuard:
             await self.app(scope, receive, send)
             return
         headers = Headers(scope=scope)
-        key = (headers.get("host", ""), headers.get("x-forwarded-host") if self.trusted_proxies else None)
-        allowed = self._verdicts.get(key)
+        hosts = headers.getlist("host")
+        key = (hosts[0] if hosts else "", headers.get("x-forwarded-host") if self.trusted_proxies else None)
+        # Two Host headers are refused (RFC 9112 3.2): a proxy in front may route by the
+        # other one. h11 refused them; httptools, which serve runs, passes both.
+        allowed = self._verdicts.get(key) if len(hosts) < 2 else False
         if allowed is None:
             allowed = self.hosts.allows_request(headers, self.trusted_proxies)
             if len(self._verdicts) >= self._VERDICTS_MAX:
