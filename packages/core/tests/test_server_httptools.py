@@ -119,6 +119,68 @@ def test_an_endless_request_line_is_refused_early(server: tuple[int, str]) -> No
     assert sent < 10_000_000
 
 
+def _response(sock: socket.socket) -> bytes:
+    """One whole response from a kept-alive connection (head, then Content-Length bytes)."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        data += sock.recv(65536)
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = int(
+        next(
+            line.split(b":")[1] for line in head.split(b"\r\n") if line.lower().startswith(b"content-length")
+        )
+    )
+    while len(body) < length:
+        body += sock.recv(65536)
+    return head + b"\r\n\r\n" + body
+
+
+_CHUNKED_HEAD = b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n"
+
+
+def test_an_endless_trailer_section_is_refused_early(server: tuple[int, str]) -> None:
+    port, parser = server
+    sent, answer = _flood(port, _CHUNKED_HEAD, _HEADER_LINE, 50_000_000)
+    if parser == "bounded":
+        assert answer.startswith(b"HTTP/1.1 431"), answer[:80]
+    assert sent < 10_000_000
+
+
+def test_one_endless_trailer_value_is_refused_early(server: tuple[int, str]) -> None:
+    port, parser = server
+    sent, answer = _flood(port, _CHUNKED_HEAD + b"X-Fill: ", b"a" * 4096, 50_000_000)
+    if parser == "bounded":
+        assert answer.startswith(b"HTTP/1.1 431"), answer[:80]
+    assert sent < 10_000_000
+
+
+def test_trailers_never_join_the_request_headers(server: tuple[int, str]) -> None:
+    """uvicorn's httptools protocol appended trailer fields to ``scope["headers"]`` after
+    the app had it: a trailer ``X-Forwarded-Host`` showed up as a header to code reading
+    headers after the body. Small trailers are accepted and dropped."""
+    port, _ = server
+    trailers = b"Host: evil.example\r\nX-Forwarded-Host: evil.example\r\n\r\n"
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(_CHUNKED_HEAD + trailers)
+        answer = _response(sock)
+    assert answer.startswith(b"HTTP/1.1 200"), answer[:80]
+    assert answer.endswith(b"\r\n\r\n3 2")  # body length, headers: host, transfer-encoding
+
+
+def test_a_body_of_many_small_chunks_written_one_by_one_is_served(server: tuple[int, str]) -> None:
+    port, _ = server
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        sock.sendall(b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n")
+        for _ in range(3000):
+            sock.sendall(b"a\r\n")  # each chunk-size line on its own, then its data
+            sock.sendall(b"0123456789\r\n")
+        sock.sendall(b"0\r\n\r\n")
+        answer = _response(sock)
+    assert answer.startswith(b"HTTP/1.1 200"), answer[:80]
+    assert answer.endswith(b"\r\n\r\n30000 2")
+
+
 def test_a_head_under_the_bound_and_a_large_body_are_served(server: tuple[int, str]) -> None:
     port, _ = server
     fill = [(f"x-fill-{i}", "b" * 1000) for i in range((MAX_REQUEST_HEAD - 2048) // 1012)]

@@ -13,7 +13,8 @@ Bytes are counted per ``data_received`` chunk while the head of a request is inc
 after the chunk was parsed, so a chunk that completes the head (and carries body bytes)
 is never counted. The bound is exact for a head that starts a chunk; one that starts
 mid-chunk, after a pipelined request, may pass it by at most that one chunk (asyncio
-reads at most 256 KiB at a time).
+reads at most 256 KiB at a time). A chunked body's trailer section is bounded the same
+way, and its fields are dropped (uvicorn appended them to the scope's headers).
 """
 
 from __future__ import annotations
@@ -49,26 +50,53 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._in_head = True  # until the head of the current request has been parsed
-        self._head_bytes = 0
+        self._head_bytes = 0  # of the head, or of a chunked body's trailer section
         self._completed = False  # a request ended inside the chunk being parsed
+        self._body_in_read = False  # body bytes came out of the chunk being parsed
+        self._after_chunk_header = False  # no body since the last chunk header: trailers?
 
     def data_received(self, data: bytes) -> None:
-        self._completed = False
+        self._completed = self._body_in_read = False
         super().data_received(data)
-        if not self._in_head or self._completed:
+        if self._completed:
             return
-        self._head_bytes += len(data)
+        if self._in_head:
+            self._head_bytes += len(data)
+        elif self._after_chunk_header and not self._body_in_read:
+            # A read with no body byte after a chunk header: the trailer section of a
+            # chunked body (httptools buffers a trailer value until it ends), or a
+            # chunk-size line; both are bounded like a head.
+            self._head_bytes += len(data)
+        else:
+            return
         if self._head_bytes > self.max_request_head and not self.transport.is_closing():
             self.logger.warning("Request head over %d bytes refused (431).", self.max_request_head)
             self.transport.write(_RESPONSE_431)
             self.transport.close()
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        # httptools reports a chunked body's trailer fields here too, after the app has
+        # the scope: uvicorn would append them to ``scope["headers"]`` (a trailer
+        # ``X-Forwarded-Host`` would appear as a header to code reading headers late).
+        # ASGI has no request trailers: they are dropped.
+        if self._in_head:
+            super().on_header(name, value)
 
     def on_headers_complete(self) -> None:
         self._in_head = False
         self._head_bytes = 0
         super().on_headers_complete()
 
+    def on_chunk_header(self) -> None:
+        self._after_chunk_header = True
+
+    def on_body(self, body: bytes) -> None:
+        self._body_in_read = True
+        self._after_chunk_header = False
+        self._head_bytes = 0
+        super().on_body(body)
+
     def on_message_complete(self) -> None:
-        self._in_head = True
-        self._completed = True
+        self._in_head = self._completed = True
+        self._after_chunk_header = False
         super().on_message_complete()
