@@ -17,7 +17,7 @@ import httpx
 import pytest
 import uvicorn
 from mastra.core.server import BoundedHttpToolsProtocol
-from mastra.core.server._httptools import MAX_REQUEST_HEAD
+from mastra.core.server._httptools import MAX_PIPELINED, MAX_REQUEST_HEAD
 from mastra.core.testing.reference import ServeProcess, reference_serve_env
 from mastra.core.testing.servers import free_port
 
@@ -206,6 +206,63 @@ def test_pipelined_requests_after_a_large_body_are_all_answered(server: tuple[in
             answer += chunk
     assert answer.count(b"HTTP/1.1 200") == 23, answer[:200]
     assert answer.count(b"\r\n\r\n%d 2" % len(body)) == 2  # host, content-length
+
+
+def test_a_flood_of_pipelined_requests_is_cut_off() -> None:
+    """httptools parses every request of a read at once and uvicorn queued each one: a
+    connection that pipelines small requests without reading the answers made the server
+    hold thousands (measured +210 MB for 6.5 MB sent). Past :data:`MAX_PIPELINED` queued
+    requests the connection gets 400 and is closed."""
+    request = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"
+    with (
+        _running(BoundedHttpToolsProtocol) as port,
+        socket.create_connection(("127.0.0.1", port), timeout=10) as sock,
+    ):
+        try:
+            for _ in range(100):
+                sock.sendall(request * 2000)  # 54 KB a write
+        except OSError:  # the server closed the connection
+            pass
+        answer = b""
+        try:  # until the server hangs up, or it has answered more than the bound allows
+            while (chunk := sock.recv(65536)) and answer.count(b"HTTP/1.1 200") <= MAX_PIPELINED + 1:
+                answer += chunk
+        except OSError:
+            pass
+    assert answer.count(b"HTTP/1.1 200") <= MAX_PIPELINED + 1
+    assert b"HTTP/1.1 400 Bad Request" in answer
+
+
+def test_pipelined_requests_up_to_the_bound_are_all_answered(server: tuple[int, str]) -> None:
+    port, _ = server
+    requests = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n" * MAX_PIPELINED
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(requests + b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    assert answer.count(b"HTTP/1.1 200") == MAX_PIPELINED + 1
+
+
+@pytest.mark.parametrize(
+    ("target", "served"),
+    [
+        (b"GET http://evil.example/x HTTP/1.1", False),  # absolute form: its authority overrides Host
+        (b"CONNECT evil.example:443 HTTP/1.1", False),
+        (b"OPTIONS * HTTP/1.1", True),
+        (b"GET /x?y=http://z HTTP/1.1", True),
+    ],
+)
+def test_only_origin_form_targets_reach_the_app(target: bytes, served: bool) -> None:
+    with (
+        _running(BoundedHttpToolsProtocol) as port,
+        socket.create_connection(("127.0.0.1", port), timeout=10) as sock,
+    ):
+        sock.sendall(target + b"\r\nHost: x\r\nConnection: close\r\n\r\n")
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    assert answer.startswith(b"HTTP/1.1 200" if served else b"HTTP/1.1 400"), answer[:80]
 
 
 @pytest.mark.slow

@@ -15,6 +15,11 @@ is never counted. The bound is exact for a head that starts a chunk; one that st
 mid-chunk, after a pipelined request, may pass it by at most that one chunk (asyncio
 reads at most 256 KiB at a time). A chunked body's trailer section is bounded the same
 way, and its fields are dropped (uvicorn appended them to the scope's headers).
+
+Two more differences from h11 are closed here: httptools parses all the pipelined
+requests of a read at once, so the queue per connection is bounded and reading pauses
+until it drains; and it reduces an absolute-form target to its path, so such targets
+are refused (see ``on_headers_complete``).
 """
 
 from __future__ import annotations
@@ -23,10 +28,12 @@ from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-__all__ = ["MAX_REQUEST_HEAD", "BoundedHttpToolsProtocol"]
+__all__ = ["MAX_PIPELINED", "MAX_REQUEST_HEAD", "BoundedHttpToolsProtocol"]
 
 #: h11's default, what uvicorn's h11 protocol enforces: request line plus headers.
 MAX_REQUEST_HEAD = 16 * 1024
+#: Requests parsed ahead of their turn on one connection (pipelining) before 400 and close.
+MAX_PIPELINED = 32
 
 _TOO_LARGE = b"Request header fields too large"
 _RESPONSE_431 = b"".join(
@@ -41,11 +48,18 @@ _RESPONSE_431 = b"".join(
 )
 
 
+class _Refused(Exception):
+    """Raised from a parser callback: httptools stops, uvicorn answers 400 and closes."""
+
+
 class BoundedHttpToolsProtocol(HttpToolsProtocol):
     """``uvicorn.Config(app, http=BoundedHttpToolsProtocol)``: httptools with h11's
-    16 KiB bound on the request head (431 and close past it)."""
+    16 KiB bound on the request head (431 and close past it), at most
+    :data:`MAX_PIPELINED` requests queued per connection and origin-form targets only
+    (400 and close otherwise)."""
 
     max_request_head = MAX_REQUEST_HEAD
+    max_pipelined = MAX_PIPELINED
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -85,7 +99,23 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
     def on_headers_complete(self) -> None:
         self._in_head = False
         self._head_bytes = 0
+        if not self.url.startswith(b"/") and self.url != b"*":
+            # An absolute-form target (``GET http://other/x``) names its own authority,
+            # which overrides Host for a proxy or cache (RFC 9112 3.2.2), while uvicorn
+            # keeps only the path: the Host guard would vouch for the wrong name. A server
+            # (not a proxy) receives origin-form; h11 kept the whole URL as the path (404).
+            raise _Refused("request target is not in origin form")
         super().on_headers_complete()
+        if len(self.pipeline) > self.max_pipelined:
+            # httptools parses every request of a read at once and uvicorn queues each
+            # (h11 parsed one at a time): without a bound, one connection of small
+            # pipelined requests queued thousands (measured: 6.5 MB sent, +210 MB held).
+            raise _Refused("too many pipelined requests")
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()  # resumes reading, even with requests still queued
+        if self.pipeline:
+            self.flow.pause_reading()  # the queue drains before more is read
 
     def on_chunk_header(self) -> None:
         self._after_chunk_header = True

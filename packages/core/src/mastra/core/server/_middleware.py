@@ -67,8 +67,6 @@ def _too_large() -> Any:
 
 
 _OWN_SUBPATHS = tuple(ns + "/" for ns in _OWN_NAMESPACES)
-# HTTP/2 and 3 frame a body without Content-Length: only HTTP/1 says "no body" by omission.
-_HTTP1 = frozenset({"1.0", "1.1"})
 
 
 def _in_namespace(rel: str) -> bool:
@@ -327,16 +325,11 @@ def _unmatched(ctx: EEContext, rel: str) -> Any:
 
 
 def _cap_body(request: Request, receive: Receive, limit: int) -> Receive:
-    headers = request.headers
-    declared = headers.get("content-length")
-    if (
-        declared is None
-        and "transfer-encoding" not in headers
-        and request.scope.get("http_version") in _HTTP1
-    ):
-        return receive  # an HTTP/1 request with neither has no body (RFC 9112 6.3)
-    if declared is not None and declared.isdigit() and int(declared) > limit:
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
         raise _Reject(_too_large())  # refused before a byte is read
+    # Counted even when no header announces a body: an ASGI middleware above this one
+    # (request decompression in a host app) may deliver a body without either.
     return _capped(receive, limit)
 
 
