@@ -53,4 +53,16 @@ def test_holds_follows_a_replaced_permission_list() -> None:
     assert caller.holds(["agents:write"]) and not caller.holds(["agents:read"])
     odd = [[f"path{i}:read"] for i in range(200)]  # derived permissions of odd paths: bounded
     assert not any(caller.holds(w) for w in odd)
-    assert caller._decisions is not None and len(caller._decisions[1]) <= 64
+    assert caller._decisions is not None and len(caller._decisions[3]) <= 64
+
+
+def test_holds_of_an_api_key_follows_its_owner_and_its_scopes() -> None:
+    """An API key's answers are remembered too, for its owner's permissions and its
+    scopes: replacing either (a demoted owner, a re-identified key) answers anew."""
+    caller = Caller(permissions=["agents:read"], rbac=True, scopes=["agents:*"])
+    caller.owner_permissions = ["agents:read", "users:read"]
+    assert caller.holds(["agents:read"]) and not caller.holds(["users:read"])
+    caller.owner_permissions = ["users:read"]  # the owner lost agents:read
+    assert not caller.holds(["agents:read"])
+    caller.scopes = ["users:*"]
+    assert caller.holds(["users:read"]) and not caller.holds(["agents:read"])

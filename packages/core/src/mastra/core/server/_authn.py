@@ -69,26 +69,35 @@ class Caller:
     #: (``owner_permissions``) and the scopes cover; ``permissions`` shows that list.
     scopes: list[str] | None = None
     owner_permissions: list[str] = field(default_factory=list)
-    #: ``holds`` answers for ``permissions`` (that very list): a cached caller serves
-    #: many requests for the same few routes in its short life.
-    _decisions: tuple[list[str], dict[tuple[str, ...], bool]] | None = field(
+    #: ``holds`` answers for the lists they were decided on (those very lists:
+    #: ``permissions``, ``owner_permissions``, ``scopes``): a cached caller serves many
+    #: requests for the same few routes in its short life.
+    _decisions: tuple[Any, Any, Any, dict[tuple[str, ...], bool]] | None = field(
         default=None, init=False, repr=False, compare=False
     )
 
     def holds(self, wanted: Sequence[str]) -> bool:
         """Any of ``wanted`` is among the caller's permissions (the section 4 matcher);
         for an API key, among the owner's current permissions and the key's scopes."""
+        memo = self._decisions
+        if (
+            memo is None
+            or memo[0] is not self.permissions
+            or memo[1] is not self.owner_permissions
+            or memo[2] is not self.scopes
+        ):
+            memo = self._decisions = (self.permissions, self.owner_permissions, self.scopes, {})
+        key = tuple(wanted)
+        found = memo[3].get(key)
+        if found is None:
+            found = self._decide(key)
+            if len(memo[3]) < _DECISIONS_KEPT:  # derived permissions of odd paths: bounded
+                memo[3][key] = found
+        return found
+
+    def _decide(self, wanted: tuple[str, ...]) -> bool:
         if self.scopes is None:
-            memo = self._decisions
-            if memo is None or memo[0] is not self.permissions:
-                memo = self._decisions = (self.permissions, {})
-            key = tuple(wanted)
-            found = memo[1].get(key)
-            if found is None:
-                found = compile_permissions(self.permissions).allows_any(key)
-                if len(memo[1]) < _DECISIONS_KEPT:  # derived permissions of odd paths: bounded
-                    memo[1][key] = found
-            return found
+            return compile_permissions(self.permissions).allows_any(wanted)
         owner, scoped = compile_permissions(self.owner_permissions), compile_permissions(self.scopes)
         return any(owner.allows(w) and scoped.allows(w) for w in wanted)
 
