@@ -104,7 +104,7 @@ async def test_a_reader_in_the_same_process_sees_queued_events(sqlite_url: str) 
     await dispose_engines()
 
 
-async def test_a_failed_commit_is_logged_never_reported_stored(
+async def test_a_failed_commit_is_logged_and_never_reported_stored(
     sqlite_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     storage = SQLAuditStorage(sqlite_url, durability="sync")
@@ -122,7 +122,9 @@ async def test_a_failed_commit_is_logged_never_reported_stored(
 
     auth = with_ee(MastraAuthProvider(), audit_storage=storage, audit=Recorder())
     with caplog.at_level(logging.ERROR, logger="mastra.ee.audit"):
-        assert await emit(auth, make_event("auth.sign-in")) is None
+        # A waited event the database could not take: the action must not report success.
+        with pytest.raises(ConnectionError, match="database is gone"):
+            await emit(auth, make_event("auth.sign-in"))
     assert "Audit writer abandoned 1 events after 2 attempts: database is gone" in caplog.text
     assert "Audit storage failed to record 'auth.sign-in': ConnectionError: database is gone" in caplog.text
     assert len(logged) == 1 and not isinstance(logged[0], AuditEvent)  # the input, not a stored event
@@ -223,3 +225,31 @@ def test_kill_9_loses_no_acknowledged_sign_in(tmp_path: Path) -> None:
         }
     missing = sorted(set(ok) - logged)
     assert not missing, f"{len(missing)} acknowledged sign-ins lost: {missing[:5]}"
+
+
+async def test_a_sign_in_whose_event_cannot_be_committed_is_503_not_200(sqlite_url: str) -> None:
+    """Caught by the PostgreSQL-restart fault test: a sign-in committed its session just
+    before the outage, its ``auth.sign-in`` event could not be, and the client got 200
+    (``record`` swallowed the failure). A waited event lost to an outage now fails the
+    request: 503, no session cookie, while events nobody waits for still never do."""
+    from mastra.core.testing.reference import reference_app, reference_settings
+
+    settings = reference_settings(sqlite_url, auth={"audit_storage": "sql"})
+    app = reference_app(settings)
+    origin = {"origin": "http://localhost"}
+    # The server's error handler answers; Starlette then re-raises to the ASGI server.
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://localhost", headers=origin) as c:
+        body = {"email": "owner@example.com", "password": "correct horse battery"}
+        assert (await c.post("/api/auth/credentials/sign-up", json=body)).status_code == 201
+        c.cookies.clear()
+        storage = app.state.mastra_ee.auth.audit_storage
+        storage.writer.max_attempts = 2
+
+        async def outage(events: Any, **kwargs: Any) -> list[AuditEvent]:
+            raise ConnectionRefusedError("the database is restarting")
+
+        storage.append_many = outage
+        r = await c.post("/api/auth/credentials/sign-in", json=body)
+        assert r.status_code == 503, r.text
+        assert "mastra_session" not in r.cookies

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
+from ..ee.db import is_database_outage
 from ..ee.models import AuditActor, AuditEventInput, AuditResource, EEUser
 
 if TYPE_CHECKING:
@@ -60,7 +61,9 @@ async def record(
     resource: AuditResource | None = None,
     metadata: dict[str, Any] | None = None,
 ) -> None:
-    """Build the event and hand it to the audit pipeline; never raises."""
+    """Build the event and hand it to the audit pipeline; never raises but for a
+    database outage that kept an event from being committed before the response
+    (:func:`~mastra.core.ee.audit.emit`): the request then answers 503."""
     try:
         from ..ee.audit import emit
         from ._metrics import count_event
@@ -83,5 +86,7 @@ async def record(
         )
         count_event(request, event)
         await emit(ctx.auth, event)
-    except Exception:
+    except Exception as exc:
+        if is_database_outage(exc):
+            raise
         logger.exception("failed to record audit event %s", action)

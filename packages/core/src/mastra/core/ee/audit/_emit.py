@@ -11,6 +11,7 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
+from ..db import is_database_outage
 from ..interfaces import maybe_await
 from ..models import AuditEvent, AuditEventInput
 from ._metadata import has_secret_keys, scrub_metadata
@@ -43,7 +44,12 @@ async def emit(auth: Any, event_input: AuditEventInput | Mapping[str, Any]) -> A
     Returns ``None`` without storage, when the storage failed, or when the event was
     only queued (the storage's ``durability`` does not wait for it: it is committed
     in a batch shortly after). A waited-for event is committed when this returns.
-    Metadata keys that look secret are redacted before any stage sees them. Never raises.
+    Metadata keys that look secret are redacted before any stage sees them.
+
+    Never raises, with one exception: when an event that must be committed before
+    this returns (the storage's ``durability``) could not be, because the database is
+    unavailable, the error is raised after the logger stage ran, so the action being
+    audited answers 503 instead of reporting a success the audit log will not show.
     """
     try:
         event = _coerce(event_input)
@@ -53,7 +59,9 @@ async def emit(auth: Any, event_input: AuditEventInput | Mapping[str, Any]) -> A
     storage = getattr(auth, "audit_storage", None) if auth is not None else None
     audit_logger = getattr(auth, "audit", None) if auth is not None else None
     stored: AuditEvent | None = None
+    unrecorded: BaseException | None = None
     if storage is not None:
+        wait = True
         try:
             writer = getattr(storage, "writer", None)
             if writer is not None:
@@ -63,9 +71,13 @@ async def emit(auth: Any, event_input: AuditEventInput | Mapping[str, Any]) -> A
                 stored = await storage.append(event)
         except Exception as exc:
             logger.error("Audit storage failed to record '%s': %s", event.action, _first_line(exc))
+            if wait and is_database_outage(exc):
+                unrecorded = exc
     if audit_logger is not None:
         try:
             await maybe_await(audit_logger.log(stored if stored is not None else event))
         except Exception as exc:
             logger.error("Audit logger failed to record '%s': %s", event.action, _first_line(exc))
+    if unrecorded is not None:
+        raise unrecorded
     return stored
