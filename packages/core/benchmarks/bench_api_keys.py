@@ -47,7 +47,16 @@ from typing import Any
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_http import PASSWORD, Target, build_server_app, cpu_ratio, interleaved_rounds, uvicorn_protocol
+from bench_http import (
+    PASSWORD,
+    Target,
+    add_http_option,
+    build_server_app,
+    cpu_ratio,
+    interleaved_rounds,
+    loadgen_name,
+    run_server,
+)
 
 RATIO_TARGET = 0.80
 VERIFY_TARGET_US = 20.0
@@ -69,12 +78,7 @@ def build_app(workdir: str, cache_ttl: float) -> Any:
 
 
 def serve(port: int, workdir: str, cache_ttl: float, http: str = "serve") -> None:
-    import uvicorn
-
-    app = build_app(workdir, cache_ttl)
-    uvicorn.run(
-        app, host="127.0.0.1", port=port, log_level="warning", access_log=False, http=uvicorn_protocol(http)
-    )
+    run_server(build_app(workdir, cache_ttl), port, http)
 
 
 def _wait(base: str) -> None:
@@ -124,7 +128,7 @@ def measure_http(args: argparse.Namespace, cache_ttl: float) -> dict[str, object
             revoked = c.get("/api/bench/protected").status_code
         median = {name: statistics.median(values) for name, values in results.items()}
         return {
-            "loadgen": "wrk" if shutil.which("wrk") else "httpx",
+            "loadgen": loadgen_name(),
             "http": args.http,
             "connections": args.connections,
             "duration_s": args.duration,
@@ -185,12 +189,7 @@ def main() -> int:
     parser.add_argument("--duration", type=int, default=5)
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument(
-        "--http",
-        choices=["serve", "h11", "httptools"],
-        default="serve",
-        help="uvicorn's HTTP/1.1 protocol: serve's (bounded httptools), h11, or uvicorn's httptools",
-    )
+    add_http_option(parser)
     parser.add_argument("--verify-batches", type=int, default=7)
     parser.add_argument("--verify-calls", type=int, default=20_000)
     parser.add_argument(

@@ -151,12 +151,32 @@ def build_server_app(workdir: str, cache_ttl: float) -> Any:
 
 
 def serve(port: int, workdir: str, cache_ttl: float, http: str = "serve") -> None:
+    run_server(build_server_app(workdir, cache_ttl), port, http)
+
+
+def run_server(app: Any, port: int, http: str) -> None:
+    """uvicorn on loopback with the ``--http`` protocol (``serve``: what ``mastra-ee serve`` runs)."""
     import uvicorn
 
-    app = build_server_app(workdir, cache_ttl)
-    uvicorn.run(
-        app, host="127.0.0.1", port=port, log_level="warning", access_log=False, http=uvicorn_protocol(http)
+    protocol: Any = http
+    if http == "serve":
+        from mastra.core.server import BoundedHttpToolsProtocol
+
+        protocol = BoundedHttpToolsProtocol
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False, http=protocol)
+
+
+def add_http_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--http",
+        choices=["serve", "h11", "httptools"],
+        default="serve",
+        help="uvicorn's HTTP/1.1 protocol: serve's (bounded httptools), h11, or uvicorn's httptools",
     )
+
+
+def loadgen_name() -> str:
+    return "wrk" if shutil.which("wrk") else "httpx"
 
 
 # -- the client ------------------------------------------------------------------------
@@ -170,15 +190,6 @@ def cpu_seconds(pid: int) -> float | None:
     except OSError:
         return None
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def uvicorn_protocol(name: str) -> Any:
-    """``--http``: ``serve`` is what ``mastra-ee serve`` runs."""
-    if name == "serve":
-        from mastra.core.server import BoundedHttpToolsProtocol
-
-        return BoundedHttpToolsProtocol
-    return name
 
 
 def wrk(
@@ -258,12 +269,7 @@ def main() -> int:
     parser.add_argument("--duration", type=int, default=5)
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument(
-        "--http",
-        choices=["serve", "h11", "httptools"],
-        default="serve",
-        help="uvicorn's HTTP/1.1 protocol: serve's (bounded httptools), h11, or uvicorn's httptools",
-    )
+    add_http_option(parser)
     parser.add_argument(
         "--cache-ttl",
         type=float,
@@ -338,7 +344,7 @@ def measure(args: argparse.Namespace, cache_ttl: float) -> int:
             revoked = c.get("/api/bench/protected").status_code
         best = {name: statistics.median(values) for name, values in results.items()}
         report = {
-            "loadgen": "wrk" if shutil.which("wrk") else "httpx",
+            "loadgen": loadgen_name(),
             "http": args.http,
             "connections": args.connections,
             "duration_s": args.duration,
