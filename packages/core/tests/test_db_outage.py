@@ -30,6 +30,10 @@ async def test_sqlite_bugs_are_not_outages(sqlite_url: str) -> None:
 def test_sqlite_busy_and_unopenable_are_outages() -> None:
     for message in ("database is locked", "unable to open database file", "disk I/O error"):
         assert is_database_outage(OperationalError("SELECT 1", {}, sqlite3.OperationalError(message)))
+        # The audit writer's own SQLite thread meets the driver's errors unwrapped.
+        assert is_database_outage(sqlite3.OperationalError(message))
+    assert not is_database_outage(sqlite3.OperationalError("no such table: t"))
+    assert not is_database_outage(sqlite3.IntegrityError("UNIQUE constraint failed"))
 
 
 @pytest.mark.parametrize(

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import sqlite3
 import stat
 import weakref
 from pathlib import Path
@@ -26,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from .errors import ConfigurationError
 
 __all__ = [
+    "SQLITE_PRAGMAS",
     "create_tables",
     "dispose_engines",
     "get_engine",
@@ -33,6 +35,7 @@ __all__ = [
     "is_postgres",
     "is_sqlite",
     "private_directory",
+    "sqlite_file",
 ]
 
 logger = logging.getLogger("mastra.ee.db")
@@ -54,9 +57,10 @@ def is_database_outage(exc: BaseException) -> bool:
         if state is not None:
             return state.startswith(_OUTAGE_SQLSTATES)
         if isinstance(exc, OperationalError) and type(exc.orig).__module__.startswith("sqlite3"):
-            text = str(exc.orig).lower()
-            return any(word in text for word in _SQLITE_OUTAGES)
+            return _is_sqlite_outage(exc.orig)
         return isinstance(exc, OperationalError | InterfaceError)
+    if isinstance(exc, sqlite3.OperationalError):  # the audit writer's own SQLite thread
+        return _is_sqlite_outage(exc)
     state = _sqlstate(exc)  # asyncpg's connect-time errors reach callers unwrapped
     if state is not None:
         return state.startswith(_OUTAGE_SQLSTATES)
@@ -70,6 +74,11 @@ def is_database_outage(exc: BaseException) -> bool:
 _OUTAGE_SQLSTATES = ("08", "53", "57P")
 #: SQLite's OperationalError covers bugs too ("no such table"); these are outages.
 _SQLITE_OUTAGES = ("locked", "busy", "disk i/o", "unable to open", "readonly")
+
+
+def _is_sqlite_outage(error: object) -> bool:
+    text = str(error).lower()
+    return any(word in text for word in _SQLITE_OUTAGES)
 
 
 def _sqlstate(error: BaseException | None) -> str | None:
@@ -114,13 +123,33 @@ def is_postgres(engine: AsyncEngine) -> bool:
     return engine.dialect.name == "postgresql"
 
 
+#: Every SQLite connection of the project runs these (the pool's, and the audit writer's own).
+SQLITE_PRAGMAS = (
+    "PRAGMA journal_mode=WAL",
+    "PRAGMA busy_timeout=10000",
+    "PRAGMA synchronous=NORMAL",
+    "PRAGMA foreign_keys=ON",
+)
+
+
 def _on_sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA busy_timeout=10000")
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA foreign_keys=ON")
+    for pragma in SQLITE_PRAGMAS:
+        cursor.execute(pragma)
     cursor.close()
+
+
+def sqlite_file(url: str) -> Path | None:
+    """The absolute path of the SQLite database file ``url`` names, or ``None`` for
+    another engine, an in-memory database or a ``file:`` URI."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return None
+    database = parsed.database or ""
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return None
+    # Absolute now, as the SQLite dialect makes it when the engine is created.
+    return Path(os.path.abspath(database))
 
 
 def _restrict(path: Path) -> None:
@@ -216,10 +245,8 @@ def get_engine(url: str) -> AsyncEngine:
         # SQLAlchemy imports the driver here; asyncpg is an extra (SQLite users skip it).
         raise ConfigurationError(_missing_driver(parsed.drivername, exc.name or str(exc))) from None
     if sqlite:
-        database = parsed.database or ""
-        if database and database != ":memory:" and not database.startswith("file:"):
-            # Absolute now, as the SQLite dialect makes it when the engine is created.
-            path = Path(os.path.abspath(database))
+        path = sqlite_file(url)
+        if path is not None:
             event.listen(engine.sync_engine, "do_connect", lambda *_: _prepare_sqlite_file(path))
         event.listen(engine.sync_engine, "connect", _on_sqlite_connect)
     _engines[url] = engine

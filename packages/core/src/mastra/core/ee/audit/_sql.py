@@ -22,7 +22,7 @@ from sqlalchemy import delete, insert, select, text, update
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from ..db import create_tables, get_engine, is_sqlite
+from ..db import create_tables, get_engine, is_sqlite, sqlite_file
 from ..models import AuditEvent, AuditEventInput, AuditFilter, AuditPage, PageInfo, Pagination, utcnow
 from ..options import as_provider_options
 from ._canonical import ZERO_HASH
@@ -34,6 +34,7 @@ from ._retention import RetentionScheduler
 from ._schema import add_missing_columns, audit_metadata, chain_table, counts_table, events_table
 from ._sqlcounts import add_counts, count_events, hourly_outcomes, rebuild_counts, subtract_counts
 from ._sqlfilters import UNINDEXED_COLUMNS, filter_conditions
+from ._sqliteappend import SQLiteAppender
 from ._sqlwrite import seal_and_insert
 from ._stats import build_buckets, validate_bucket
 from ._writer import BufferedAuditWriter, Durability
@@ -90,6 +91,10 @@ class SQLAuditStorage:
         # ``buffered`` is the deprecated spelling of ``durability="buffered"``.
         self.durability: Durability = durability or ("buffered" if buffered else "auth")
         self.writer = BufferedAuditWriter(self, batch_size=batch_size, flush_interval=flush_interval)
+        # A SQLite file is appended to from a thread of its own (see ``_sqliteappend``);
+        # PostgreSQL and in-memory SQLite go through the async engine.
+        path = sqlite_file(database_url)
+        self._appender = SQLiteAppender(path) if path is not None else None
 
     @classmethod
     def from_options(cls, options: Mapping[str, Any]) -> SQLAuditStorage:
@@ -187,6 +192,12 @@ class SQLAuditStorage:
         if not inputs:
             return []
         engine = await self._engine()
+        if self._appender is not None:
+            async with self._append_lock():
+                sealed = await self._appender.append(inputs, self._clock(), self.chain_keys)
+            head = sealed[-1].body
+            self.checkpoints.observe(head["seq"], head["hash"], len(sealed))
+            return [s.event() for s in sealed] if return_events else []
         async with self._append_lock(), engine.connect() as conn:
             await self._lock_chain(conn)
             last_seq, last_hash, anchor = await self._chain_head(conn)
@@ -351,9 +362,12 @@ class SQLAuditStorage:
         return anchor
 
     async def aclose(self) -> None:
-        """Flush the group-commit writer and stop the retention task."""
+        """Flush the group-commit writer, stop the retention task and close the
+        appender's connection."""
         await self.writer.aclose()
         await self.retention.aclose()
+        if self._appender is not None:
+            await self._appender.aclose()
 
 
 async def _fetch_events(conn: AsyncConnection, query: Any) -> builtins.list[Row[Any]]:

@@ -24,7 +24,9 @@ from ._sqlfilters import filter_conditions
 from ._stats import hour_floor
 
 __all__ = [
+    "UPSERT_COUNTS_SQL",
     "add_counts",
+    "batch_counts",
     "count_events",
     "hourly_outcomes",
     "rebuild_counts",
@@ -56,12 +58,15 @@ def parse_hour(value: Any) -> datetime:
 # One statement, compiled once per dialect (``text`` is cached), fed one parameter row
 # per key: a multi-row ``insert().values(...)`` was compiled anew for every append,
 # which cost more than the rest of a 200-event append.
-_UPSERT = text(
+# The text is shared with the SQLite appender's own connection (``_sqliteappend``),
+# whose driver takes the same ``:name`` parameters.
+UPSERT_COUNTS_SQL = (
     f"INSERT INTO {counts_table.name} (hour, actor_type, action, outcome, n)"  # noqa: S608
     " VALUES (:hour, :actor_type, :action, :outcome, :n)"
     " ON CONFLICT (hour, actor_type, action, outcome)"
     f" DO UPDATE SET n = {counts_table.name}.n + excluded.n"
-).bindparams(bindparam("hour", type_=_c.hour.type))
+)
+_UPSERT = text(UPSERT_COUNTS_SQL).bindparams(bindparam("hour", type_=_c.hour.type))
 
 
 async def _upsert(conn: AsyncConnection, deltas: Counter[tuple[datetime, str, str, str]]) -> None:
@@ -74,12 +79,17 @@ async def _upsert(conn: AsyncConnection, deltas: Counter[tuple[datetime, str, st
         await conn.execute(_UPSERT, rows)
 
 
-async def add_counts(conn: AsyncConnection, sealed: Sequence[SealedEvent]) -> None:
+def batch_counts(sealed: Sequence[SealedEvent]) -> Counter[tuple[datetime, str, str, str]]:
+    """The counts an appended batch adds, per (hour, actor type, action, outcome)."""
     if not sealed:
-        return
+        return Counter()
     hour = hour_floor(sealed[0].timestamp)  # one append shares one timestamp
     per_key = Counter((s.source.actor.type, s.body["action"], s.body["outcome"]) for s in sealed)
-    await _upsert(conn, Counter({(hour, *key): n for key, n in per_key.items()}))
+    return Counter({(hour, *key): n for key, n in per_key.items()})
+
+
+async def add_counts(conn: AsyncConnection, sealed: Sequence[SealedEvent]) -> None:
+    await _upsert(conn, batch_counts(sealed))
 
 
 async def _grouped(conn: AsyncConnection, *where: Any) -> Counter[tuple[datetime, str, str, str]]:

@@ -6,7 +6,7 @@ Runs inside the append transaction, under the chain lock taken by the storage.
 from __future__ import annotations
 
 import asyncio
-import json
+from collections.abc import Iterator
 from datetime import datetime
 from functools import lru_cache
 from itertools import chain
@@ -16,11 +16,12 @@ from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..models import AuditEventInput
+from ._canonical import encode_compact
 from ._chain import SealedEvent, chain_events
 from ._keys import ChainKey
 from ._schema import events_table
 
-__all__ = ["COLUMNS", "PIPELINE_CHUNK", "seal_and_insert"]
+__all__ = ["COLUMNS", "PIPELINE_CHUNK", "seal_and_insert", "sqlite_inserts", "sqlite_time"]
 
 PIPELINE_CHUNK = 250
 
@@ -63,7 +64,6 @@ def _sqlite_insert(rows: int) -> str:
 
 
 _SQLITE_TIME_FORMAT = "%Y-%m-%d %H:%M:%S.%f"
-_json_text = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
 
 
 async def seal_and_insert(
@@ -104,11 +104,23 @@ async def seal_and_insert(
     return done
 
 
+def sqlite_time(value: datetime) -> str:
+    """``value`` (aware UTC) as SQLAlchemy's SQLite ``DateTime`` writes it."""
+    return value.replace(tzinfo=None).strftime(_SQLITE_TIME_FORMAT)
+
+
+def sqlite_inserts(sealed: list[SealedEvent]) -> Iterator[tuple[str, tuple[Any, ...]]]:
+    """``(statement, flat parameters)``: one multi-row INSERT per chunk of ``sealed``."""
+    stamp = sqlite_time(sealed[0].timestamp)  # one batch shares one timestamp
+    for start in range(0, len(sealed), PIPELINE_CHUNK):
+        rows = [_row_values(s, stamp) for s in sealed[start : start + PIPELINE_CHUNK]]
+        yield _sqlite_insert(len(rows)), tuple(chain.from_iterable(rows))
+
+
 async def _insert(conn: AsyncConnection, sealed: list[SealedEvent]) -> None:
     if conn.dialect.name == "sqlite":
-        stamp = sealed[0].timestamp.replace(tzinfo=None).strftime(_SQLITE_TIME_FORMAT)
-        flat = tuple(chain.from_iterable([_row_values(s, stamp) for s in sealed]))
-        await conn.exec_driver_sql(_sqlite_insert(len(sealed)), flat)
+        for statement, flat in sqlite_inserts(sealed):
+            await conn.exec_driver_sql(statement, flat)
     else:
         await conn.execute(
             insert(events_table),
@@ -135,7 +147,7 @@ def _row_values(sealed: SealedEvent, timestamp: Any) -> tuple[Any, ...]:
         resource.id if resource else None,
         resource.name if resource else None,
         body["outcome"],
-        _json_text.encode(body["metadata"]),
+        encode_compact(body["metadata"]),
         body.get("duration"),
         body["prevHash"],
         body["hash"],
