@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from mastra.core.ee.audit import AuditCorruptionError, SQLAuditStorage, events_table, verify_chain
 from mastra.core.ee.audit._sqlfilters import filter_conditions
-from mastra.core.ee.db import get_engine, sqlite_file
+from mastra.core.ee.db import get_engine, own_sqlite_file
 from mastra.core.ee.errors import ConfigurationError
 from mastra.core.ee.models import AuditFilter, Pagination
 from mastra.core.ee.options import ProviderOptions
@@ -431,7 +431,7 @@ async def test_counts_upsert_is_one_statement_whatever_the_batch(database_url: s
             await storage.append_many([make_event(f"test.k{i % keys}") for i in range(20)])
     finally:
         event.remove(sync_engine, "before_cursor_execute", record)
-    if sqlite_file(database_url) is None:
+    if own_sqlite_file(database_url) is None:
         assert len(seen) == 3 and len({statement for statement, _ in seen}) == 1, seen
         assert all(many for _, many in seen[1:]), seen  # one row per key, one statement
     else:  # a SQLite file appends on its own connection, with the module's one text

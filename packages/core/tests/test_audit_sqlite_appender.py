@@ -6,21 +6,38 @@ as one."""
 from __future__ import annotations
 
 import asyncio
+import gc
+import logging
+import os
 import sqlite3
+import subprocess
+import sys
 import threading
+import time
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
-from mastra.core.ee.audit import ChainKeys, SQLAuditStorage, verify_chain
-from mastra.core.ee.audit._sqliteappend import LAG_PAGES, SQLiteAppender
-from mastra.core.ee.db import is_database_outage
+from mastra.core.ee.audit import ChainKeys, SQLAuditStorage, emit, verify_chain
+from mastra.core.ee.audit._chain import truncate_to_ms
+from mastra.core.ee.audit._sqliteappend import LAG_PAGES, SQLiteAppender, WalCheckpointer
+from mastra.core.ee.db import dispose_engines, is_database_outage
 from mastra.core.ee.models import AuditFilter, Pagination, utcnow
-from mastra.core.testing.audit import make_event
+from mastra.core.ee.provider import MastraAuthProvider, with_ee
+from mastra.core.testing.audit import FakeClock, make_event
 
 
 def _path(url: str) -> Path:
     return Path(url.split("///", 1)[1])
+
+
+async def _short_busy_timeout(appender: SQLiteAppender, ms: int = 50) -> None:
+    """The appender's connection waits ``ms`` for a lock rather than the project's 10 s."""
+    thread = appender._current()
+    await asyncio.get_running_loop().run_in_executor(
+        thread.executor, lambda: thread._connection().execute(f"PRAGMA busy_timeout={ms}")
+    )
 
 
 async def test_a_cancelled_append_leaves_no_transaction_and_one_chain(sqlite_url: str) -> None:
@@ -85,12 +102,9 @@ async def test_a_locked_database_is_an_outage_not_a_bug(sqlite_url: str) -> None
     holder = sqlite3.connect(_path(sqlite_url), isolation_level=None)
     holder.execute("BEGIN IMMEDIATE")
     try:
-        # Its own connection, told to wait 50 ms rather than the project's 10 s.
-        await asyncio.get_running_loop().run_in_executor(
-            appender._thread(), lambda: appender._connection().execute("PRAGMA busy_timeout=50")
-        )
+        await _short_busy_timeout(appender)
         with pytest.raises(sqlite3.OperationalError) as info:
-            await appender.append([make_event()], storage._clock(), storage.chain_keys)
+            await appender.append([make_event()], storage._clock, storage.chain_keys)
         assert is_database_outage(info.value)
     finally:
         holder.execute("ROLLBACK")
@@ -102,7 +116,7 @@ async def test_a_locked_database_is_an_outage_not_a_bug(sqlite_url: str) -> None
 async def test_the_appender_never_creates_a_missing_file(tmp_path: Path) -> None:
     appender = SQLiteAppender(tmp_path / "absent.db")
     with pytest.raises(sqlite3.OperationalError) as info:
-        await appender.append([make_event()], utcnow(), ChainKeys.from_secrets(None))
+        await appender.append([make_event()], utcnow, ChainKeys.from_secrets(None))
     assert is_database_outage(info.value)
     assert not (tmp_path / "absent.db").exists()
     await appender.aclose()
@@ -142,3 +156,203 @@ async def test_the_wal_is_checkpointed_off_the_commit_and_stays_bounded(sqlite_u
     assert in_database_file() == total
     assert (await verify_chain(storage)).count == total
     await storage.aclose()
+
+
+class _FailingCheckpoint:
+    """A connection whose checkpoints fail as on a full disk; everything else passes."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._conn = conn
+
+    def execute(self, sql: str, *args: Any) -> Any:
+        if sql.startswith("PRAGMA wal_checkpoint"):
+            raise sqlite3.OperationalError("disk I/O error")
+        return self._conn.execute(sql, *args)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._conn, name)
+
+
+async def test_a_failed_checkpoint_after_commit_never_fails_the_batch(
+    sqlite_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Review finding: the inline checkpoint ran after COMMIT inside the job; its error
+    # failed a committed batch, which the writer then appended a second time.
+    storage = SQLAuditStorage(sqlite_url)
+    await storage.append(make_event("test.first"))
+    appender = storage._sqlite_appender()
+    assert appender is not None
+    thread = appender._current()
+    thread._conn = _FailingCheckpoint(thread._connection())  # type: ignore[assignment]
+    thread.checkpointer.committed = lambda events: True  # type: ignore[method-assign]
+    with caplog.at_level(logging.WARNING, "mastra.ee.audit"):
+        await emit(with_ee(MastraAuthProvider(), audit_storage=storage), make_event("test.once"))
+        await storage.writer.flush()
+    once = await storage.list(AuditFilter(action="test.once"), Pagination())
+    assert once.pagination.total == 1
+    assert "checkpoint" in caplog.text and "failed (attempt" not in caplog.text
+    await storage.aclose()
+
+
+async def test_a_cancelled_append_that_then_fails_logs_nothing_unretrieved(
+    sqlite_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    storage = SQLAuditStorage(sqlite_url)
+    await storage.append(make_event())
+    appender = storage._sqlite_appender()
+    assert appender is not None
+    await _short_busy_timeout(appender, 300)
+    holder = sqlite3.connect(_path(sqlite_url), isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        task = asyncio.create_task(appender.append([make_event()], utcnow, storage.chain_keys))
+        await asyncio.sleep(0.05)
+        task.cancel()
+        with caplog.at_level(logging.ERROR, "asyncio"):
+            with pytest.raises(asyncio.CancelledError):
+                await task  # returns once the job has failed ("database is locked")
+            del task
+            gc.collect()
+        assert "never retrieved" not in caplog.text
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    await storage.aclose()
+
+
+async def test_the_clock_is_read_once_the_chain_lock_is_held(sqlite_url: str) -> None:
+    # Review finding: the timestamp was taken before BEGIN IMMEDIATE waited, so events
+    # of contending processes could go back in time along seq.
+    storage = SQLAuditStorage(sqlite_url)
+    await storage.append(make_event())
+    appender = storage._sqlite_appender()
+    assert appender is not None
+    clock = FakeClock()
+    holder = sqlite3.connect(_path(sqlite_url), isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    task = asyncio.create_task(appender.append([make_event()], clock, storage.chain_keys))
+    await asyncio.sleep(0.1)  # the append waits for the lock
+    clock.advance(seconds=60)
+    holder.execute("ROLLBACK")
+    holder.close()
+    (sealed,) = await task
+    assert sealed.timestamp == truncate_to_ms(clock())
+    await storage.aclose()
+
+
+async def test_appends_and_reads_agree_on_a_relative_file_whatever_the_working_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Review finding: the appender resolved a relative URL when the storage was built,
+    # the engine when it was first used: a chdir between them split writes and reads.
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    monkeypatch.chdir(tmp_path / "a")
+    storage = SQLAuditStorage("sqlite+aiosqlite:///audit-relative.db")
+    monkeypatch.chdir(tmp_path / "b")
+    await storage.append_many([make_event("test.rel")] * 3)
+    page = await storage.list(AuditFilter(action="test.rel"), Pagination())
+    assert page.pagination.total == 3
+    assert (tmp_path / "b" / "audit-relative.db").exists()
+    assert not (tmp_path / "a" / "audit-relative.db").exists()
+    await storage.aclose()
+    await dispose_engines()
+
+
+async def test_closing_while_appending_never_shares_a_connection_between_threads(sqlite_url: str) -> None:
+    # Review finding: an append arriving while ``aclose`` ran started a new thread that
+    # picked up the old thread's connection (ProgrammingError: wrong thread).
+    storage = SQLAuditStorage(sqlite_url)
+    await storage.append(make_event())
+    appender = storage._sqlite_appender()
+    assert appender is not None
+    for _ in range(20):
+        results = await asyncio.gather(
+            appender.aclose(),
+            appender.append([make_event("test.race")], utcnow, storage.chain_keys),
+            return_exceptions=True,
+        )
+        assert not any(isinstance(r, BaseException) for r in results), results
+    report = await verify_chain(storage)
+    assert report.ok and report.count == 21
+    await storage.aclose()
+
+
+async def test_idle_checkpointer_threads_end_by_themselves(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Review finding: every storage nobody closed kept a checkpointer thread and its
+    # connection (file descriptors) forever.
+    from mastra.core.ee.audit import _sqliteappend
+
+    monkeypatch.setattr(_sqliteappend, "CHECKPOINT_SECONDS", 0.02)
+    before = set(threading.enumerate())
+    storages = [SQLAuditStorage(f"sqlite+aiosqlite:///{tmp_path}/s{i}.db") for i in range(10)]
+    for storage in storages:
+        await storage.append(make_event())
+    started = {t for t in set(threading.enumerate()) - before if t.name == "mastra-audit-wal-checkpoint"}
+    assert started  # (the first may have ended already: 4 idle rounds of 20 ms)
+    for _ in range(200):
+        if not any(t.is_alive() for t in started):
+            break
+        await asyncio.sleep(0.02)
+    assert not any(t.is_alive() for t in started)
+    # The next commit starts one again.
+    await storages[0].append(make_event())
+    assert any(t.name == "mastra-audit-wal-checkpoint" and t not in started for t in threading.enumerate())
+    for storage in storages:
+        await storage.aclose()
+
+
+def test_failing_background_checkpoints_turn_to_inline_ones(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mastra.core.ee.audit import _sqliteappend
+
+    monkeypatch.setattr(_sqliteappend, "CHECKPOINT_SECONDS", 0.01)
+    checkpointer = WalCheckpointer(tmp_path / "gone.db")  # every checkpoint fails to open it
+    try:
+        inline = False
+        for _ in range(300):
+            inline = checkpointer.committed(_sqliteappend.CHECKPOINT_EVENTS)
+            if inline:
+                break
+            time.sleep(0.01)
+        assert inline
+        assert not (tmp_path / "gone.db").exists()
+    finally:
+        checkpointer.stop()
+
+
+_FORK_SCRIPT = """
+import asyncio, os, sys
+from mastra.core.ee.audit import SQLAuditStorage, verify_chain
+from mastra.core.testing.audit import make_event
+
+storage = SQLAuditStorage(sys.argv[1])
+asyncio.run(storage.append(make_event("test.parent")))  # the parent's threads are running
+pid = os.fork()
+if pid == 0:
+    async def child():
+        await asyncio.wait_for(storage.append(make_event("test.child")), 20)
+    try:
+        asyncio.run(child())
+    except BaseException as exc:
+        print("child failed:", repr(exc), flush=True)
+        os._exit(1)
+    os._exit(0)
+_, status = os.waitpid(pid, 0)
+assert os.waitstatus_to_exitcode(status) == 0, status
+report = asyncio.run(verify_chain(storage))
+assert report.ok and report.count == 2, report
+"""
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="fork() only")
+def test_a_forked_child_appends_through_threads_of_its_own(sqlite_url: str) -> None:
+    # Review finding: a child forked after the first append inherited an executor whose
+    # thread did not survive the fork; its appends waited forever, uncancellably.
+    done = subprocess.run(
+        [sys.executable, "-c", _FORK_SCRIPT, sqlite_url], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stdout + done.stderr

@@ -187,11 +187,12 @@ async def test_memory_and_sql_registries_do_not_share(sqlite_url: str) -> None:
 
 async def test_sqlite_lookup_matches_the_engine_and_sees_revocations(sqlite_url: str) -> None:
     """The SQLite fast path (sqlite3 on one thread) returns what the engine returns."""
-    from mastra.core.ee.sessions._sql import _record, _sqlite_file
+    from mastra.core.ee.db import own_sqlite_file
+    from mastra.core.ee.sessions._sql import _record
 
-    assert _sqlite_file(sqlite_url) is not None
-    assert _sqlite_file("sqlite+aiosqlite:///:memory:") is None
-    assert _sqlite_file("postgresql+asyncpg://u@h/db") is None
+    assert own_sqlite_file(sqlite_url) is not None
+    assert own_sqlite_file("sqlite+aiosqlite:///:memory:") is None
+    assert own_sqlite_file(sqlite_url + "?timeout=3") is None  # options its connections ignore
     registry = SQLSessionRegistry(sqlite_url)
     p = CookieSessionProvider(secret=SECRET, registry=registry)
     session = await p.create_session("u1", {"ip": "10.0.0.1", "userAgent": "ua"})
@@ -223,8 +224,8 @@ async def test_sqlite_lookup_runs_inline_and_takes_the_thread_while_busy(sqlite_
     import sqlite3
     import threading
 
-    from mastra.core.ee.db import dispose_engines
-    from mastra.core.ee.sessions._sql import _sqlite_file, _SQLiteReader
+    from mastra.core.ee.db import dispose_engines, own_sqlite_file
+    from mastra.core.ee.sessions._sql import _SQLiteReader
 
     registry = SQLSessionRegistry(sqlite_url)
     p = CookieSessionProvider(secret=SECRET, registry=registry)
@@ -244,8 +245,9 @@ async def test_sqlite_lookup_runs_inline_and_takes_the_thread_while_busy(sqlite_
 
     # "Busy": every other connection closed, one holds the file in exclusive mode.
     await dispose_engines()
-    path = _sqlite_file(sqlite_url)
-    assert path is not None
+    file = own_sqlite_file(sqlite_url)
+    assert file is not None
+    path = str(file)
     holder = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
     holder.execute("PRAGMA locking_mode=EXCLUSIVE")
     holder.execute("BEGIN EXCLUSIVE")

@@ -34,8 +34,8 @@ __all__ = [
     "is_database_outage",
     "is_postgres",
     "is_sqlite",
+    "own_sqlite_file",
     "private_directory",
-    "sqlite_file",
 ]
 
 logger = logging.getLogger("mastra.ee.db")
@@ -99,6 +99,7 @@ def _is_redis_outage(exc: BaseException) -> bool:
 
 
 _engines: dict[str, AsyncEngine] = {}
+_own_files: dict[str, Path] = {}  # see ``own_sqlite_file``
 _created: set[tuple[str, int]] = set()
 # One lock per event loop: an asyncio.Lock binds to the first loop that waits on it,
 # and tests (and threaded servers) run several loops in one process.
@@ -139,10 +140,9 @@ def _on_sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def sqlite_file(url: str) -> Path | None:
-    """The absolute path of the SQLite database file ``url`` names, or ``None`` for
-    another engine, an in-memory database or a ``file:`` URI."""
-    parsed = make_url(url)
+def _sqlite_file(parsed: Any) -> Path | None:
+    """The absolute path of the SQLite database file the parsed URL names, or ``None``
+    for another engine, an in-memory database or a ``file:`` URI."""
     if parsed.get_backend_name() != "sqlite":
         return None
     database = parsed.database or ""
@@ -150,6 +150,17 @@ def sqlite_file(url: str) -> Path | None:
         return None
     # Absolute now, as the SQLite dialect makes it when the engine is created.
     return Path(os.path.abspath(database))
+
+
+def own_sqlite_file(url: str) -> Path | None:
+    """The file of the SQLite database ``url`` names, resolved when its engine was
+    created (a relative path against the working directory of that moment, so the
+    engine and this agree), when the project may open its own ``sqlite3``
+    connections beside the engine (session lookups, audit appends): a plain
+    ``sqlite+aiosqlite`` file URL, without query options those connections could not
+    honour. ``None`` otherwise."""
+    get_engine(url)
+    return _own_files.get(url)
 
 
 def _restrict(path: Path) -> None:
@@ -245,9 +256,11 @@ def get_engine(url: str) -> AsyncEngine:
         # SQLAlchemy imports the driver here; asyncpg is an extra (SQLite users skip it).
         raise ConfigurationError(_missing_driver(parsed.drivername, exc.name or str(exc))) from None
     if sqlite:
-        path = sqlite_file(url)
+        path = _sqlite_file(parsed)
         if path is not None:
             event.listen(engine.sync_engine, "do_connect", lambda *_: _prepare_sqlite_file(path))
+            if parsed.get_driver_name() == "aiosqlite" and not parsed.query:
+                _own_files[url] = path
         event.listen(engine.sync_engine, "connect", _on_sqlite_connect)
     _engines[url] = engine
     return engine
@@ -270,4 +283,5 @@ async def dispose_engines() -> None:
     for engine in list(_engines.values()):
         await engine.dispose()
     _engines.clear()
+    _own_files.clear()
     _created.clear()

@@ -22,7 +22,7 @@ from sqlalchemy import delete, insert, select, text, update
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from ..db import create_tables, get_engine, is_sqlite, sqlite_file
+from ..db import create_tables, get_engine, is_sqlite, own_sqlite_file
 from ..models import AuditEvent, AuditEventInput, AuditFilter, AuditPage, PageInfo, Pagination, utcnow
 from ..options import as_provider_options
 from ._canonical import ZERO_HASH
@@ -91,10 +91,7 @@ class SQLAuditStorage:
         # ``buffered`` is the deprecated spelling of ``durability="buffered"``.
         self.durability: Durability = durability or ("buffered" if buffered else "auth")
         self.writer = BufferedAuditWriter(self, batch_size=batch_size, flush_interval=flush_interval)
-        # A SQLite file is appended to from a thread of its own (see ``_sqliteappend``);
-        # PostgreSQL and in-memory SQLite go through the async engine.
-        path = sqlite_file(database_url)
-        self._appender = SQLiteAppender(path) if path is not None else None
+        self._appender: SQLiteAppender | None = None
 
     @classmethod
     def from_options(cls, options: Mapping[str, Any]) -> SQLAuditStorage:
@@ -134,6 +131,18 @@ class SQLAuditStorage:
                     await rebuild_counts(conn)
                 await conn.commit()
         self._counts_ready = True
+
+    def _sqlite_appender(self) -> SQLiteAppender | None:
+        """A SQLite file is appended to from a thread of its own (see ``_sqliteappend``),
+        at the path its engine resolved; PostgreSQL and in-memory SQLite go through the
+        async engine."""
+        path = own_sqlite_file(self.database_url)
+        if path is None:
+            return None
+        if self._appender is None or self._appender.path != path:
+            # First use, or the engines were recreated elsewhere (a relative URL).
+            self._appender = SQLiteAppender(path)
+        return self._appender
 
     def _append_lock(self) -> asyncio.Lock:
         loop = asyncio.get_running_loop()
@@ -192,9 +201,10 @@ class SQLAuditStorage:
         if not inputs:
             return []
         engine = await self._engine()
-        if self._appender is not None:
+        appender = self._sqlite_appender()
+        if appender is not None:
             async with self._append_lock():
-                sealed = await self._appender.append(inputs, self._clock(), self.chain_keys)
+                sealed = await appender.append(inputs, self._clock, self.chain_keys)
             head = sealed[-1].body
             self.checkpoints.observe(head["seq"], head["hash"], len(sealed))
             return [s.event() for s in sealed] if return_events else []

@@ -25,12 +25,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import sqlite3
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 from ..db import SQLITE_PRAGMAS
@@ -57,45 +59,77 @@ class SQLiteAppender:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._executor: ThreadPoolExecutor | None = None
-        self._checkpointer: WalCheckpointer | None = None
         self._guard = threading.Lock()
-        # Opened, used and closed only in the executor's one thread.
-        self._conn: sqlite3.Connection | None = None
+        self._thread: _AppendThread | None = None
 
-    def _thread(self) -> ThreadPoolExecutor:
+    def _current(self) -> _AppendThread:
         with self._guard:
-            if self._executor is None:
-                self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mastra-audit-sqlite")
-                self._checkpointer = WalCheckpointer(self.path)
-            return self._executor
+            thread = self._thread
+            # After a fork the child has neither the thread nor a usable connection (SQLite
+            # forbids using one across a fork): start afresh, never touching the old ones.
+            if thread is None or thread.pid != os.getpid():
+                thread = self._thread = _AppendThread(self.path)
+            return thread
 
     async def append(
-        self, inputs: Sequence[AuditEventInput], now: datetime, keys: ChainKeys
+        self, inputs: Sequence[AuditEventInput], clock: Callable[[], datetime], keys: ChainKeys
     ) -> list[SealedEvent]:
-        """Seal ``inputs`` after the chain head and commit them in one transaction."""
-        job = asyncio.get_running_loop().run_in_executor(self._thread(), self._append, inputs, now, keys)
+        """Seal ``inputs`` after the chain head and commit them in one transaction.
+        ``clock`` is read once the chain lock is held, so timestamps follow ``seq``.
+
+        Cancelling the caller does not stop a transaction already running: the caller
+        leaves once it has ended (at worst after SQLite's busy timeout), so its lock is
+        never released while the chain head is still moving."""
+        thread = self._current()
+        job = asyncio.get_running_loop().run_in_executor(thread.executor, thread.append, inputs, clock, keys)
         try:
             return await asyncio.shield(job)
         except asyncio.CancelledError:
-            # The transaction ends in its thread either way; leave only once it has, so the
-            # caller's lock is not released while the chain head is still moving.
+            job.add_done_callback(_retrieve)  # nobody is left to read its outcome
             await asyncio.wait([job])
             raise
 
+    async def aclose(self) -> None:
+        """Close the connections and end the threads; a later append starts new ones."""
+        with self._guard:
+            thread, self._thread = self._thread, None
+        if thread is not None and thread.pid == os.getpid():
+            await thread.aclose()
+
+
+def _retrieve(job: asyncio.Future[Any]) -> None:
+    if not job.cancelled():
+        job.exception()
+
+
+class _AppendThread:
+    """One generation of the appender: its thread, its connection (used only in that
+    thread), its WAL checkpointer. ``aclose`` retires a generation whole, so an append
+    arriving meanwhile starts the next one instead of borrowing this connection."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.pid = os.getpid()
+        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mastra-audit-sqlite")
+        self.checkpointer = WalCheckpointer(path)
+        self._conn: sqlite3.Connection | None = None
+
     def _connection(self) -> sqlite3.Connection:
         if self._conn is None:
-            # ``mode=rw``: never create the file here (the engine creates it 0600).
             self._conn = _connect(self.path)
             self._conn.execute("PRAGMA wal_autocheckpoint=0")  # the checkpointer's job
         return self._conn
 
-    def _append(self, inputs: Sequence[AuditEventInput], now: datetime, keys: ChainKeys) -> list[SealedEvent]:
+    def append(
+        self, inputs: Sequence[AuditEventInput], clock: Callable[[], datetime], keys: ChainKeys
+    ) -> list[SealedEvent]:
         conn = self._connection()
         conn.execute("BEGIN IMMEDIATE")
         try:
-            last_seq, last_hash = self._chain_head(conn, keys)
-            sealed = chain_events(inputs, last_seq=last_seq, last_hash=last_hash, now=now, key=keys.current)
+            last_seq, last_hash = _chain_head(conn, keys)
+            sealed = chain_events(
+                inputs, last_seq=last_seq, last_hash=last_hash, now=clock(), key=keys.current
+            )
             for statement, parameters in sqlite_inserts(sealed):
                 conn.execute(statement, parameters)
             conn.executemany(UPSERT_COUNTS_SQL, _count_rows(sealed))
@@ -104,44 +138,41 @@ class SQLiteAppender:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
             raise
-        checkpointer = self._checkpointer
-        if checkpointer is not None and checkpointer.committed(len(sealed)):
-            conn.execute("PRAGMA wal_checkpoint(PASSIVE)")  # it fell behind: as SQLite would
+        # Committed: from here on nothing may fail the batch, or the writer would append
+        # it twice. SQLite's own automatic checkpoint ignores its errors the same way.
+        if self.checkpointer.committed(len(sealed)):
+            try:
+                conn.execute("PRAGMA wal_checkpoint(PASSIVE)")  # it fell behind: as SQLite would
+            except sqlite3.Error as exc:
+                logger.warning("Audit WAL checkpoint of %s failed: %s", self.path, exc)
         return sealed
 
-    @staticmethod
-    def _chain_head(conn: sqlite3.Connection, keys: ChainKeys) -> tuple[int, str]:
-        """The newest event, else the retention anchor, else the start of the chain.
-        An unsigned (legacy) anchor about to precede a keyed event is signed first, as
-        the async path does (``verify`` refuses an unsigned anchor before keyed events)."""
-        last = conn.execute(_HEAD).fetchone()
-        if last is not None:
-            return int(last[0]), str(last[1])
-        anchor = conn.execute(_ANCHOR).fetchone()
-        if anchor is None:
-            return 0, ZERO_HASH
-        seq, hash_, mac = int(anchor[0]), str(anchor[1]), anchor[2]
-        if keys.keyed and mac is None:
-            conn.execute(_SIGN_ANCHOR, keys.anchor_signature(seq, hash_))
-        return seq, hash_
-
     async def aclose(self) -> None:
-        """Close the connection and end the thread; a later append opens them again."""
-        with self._guard:
-            executor, self._executor = self._executor, None
-            checkpointer, self._checkpointer = self._checkpointer, None
-        if executor is None:
-            return
         loop = asyncio.get_running_loop()
-        await loop.run_in_executor(executor, self._close)
-        executor.shutdown(wait=False)
-        if checkpointer is not None:
-            await loop.run_in_executor(None, checkpointer.stop)
+        await loop.run_in_executor(self.executor, self._close)
+        self.executor.shutdown(wait=False)
+        await loop.run_in_executor(None, self.checkpointer.stop)
 
     def _close(self) -> None:
         conn, self._conn = self._conn, None
         if conn is not None:
             conn.close()
+
+
+def _chain_head(conn: sqlite3.Connection, keys: ChainKeys) -> tuple[int, str]:
+    """The newest event, else the retention anchor, else the start of the chain. An
+    unsigned (legacy) anchor about to precede a keyed event is signed first, as the async
+    path does (``verify`` refuses an unsigned anchor in front of keyed events)."""
+    last = conn.execute(_HEAD).fetchone()
+    if last is not None:
+        return int(last[0]), str(last[1])
+    anchor = conn.execute(_ANCHOR).fetchone()
+    if anchor is None:
+        return 0, ZERO_HASH
+    seq, hash_, mac = int(anchor[0]), str(anchor[1]), anchor[2]
+    if keys.keyed and mac is None:
+        conn.execute(_SIGN_ANCHOR, keys.anchor_signature(seq, hash_))
+    return seq, hash_
 
 
 def _count_rows(sealed: list[SealedEvent]) -> list[dict[str, object]]:
@@ -163,12 +194,18 @@ def _connect(path: Path) -> sqlite3.Connection:
 CHECKPOINT_EVENTS = 256
 #: Seconds after which anything pending is checkpointed anyway.
 CHECKPOINT_SECONDS = 0.5
+#: Rounds of ``CHECKPOINT_SECONDS`` with nothing to do after which the thread ends (and
+#: closes its connection); the next commit starts it again.
+IDLE_ROUNDS = 4
 #: WAL pages left after a checkpoint beyond which the appender checkpoints inline.
 LAG_PAGES = 2_000
+#: Failed checkpoints in a row after which the appender checkpoints inline.
+MAX_FAILURES = 3
 
 
 class WalCheckpointer:
-    """A daemon thread checkpointing the WAL of ``path`` for the appender."""
+    """Checkpoints the WAL of ``path`` for the appender, from a daemon thread that runs
+    only while there is work (a storage nobody closes leaves no thread behind)."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -178,41 +215,55 @@ class WalCheckpointer:
         self._stopping = False
         self._wake = threading.Event()
         self._guard = threading.Lock()
-        self._thread = threading.Thread(target=self._run, name="mastra-audit-wal-checkpoint", daemon=True)
-        self._thread.start()
+        self._thread: threading.Thread | None = None
 
     def committed(self, events: int) -> bool:
-        """Count a commit of ``events``; ``True`` when the caller should checkpoint
-        inline: the last background checkpoint left the log too long, or the thread
-        is gone."""
+        """Count a commit of ``events`` (starting the thread if it is not running);
+        ``True`` when the caller should checkpoint inline: the last background
+        checkpoint left the log too long, or checkpoints keep failing."""
         with self._guard:
             self._pending += events
             behind, self._behind = self._behind, False
+            if self._stopping:
+                return True
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(
+                    target=self._run, name="mastra-audit-wal-checkpoint", daemon=True
+                )
+                self._thread.start()
             if self._pending >= CHECKPOINT_EVENTS:
                 self._wake.set()
-        # A dead thread (a bug, never an SQLite error) must not let the log grow forever.
-        return behind or not self._thread.is_alive()
+        return behind
 
     def _run(self) -> None:
         conn: sqlite3.Connection | None = None
+        idle = failures = 0
         try:
             while True:
                 self._wake.wait(CHECKPOINT_SECONDS)
                 self._wake.clear()
                 with self._guard:
                     pending, self._pending = self._pending, 0
-                if self._stopping:
-                    return
+                    if self._stopping or (not pending and idle + 1 >= IDLE_ROUNDS):
+                        # Ending under the lock: a commit arriving now starts a new thread.
+                        self._thread = None if self._thread is threading.current_thread() else self._thread
+                        return
                 if not pending:
+                    idle += 1
                     continue
+                idle = 0
                 try:
                     conn = conn or _connect(self.path)
                     _busy, log_pages, _copied = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
                 except sqlite3.Error as exc:  # the next commit wakes us again; SQLite would retry too
+                    failures += 1
                     logger.warning("Audit WAL checkpoint of %s failed: %s", self.path, exc)
-                    continue
-                self.checkpoints += 1
-                if log_pages > LAG_PAGES:
+                    behind = failures >= MAX_FAILURES
+                else:
+                    failures = 0
+                    self.checkpoints += 1
+                    behind = log_pages > LAG_PAGES
+                if behind:
                     with self._guard:
                         self._behind = True
         finally:
@@ -220,7 +271,11 @@ class WalCheckpointer:
                 conn.close()
 
     def stop(self) -> None:
-        """End the thread after its current checkpoint (if any)."""
-        self._stopping = True
+        """End the thread after its current checkpoint (if any); later commits are
+        checkpointed inline."""
+        with self._guard:
+            self._stopping = True
+            thread = self._thread
         self._wake.set()
-        self._thread.join()
+        if thread is not None:
+            thread.join()

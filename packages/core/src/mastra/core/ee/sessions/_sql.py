@@ -27,10 +27,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Column, DateTime, Index, MetaData, String, Table, and_, delete, or_, select, update
-from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from ..db import create_tables, get_engine
+from ..db import create_tables, get_engine, own_sqlite_file
 from ._registry import MAX_IP_LENGTH, MAX_USER_AGENT_LENGTH, SessionRecord, SessionRegistry, clip
 
 __all__ = ["SESSIONS_TABLE", "SQLSessionRegistry"]
@@ -81,20 +80,6 @@ _FIND_SQL = (
     "revoked_at FROM mastra_sessions WHERE token_hash = ?"
 )
 _DATETIME_COLUMNS = ("created_at", "last_seen_at", "expires_at", "revoked_at")
-
-
-def _sqlite_file(database_url: str) -> str | None:
-    """The file path of a plain ``sqlite+aiosqlite`` file URL; ``None`` for anything else."""
-    try:
-        url = make_url(database_url)
-    except Exception:
-        return None
-    if url.get_backend_name() != "sqlite" or url.get_driver_name() != "aiosqlite" or url.query:
-        return None
-    database = url.database or ""
-    if not database or database == ":memory:" or database.startswith("file:"):
-        return None
-    return database
 
 
 class _SQLiteReader:
@@ -206,7 +191,6 @@ class SQLSessionRegistry(SessionRegistry):
 
     def __init__(self, database_url: str) -> None:
         self.database_url = database_url
-        self._sqlite_path = _sqlite_file(database_url)
         self._reader: _SQLiteReader | None = None
 
     def __repr__(self) -> str:
@@ -236,13 +220,14 @@ class SQLSessionRegistry(SessionRegistry):
             )
 
     def _sqlite_reader(self, engine: AsyncEngine) -> _SQLiteReader | None:
-        if self._sqlite_path is None:
-            return None
         reader = self._reader
         if reader is None or reader.engine is not engine:  # engines were disposed and recreated
             if reader is not None:
                 reader.close()
-            reader = self._reader = _SQLiteReader(self._sqlite_path, engine)
+            path = own_sqlite_file(self.database_url)
+            if path is None:
+                return None
+            reader = self._reader = _SQLiteReader(str(path), engine)
         return reader
 
     async def aclose(self) -> None:
