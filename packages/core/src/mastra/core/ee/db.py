@@ -10,6 +10,7 @@ and journal files copy the database file's mode.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import os
 import sqlite3
@@ -18,11 +19,11 @@ import weakref
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import MetaData, event
+from sqlalchemy import MetaData, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from .errors import ConfigurationError
 
@@ -34,6 +35,7 @@ __all__ = [
     "is_database_outage",
     "is_postgres",
     "is_sqlite",
+    "lock_schema",
     "own_sqlite_file",
     "private_directory",
 ]
@@ -274,9 +276,27 @@ async def create_tables(engine: AsyncEngine, metadata: MetaData) -> None:
     async with _create_lock():
         if key in _created:
             return
-        async with engine.begin() as conn:
+        async with engine.connect() as conn:
+            await lock_schema(conn)
             await conn.run_sync(metadata.create_all, checkfirst=True)
+            await conn.commit()
         _created.add(key)
+
+
+# A stable 63-bit key for the PostgreSQL advisory lock guarding schema changes.
+_PG_SCHEMA_LOCK = int.from_bytes(hashlib.sha256(b"mastra_schema").digest()[:8], "big") >> 1
+
+
+async def lock_schema(conn: AsyncConnection) -> None:
+    """Serialise schema changes with every other process and node for the rest of the
+    transaction on ``conn``: ``BEGIN IMMEDIATE`` on SQLite (DDL is transactional there),
+    a transaction-scoped advisory lock on PostgreSQL. Without it, workers starting together
+    on a fresh database both saw a table missing and the second ``CREATE TABLE`` failed
+    ("already exists"; on PostgreSQL a duplicate ``pg_type`` row), failing a request."""
+    if conn.dialect.name == "sqlite":
+        await conn.exec_driver_sql("BEGIN IMMEDIATE")
+    else:
+        await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_SCHEMA_LOCK})
 
 
 async def dispose_engines() -> None:

@@ -13,7 +13,7 @@ import weakref
 from datetime import UTC, datetime
 from typing import Any
 
-from mastra.core.ee.db import create_tables, is_postgres
+from mastra.core.ee.db import create_tables, is_postgres, lock_schema
 from sqlalchemy import (
     Boolean,
     Column,
@@ -170,11 +170,13 @@ async def ensure_schema(engine: AsyncEngine) -> None:
     if engine in _checked:
         return
     await create_tables(engine, METADATA)
-    async with engine.begin() as conn:
+    async with engine.connect() as conn:
+        await lock_schema(conn)  # workers starting together would both add the column
         columns = await conn.run_sync(lambda sync: {c["name"] for c in inspect(sync).get_columns("user")})
         bool_type = "boolean" if is_postgres(engine) else "integer"
         if "role" not in columns:
             await conn.execute(text('ALTER TABLE "user" ADD COLUMN "role" text'))
         if "banned" not in columns:
             await conn.execute(text(f'ALTER TABLE "user" ADD COLUMN "banned" {bool_type}'))
+        await conn.commit()
     _checked.add(engine)

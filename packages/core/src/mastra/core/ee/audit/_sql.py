@@ -22,7 +22,7 @@ from sqlalchemy import delete, insert, select, text, update
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from ..db import create_tables, get_engine, is_sqlite, own_sqlite_file
+from ..db import create_tables, get_engine, is_sqlite, lock_schema, own_sqlite_file
 from ..models import AuditEvent, AuditEventInput, AuditFilter, AuditPage, PageInfo, Pagination, utcnow
 from ..options import as_provider_options
 from ._canonical import ZERO_HASH
@@ -111,8 +111,10 @@ class SQLAuditStorage:
         engine = get_engine(self.database_url)
         await create_tables(engine, audit_metadata)
         if not self._columns_ready:
-            async with engine.begin() as conn:
+            async with engine.connect() as conn:
+                await lock_schema(conn)  # other workers may be upgrading the same tables
                 await add_missing_columns(conn)
+                await conn.commit()
             self._columns_ready = True
         if not self._counts_ready:
             await self._ensure_counts(engine)
