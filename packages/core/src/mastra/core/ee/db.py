@@ -19,7 +19,7 @@ import weakref
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import MetaData, event, text
+from sqlalchemy import MetaData, event, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
@@ -79,8 +79,8 @@ _SQLITE_OUTAGES = ("locked", "busy", "disk i/o", "unable to open", "readonly")
 
 
 def _is_sqlite_outage(error: object) -> bool:
-    text = str(error).lower()
-    return any(word in text for word in _SQLITE_OUTAGES)
+    message = str(error).lower()
+    return any(word in message for word in _SQLITE_OUTAGES)
 
 
 def _sqlstate(error: BaseException | None) -> str | None:
@@ -277,10 +277,18 @@ async def create_tables(engine: AsyncEngine, metadata: MetaData) -> None:
         if key in _created:
             return
         async with engine.connect() as conn:
-            await lock_schema(conn)
-            await conn.run_sync(metadata.create_all, checkfirst=True)
-            await conn.commit()
+            missing = await conn.run_sync(_missing_tables, metadata)
+        if missing:  # only then the lock: on an existing database no write lock is taken
+            async with engine.connect() as conn:
+                await lock_schema(conn)
+                await conn.run_sync(metadata.create_all, checkfirst=True)
+                await conn.commit()
         _created.add(key)
+
+
+def _missing_tables(sync_conn: Any, metadata: MetaData) -> list[str]:
+    present = set(inspect(sync_conn).get_table_names())
+    return [table.name for table in metadata.sorted_tables if table.name not in present]
 
 
 # A stable 63-bit key for the PostgreSQL advisory lock guarding schema changes.
