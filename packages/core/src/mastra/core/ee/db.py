@@ -38,6 +38,7 @@ __all__ = [
     "lock_schema",
     "own_sqlite_file",
     "private_directory",
+    "take_write_lock",
 ]
 
 logger = logging.getLogger("mastra.ee.db")
@@ -295,16 +296,24 @@ def _missing_tables(sync_conn: Any, metadata: MetaData) -> list[str]:
 _PG_SCHEMA_LOCK = int.from_bytes(hashlib.sha256(b"mastra_schema").digest()[:8], "big") >> 1
 
 
-async def lock_schema(conn: AsyncConnection) -> None:
-    """Serialise schema changes with every other process and node for the rest of the
-    transaction on ``conn``: ``BEGIN IMMEDIATE`` on SQLite (DDL is transactional there),
-    a transaction-scoped advisory lock on PostgreSQL. Without it, workers starting together
-    on a fresh database both saw a table missing and the second ``CREATE TABLE`` failed
-    ("already exists"; on PostgreSQL a duplicate ``pg_type`` row), failing a request."""
+async def take_write_lock(conn: AsyncConnection, pg_key: int) -> None:
+    """A lock shared with every other process and node, held until the transaction on
+    ``conn`` (a fresh connection) ends: ``BEGIN IMMEDIATE`` on SQLite (pysqlite begins
+    lazily; this takes the database's write lock now), the transaction-scoped advisory
+    lock ``pg_key`` on PostgreSQL."""
     if conn.dialect.name == "sqlite":
         await conn.exec_driver_sql("BEGIN IMMEDIATE")
     else:
-        await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_SCHEMA_LOCK})
+        await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": pg_key})
+
+
+async def lock_schema(conn: AsyncConnection) -> None:
+    """Serialise schema changes with every other process and node for the rest of the
+    transaction on ``conn`` (SQLite's DDL is transactional too). Without it, workers
+    starting together on a fresh database both saw a table missing and the second
+    ``CREATE TABLE`` failed ("already exists"; on PostgreSQL a duplicate ``pg_type``
+    row), failing a request."""
+    await take_write_lock(conn, _PG_SCHEMA_LOCK)
 
 
 async def dispose_engines() -> None:

@@ -18,11 +18,11 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import delete, insert, select, text, update
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from ..db import create_tables, get_engine, is_sqlite, lock_schema, own_sqlite_file
+from ..db import create_tables, get_engine, is_sqlite, lock_schema, own_sqlite_file, take_write_lock
 from ..models import AuditEvent, AuditEventInput, AuditFilter, AuditPage, PageInfo, Pagination, utcnow
 from ..options import as_provider_options
 from ._canonical import ZERO_HASH
@@ -156,11 +156,7 @@ class SQLAuditStorage:
     @staticmethod
     async def _lock_chain(conn: AsyncConnection) -> None:
         """Take the cross-process chain lock; released by the transaction's end."""
-        if conn.dialect.name == "sqlite":
-            # pysqlite begins lazily; an explicit BEGIN IMMEDIATE takes the write lock now.
-            await conn.exec_driver_sql("BEGIN IMMEDIATE")
-        else:
-            await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_LOCK_KEY})
+        await take_write_lock(conn, _PG_LOCK_KEY)
 
     @staticmethod
     async def _chain_head(conn: AsyncConnection) -> tuple[int, str, Row[Any] | None]:

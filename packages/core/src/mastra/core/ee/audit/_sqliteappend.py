@@ -209,7 +209,6 @@ class WalCheckpointer:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self.checkpoints = 0
         self._pending = 0
         self._behind = False
         self._stopping = False
@@ -261,7 +260,6 @@ class WalCheckpointer:
                     behind = failures >= MAX_FAILURES
                 else:
                     failures = 0
-                    self.checkpoints += 1
                     behind = log_pages > LAG_PAGES
                 if behind:
                     with self._guard:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import time
 
-from sqlalchemy import Column, Float, Index, Integer, MetaData, String, Table, delete, func, select, text
+from sqlalchemy import Column, Float, Index, Integer, MetaData, String, Table, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ...ee.crypto import sha256_hex
-from ...ee.db import create_tables, get_engine
+from ...ee.db import create_tables, get_engine, take_write_lock
 from ._limits import Limit, wait_seconds
 
 __all__ = ["SQLStore"]
@@ -36,11 +36,7 @@ class SQLStore:
 
     @staticmethod
     async def _lock(conn: AsyncConnection, key: str) -> None:
-        if conn.dialect.name == "sqlite":
-            await conn.exec_driver_sql("BEGIN IMMEDIATE")
-        else:
-            lock_id = int(sha256_hex(f"mastra-rate-limit:{key}")[:15], 16)
-            await conn.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": lock_id})
+        await take_write_lock(conn, int(sha256_hex(f"mastra-rate-limit:{key}")[:15], 16))
 
     async def acquire(self, key: str, limit: Limit) -> str | int:
         await create_tables(self.engine, _metadata)
