@@ -277,14 +277,30 @@ async def create_tables(engine: AsyncEngine, metadata: MetaData) -> None:
     async with _create_lock():
         if key in _created:
             return
-        async with engine.connect() as conn:
-            missing = await conn.run_sync(_missing_tables, metadata)
-        if missing:  # only then the lock: on an existing database no write lock is taken
-            async with engine.connect() as conn:
-                await lock_schema(conn)
-                await conn.run_sync(metadata.create_all, checkfirst=True)
-                await conn.commit()
+        for attempt in range(1, _CREATE_ATTEMPTS + 1):
+            try:
+                await _create_missing(engine, metadata)
+                break
+            except OperationalError as exc:
+                # Processes opening a fresh SQLite file together can meet "database is
+                # locked" outside any busy wait (seen once in CI): a short retry.
+                if attempt == _CREATE_ATTEMPTS or not (is_sqlite(engine) and is_database_outage(exc)):
+                    raise
+                await asyncio.sleep(0.05 * attempt)
         _created.add(key)
+
+
+_CREATE_ATTEMPTS = 4
+
+
+async def _create_missing(engine: AsyncEngine, metadata: MetaData) -> None:
+    async with engine.connect() as conn:
+        missing = await conn.run_sync(_missing_tables, metadata)
+    if missing:  # only then the lock: on an existing database no write lock is taken
+        async with engine.connect() as conn:
+            await lock_schema(conn)
+            await conn.run_sync(metadata.create_all, checkfirst=True)
+            await conn.commit()
 
 
 def _missing_tables(sync_conn: Any, metadata: MetaData) -> list[str]:
